@@ -1,0 +1,58 @@
+# Folio's commands. `make help` lists them.
+SHELL := /bin/bash
+.DEFAULT_GOAL := help
+
+PYTHON ?= python3
+VENV := .venv
+PY := $(VENV)/bin/python
+# uv from PATH, or a private copy installed from PyPI on first use.
+UV := $(shell command -v uv 2>/dev/null || echo .tools/bin/uv)
+PACKAGES := shared/contracts shared/chassis services/catalog services/ordering services/rating services/notification
+SERVICES := catalog ordering rating notification
+
+.PHONY: help setup lock lint format test test-unit test-integration infra up down logs demo bench catalog deploy-check schemas
+
+help: ## list the commands
+	@grep -hE '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-18s %s\n", $$1, $$2}'
+
+.tools/bin/uv:
+	$(PYTHON) -m venv .tools
+	.tools/bin/pip install --quiet uv
+
+$(VENV)/.installed: requirements.lock $(UV) $(foreach p,$(PACKAGES),$(p)/pyproject.toml)
+	test -x $(PY) || $(UV) venv --quiet --python $(PYTHON) $(VENV)
+	$(UV) pip sync --quiet --python $(PY) --require-hashes requirements.lock
+	$(UV) pip install --quiet --python $(PY) --no-deps $(foreach p,$(PACKAGES),-e $(p))
+	touch $@
+
+setup: $(VENV)/.installed ## install every package and the tools into .venv from the lock
+
+lock: $(UV) ## re-resolve dependencies and write requirements.lock (names, versions, hashes only)
+	$(UV) lock --quiet
+	$(UV) export --quiet --frozen --all-groups --no-emit-workspace --no-emit-project --no-header -o requirements.lock
+	$(foreach s,$(SERVICES),$(UV) export --quiet --frozen --package folio-$(s) --no-dev --no-emit-workspace --no-header -o services/$(s)/requirements.lock;)
+
+lint: setup ## ruff and mypy --strict over the whole workspace
+	$(VENV)/bin/ruff check .
+	$(VENV)/bin/ruff format --check .
+	$(VENV)/bin/mypy shared/contracts/src shared/chassis/src $(foreach s,$(SERVICES),services/$(s)/src)
+
+format: setup ## apply ruff's fixes and formatting
+	$(VENV)/bin/ruff check --fix .
+	$(VENV)/bin/ruff format .
+
+schemas: setup ## re-export the contracts' JSON Schemas after a deliberate change
+	$(PY) -m contracts.schemas export
+
+test-unit: setup ## unit and contract tests (no servers)
+	$(VENV)/bin/pytest -q shared/contracts/tests $(shell find shared/chassis/tests services -path '*/tests/unit' -type d)
+
+test-integration: setup ## integration tests against the real PostgreSQL and RabbitMQ
+	$(VENV)/bin/pytest -q $(shell find shared/chassis/tests services -path '*/tests/integration' -type d)
+
+test: lint ## everything CI runs: lint, unit, contract, integration and end-to-end tests
+	$(PY) -m contracts.schemas check
+	$(VENV)/bin/pytest -q -p no:cacheprovider shared services tests
+
+infra: setup ## create each service's database, role, vhost user and permissions (idempotent)
+	$(VENV)/bin/folio-bootstrap apply

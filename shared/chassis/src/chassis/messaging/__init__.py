@@ -1,0 +1,1 @@
+"""RabbitMQ side of the chassis: message context, topology, consumers with retry and parking."""

@@ -1,0 +1,74 @@
+"""The tables every service's database holds for reliable messaging and HTTP idempotency.
+
+Each service's Alembic environment migrates these beside its own tables
+(``target_metadata = [service_metadata, chassis.tables.metadata]``).
+"""
+
+from __future__ import annotations
+
+from sqlalchemy import (
+    BigInteger,
+    Column,
+    DateTime,
+    Identity,
+    Index,
+    Integer,
+    LargeBinary,
+    MetaData,
+    Table,
+    Text,
+    Uuid,
+    func,
+)
+from sqlalchemy.dialects.postgresql import JSONB
+
+metadata = MetaData()
+
+outbox = Table(
+    "outbox",
+    metadata,
+    Column("id", BigInteger, Identity(), primary_key=True),
+    Column("message_id", Uuid, nullable=False, unique=True),
+    Column("exchange", Text, nullable=False),
+    Column("routing_key", Text, nullable=False),
+    Column("type", Text, nullable=False),
+    Column("body", LargeBinary, nullable=False),
+    Column("headers", JSONB, nullable=False),
+    Column("created_at", DateTime(timezone=True), nullable=False, server_default=func.now()),
+    # A failed publish is retried no sooner than this (backoff).
+    Column("available_at", DateTime(timezone=True), nullable=False, server_default=func.now()),
+    Column("published_at", DateTime(timezone=True), nullable=True),
+    Column("attempts", Integer, nullable=False, server_default="0"),
+    Column("last_error", Text, nullable=True),
+)
+# The relay only ever scans unpublished rows; a partial index keeps that scan small as published rows pile up.
+Index("outbox_pending", outbox.c.available_at, outbox.c.id, postgresql_where=outbox.c.published_at.is_(None))
+Index("outbox_published_at", outbox.c.published_at, postgresql_where=outbox.c.published_at.is_not(None))
+
+inbox = Table(
+    "inbox",
+    metadata,
+    Column("consumer", Text, primary_key=True),
+    Column("message_id", Uuid, primary_key=True),
+    Column("message_type", Text, nullable=False),
+    Column("received_at", DateTime(timezone=True), nullable=False, server_default=func.now()),
+)
+Index("inbox_received_at", inbox.c.received_at)
+
+idempotency_keys = Table(
+    "idempotency_keys",
+    metadata,
+    # Keys are scoped to the caller, so two customers choosing the same key never see each other's answer.
+    Column("principal", Text, primary_key=True),
+    Column("key", Text, primary_key=True),
+    Column("method", Text, nullable=False),
+    Column("path", Text, nullable=False),
+    Column("request_hash", Text, nullable=False),
+    Column("status_code", Integer, nullable=True),
+    Column("response_headers", JSONB, nullable=True),
+    Column("response_body", LargeBinary, nullable=True),
+    Column("created_at", DateTime(timezone=True), nullable=False, server_default=func.now()),
+)
+
+# Channel the unit of work notifies on commit when it wrote outbox rows; the relay listens on it.
+OUTBOX_CHANNEL = "folio_outbox"

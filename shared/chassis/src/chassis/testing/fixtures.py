@@ -1,0 +1,23 @@
+"""pytest fixtures every package's tests share; enable with ``pytest_plugins = ["chassis.testing.fixtures"]``."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+
+import pytest
+
+from chassis.testing.resources import fresh_database, fresh_vhost
+
+
+@pytest.fixture
+async def database_url() -> AsyncIterator[str]:
+    """A new empty database for one test (``postgresql://...``)."""
+    async with fresh_database() as url:
+        yield url
+
+
+@pytest.fixture
+async def amqp_url() -> AsyncIterator[str]:
+    """A new empty vhost for one test, as an AMQP URL."""
+    async with fresh_vhost() as url:
+        yield url

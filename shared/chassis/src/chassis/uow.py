@@ -1,0 +1,138 @@
+"""The unit of work: one transaction holds the state change, its outbox rows and the inbox row.
+
+Repositories ``track`` the aggregates they load or add; on commit the unit of work takes the domain events
+those aggregates raised, maps each to a contracts message and writes it to the outbox in the same
+transaction. Nothing is published after commit: the relay does that from the outbox.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterable
+from types import TracebackType
+from typing import Any, Protocol, Self
+
+from opentelemetry import propagate
+from sqlalchemy import insert, text
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+
+from chassis.messaging import context
+from chassis.tables import OUTBOX_CHANNEL, outbox
+from contracts.base import Message
+from contracts.envelope import TRACEPARENT, TRACESTATE, Envelope
+
+
+class HasEvents(Protocol):
+    """An aggregate: it keeps the domain events it raised until the unit of work takes them."""
+
+    events: list[Any]
+
+
+# Maps a domain event to the message it becomes on the bus; None keeps the event inside the service.
+EventMapper = Callable[[Any], Message | None]
+
+
+def outbox_row(
+    message: Message,
+    *,
+    source: str,
+    correlation_id: str | None = None,
+    causation_id: str | None = None,
+) -> dict[str, Any]:
+    """The outbox row for ``message``: CloudEvents headers, correlation, causation and trace context."""
+    handling = context.current()
+    carrier: dict[str, str] = {}
+    propagate.inject(carrier)
+    envelope = Envelope(
+        type=message.TYPE,
+        source=source,
+        subject=message.subject_value(),
+        correlation_id=correlation_id or handling.correlation_id or message.subject_value(),
+        causation_id=causation_id or (str(handling.message_id) if handling.message_id else None),
+        traceparent=carrier.get(TRACEPARENT),
+        tracestate=carrier.get(TRACESTATE),
+    )
+    return {
+        "message_id": envelope.id,
+        "exchange": message.exchange(),
+        "routing_key": message.routing_key(),
+        "type": message.TYPE,
+        "body": message.to_json(),
+        "headers": envelope.to_headers(),
+    }
+
+
+class UnitOfWork:
+    """Subclass per service to add repositories in ``_start`` (they share ``self.session``)."""
+
+    session: AsyncSession
+
+    def __init__(
+        self,
+        session_factory: async_sessionmaker[AsyncSession],
+        *,
+        source: str,
+        event_mapper: EventMapper | None = None,
+    ) -> None:
+        self._session_factory = session_factory
+        self._source = source
+        self._event_mapper = event_mapper
+        self._seen: list[HasEvents] = []
+        self._messages: list[tuple[Message, str | None]] = []
+
+    async def __aenter__(self) -> Self:
+        self.session = self._session_factory()
+        await self.session.begin()
+        self._seen = []
+        self._messages = []
+        self._start()
+        return self
+
+    def _start(self) -> None:
+        """Hook for subclasses: build repositories on ``self.session``."""
+
+    async def __aexit__(
+        self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
+    ) -> None:
+        try:
+            await self.rollback()
+        finally:
+            await self.session.close()
+
+    def track(self, aggregate: HasEvents) -> None:
+        if not any(seen is aggregate for seen in self._seen):
+            self._seen.append(aggregate)
+
+    def send(self, message: Message, *, correlation_id: str | None = None) -> None:
+        """Queue a message for the outbox directly (a saga's command, a reply), written on commit."""
+        self._messages.append((message, correlation_id))
+
+    def collect_messages(self) -> Iterable[tuple[Message, str | None]]:
+        for aggregate in self._seen:
+            while aggregate.events:
+                event = aggregate.events.pop(0)
+                message = self._event_mapper(event) if self._event_mapper else event
+                if message is not None:
+                    yield message, None
+        yield from self._messages
+        self._messages = []
+
+    async def flush_outbox(self) -> int:
+        """Write queued messages as outbox rows; returns how many were written."""
+        rows = [
+            outbox_row(message, source=self._source, correlation_id=correlation_id)
+            for message, correlation_id in self.collect_messages()
+        ]
+        if rows:
+            await self.session.execute(insert(outbox), rows)
+            # Delivered only if the transaction commits: wakes the relay without polling.
+            await self.session.execute(text("SELECT pg_notify(:channel, '')"), {"channel": OUTBOX_CHANNEL})
+        return len(rows)
+
+    async def commit(self) -> None:
+        await self.flush_outbox()
+        await self.session.commit()
+
+    async def rollback(self) -> None:
+        self._messages = []
+        if self.session.in_transaction():
+            await self.session.rollback()
