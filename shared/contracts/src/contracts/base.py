@@ -1,4 +1,4 @@
-"""What every message has: its CloudEvents type, its owner, and the strict-producer / tolerant-reader rules."""
+"""What every message has: its CloudEvents type, its owner, and the strict-producer/tolerant-reader rules."""
 
 from __future__ import annotations
 
@@ -35,12 +35,14 @@ class Message(BaseModel):
     def routing_key(cls) -> str:
         return cls.TYPE
 
+    # `type_version`/`type_name`, not `version`/`name`: a classmethod would shadow a message field of that
+    # name (FeedbackSubmitted has a `version` field) and silently become its default.
     @classmethod
-    def version(cls) -> int:
+    def type_version(cls) -> int:
         return int(cls.TYPE.rsplit(".v", 1)[1])
 
     @classmethod
-    def name(cls) -> str:
+    def type_name(cls) -> str:
         """The message's name without version, e.g. ``order-placed``."""
         return cls.TYPE.split(".")[2]
 

@@ -1,0 +1,3 @@
+from contracts.schemas import main
+
+raise SystemExit(main())
