@@ -1,0 +1,321 @@
+"""The bootstrap against the real servers: idempotent, and each service isolated from the others.
+
+Every run works under a unique prefix and vhost and tears them down, so it never touches ``folio``.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import shutil
+import uuid
+from collections.abc import AsyncIterator, Awaitable, Callable
+from typing import Any
+
+import aio_pika
+import aiormq
+import asyncpg
+import pytest
+from aio_pika.abc import AbstractChannel, AbstractIncomingMessage, AbstractRobustConnection
+
+from chassis.bootstrap import cli, exporters, postgres
+from chassis.bootstrap.changes import Change
+from chassis.bootstrap.definitions import Definitions, build
+from chassis.bootstrap.passwords import scram_verifier
+from chassis.testing import servers as test_servers_module
+from chassis.testing.resources import fresh_database, management_client, with_database
+
+pytestmark = pytest.mark.integration
+
+
+@pytest.fixture(scope="module")
+def env() -> dict[str, str]:
+    servers = test_servers_module.test_servers()
+    return {
+        "FOLIO_POSTGRES_ADMIN_URL": servers.postgres_url,
+        "FOLIO_RABBITMQ_MANAGEMENT_URL": servers.rabbitmq_management_url,
+        "FOLIO_RABBITMQ_AMQP_URL": servers.amqp_url,
+    }
+
+
+def unique_definitions(env: dict[str, str]) -> Definitions:
+    name = f"folio_t{uuid.uuid4().hex[:10]}"
+    return build(prefix=name, vhost=name, env=env)
+
+
+@pytest.fixture(scope="module")
+async def applied(env: dict[str, str]) -> AsyncIterator[tuple[Definitions, list[Change]]]:
+    definitions = unique_definitions(env)
+    try:
+        changes = await cli.apply(definitions, env)
+        yield definitions, changes
+    finally:
+        await cli.teardown(definitions, env)
+
+
+@pytest.fixture(scope="module")
+def urls(applied: tuple[Definitions, list[Change]], env: dict[str, str]) -> dict[str, str]:
+    return cli.service_env(applied[0], env)
+
+
+async def test_first_run_creates_everything_and_second_run_changes_nothing(
+    applied: tuple[Definitions, list[Change]], env: dict[str, str]
+) -> None:
+    definitions, first = applied
+    created = {(c.kind, c.name) for c in first if c.action == "created"}
+    assert ("database", f"{definitions.prefix}_catalog") in created
+    assert ("user", f"{definitions.prefix}_rating") in created
+    assert ("exchange", f"catalog.commands@{definitions.vhost}") in created
+
+    second = await cli.apply(definitions, env)
+
+    assert [c for c in second if c.changed] == []
+    assert len(second) == len(first)
+
+
+async def test_dry_run_reports_and_creates_nothing(env: dict[str, str]) -> None:
+    definitions = unique_definitions(env)
+    try:
+        planned = await cli.apply(definitions, env, dry_run=True)
+        assert {c.action for c in planned} == {"created", "updated"}
+        assert {c.kind for c in planned if c.action == "updated"} == {"grant"}
+        after = await cli.teardown(definitions, env, dry_run=True)
+        assert {c.action for c in after} == {"absent"}
+    finally:
+        await cli.teardown(definitions, env)
+
+
+async def test_a_changed_password_is_updated(
+    applied: tuple[Definitions, list[Change]], env: dict[str, str]
+) -> None:
+    definitions, _ = applied
+    changed = build(
+        definitions.prefix, definitions.vhost, {**env, "FOLIO_NOTIFICATION_DB_PASSWORD": "s3cret"}
+    )
+    try:
+        changes = await cli.apply(changed, env)
+        assert {(c.kind, c.name) for c in changes if c.changed} == {
+            ("role", f"{definitions.prefix}_notification")
+        }
+    finally:
+        await cli.apply(definitions, env)
+
+
+async def test_a_password_postgres_hashed_itself_is_recognised(
+    applied: tuple[Definitions, list[Change]], env: dict[str, str]
+) -> None:
+    """PostgreSQL's own SCRAM verifier (random salt) checks out: the bootstrap computes SCRAM like it."""
+    definitions, _ = applied
+    rating = definitions.service("rating")
+    admin = await asyncpg.connect(env["FOLIO_POSTGRES_ADMIN_URL"])
+    try:
+        await admin.execute("SET password_encryption = 'scram-sha-256'")
+        await admin.execute(
+            f"ALTER ROLE {postgres.ident(rating.role)} PASSWORD {postgres.literal(rating.db_password)}"
+        )
+        stored = await admin.fetchval("SELECT rolpassword FROM pg_authid WHERE rolname = $1", rating.role)
+        assert stored != scram_verifier(rating.role, rating.db_password)
+        changes = await postgres.apply(admin, definitions)
+    finally:
+        await admin.close()
+    assert [c for c in changes if c.changed] == []
+
+
+async def test_a_service_role_connects_to_its_own_database_only(urls: dict[str, str]) -> None:
+    own = await asyncpg.connect(urls["RATING_DATABASE_URL"])
+    try:
+        assert (
+            await own.fetchval("SELECT current_user")
+            == urls["RATING_DATABASE_URL"].split("//")[1].split(":")[0]
+        )
+        # It owns its database's schema: migrations can create tables.
+        await own.execute("CREATE TABLE bootstrap_probe (id int)")
+    finally:
+        await own.close()
+    catalog_database = urls["CATALOG_DATABASE_URL"].rsplit("/", 1)[1]
+    with pytest.raises(asyncpg.InsufficientPrivilegeError, match="permission denied for database"):
+        await asyncpg.connect(with_database(urls["RATING_DATABASE_URL"], catalog_database))
+
+
+async def test_locked_databases_refuse_service_roles(
+    applied: tuple[Definitions, list[Change]], urls: dict[str, str]
+) -> None:
+    """What ``--lock-default-databases`` does to ``postgres``, shown on a stand-in (this server is shared)."""
+    definitions, _ = applied
+    async with fresh_database("folio_t_standin") as standin_url:
+        standin = standin_url.rsplit("/", 1)[1]
+        as_rating = with_database(urls["RATING_DATABASE_URL"], standin)
+        await (await asyncpg.connect(as_rating)).close()  # open to PUBLIC, like postgres here
+
+        admin = await asyncpg.connect(test_servers_module.test_servers().postgres_url)
+        try:
+            first = await postgres.apply(admin, definitions, lock=(standin,))
+            again = await postgres.apply(admin, definitions, lock=(standin,))
+        finally:
+            await admin.close()
+
+        assert [c.name for c in first if c.changed] == [f"{standin} (no PUBLIC connect)"]
+        assert [c for c in again if c.changed] == []
+        with pytest.raises(asyncpg.InsufficientPrivilegeError):
+            await asyncpg.connect(as_rating)
+
+
+@pytest.fixture
+async def broker(urls: dict[str, str]) -> AsyncIterator[Callable[[str], Awaitable[AbstractRobustConnection]]]:
+    connections: list[AbstractRobustConnection] = []
+
+    async def connect(service: str) -> AbstractRobustConnection:
+        connection = await aio_pika.connect_robust(urls[f"{service.upper()}_AMQP_URL"])
+        connections.append(connection)
+        return connection
+
+    yield connect
+    for connection in connections:
+        await connection.close()
+
+
+async def publish(connection: AbstractRobustConnection, exchange: str) -> None:
+    channel = await connection.channel(publisher_confirms=True)
+    try:
+        target = await channel.get_exchange(exchange, ensure=False) if exchange else channel.default_exchange
+        await target.publish(aio_pika.Message(b"{}"), routing_key="folio.test.probe.v1")
+    finally:
+        if not channel.is_closed:
+            await channel.close()
+
+
+async def ignore(message: AbstractIncomingMessage) -> None:
+    pass
+
+
+async def refused(
+    action: Callable[[AbstractChannel], Awaitable[Any]], connection: AbstractRobustConnection
+) -> None:
+    channel = await connection.channel()
+    with pytest.raises(aiormq.exceptions.ChannelAccessRefused):
+        await action(channel)
+
+
+async def test_a_service_publishes_to_its_own_events_but_not_to_anothers(broker: Any) -> None:
+    rating = await broker("rating")
+    await publish(rating, "rating.events")
+    with pytest.raises(aiormq.exceptions.ChannelAccessRefused):
+        await publish(rating, "catalog.events")
+    with pytest.raises(aiormq.exceptions.ChannelAccessRefused):
+        await publish(rating, "")  # the default exchange
+
+
+async def test_only_the_sender_of_commands_may_publish_to_the_command_exchange(broker: Any) -> None:
+    await publish(await broker("ordering"), "catalog.commands")
+    with pytest.raises(aiormq.exceptions.ChannelAccessRefused):
+        await publish(await broker("rating"), "catalog.commands")
+
+
+async def test_a_service_binds_to_what_it_subscribes_to_and_nothing_else(broker: Any) -> None:
+    rating = await broker("rating")
+    channel = await rating.channel()
+    queue = await channel.declare_queue("rating.bootstrap-probe", auto_delete=True)
+    catalog_events = await channel.get_exchange("catalog.events", ensure=False)
+    await queue.bind(catalog_events, routing_key="folio.catalog.book-created.v1")
+
+    async def bind_to_notification_events(channel: AbstractChannel) -> None:
+        queue = await channel.get_queue("rating.bootstrap-probe", ensure=False)
+        await queue.bind(await channel.get_exchange("notification.events", ensure=False), routing_key="#")
+
+    await refused(bind_to_notification_events, rating)
+
+    async def declare_outside_own_names(channel: AbstractChannel) -> None:
+        await channel.declare_queue("catalog.bootstrap-probe", auto_delete=True)
+
+    await refused(declare_outside_own_names, rating)
+
+
+async def test_a_service_cannot_read_anothers_queue(
+    applied: tuple[Definitions, list[Change]], broker: Any
+) -> None:
+    definitions, _ = applied
+    admin = await aio_pika.connect(
+        f"{test_servers_module.test_servers().amqp_url.rstrip('/')}/{definitions.vhost}"
+    )
+    try:
+        channel = await admin.channel()
+        catalog_queue = await channel.declare_queue("catalog.bootstrap-probe", durable=True)
+        await channel.default_exchange.publish(aio_pika.Message(b"{}"), routing_key=catalog_queue.name)
+        rating = await broker("rating")
+
+        async def consume(channel: AbstractChannel) -> None:
+            queue = await channel.get_queue("catalog.bootstrap-probe", ensure=False)
+            await queue.consume(ignore)
+
+        async def get(channel: AbstractChannel) -> None:
+            queue = await channel.get_queue("catalog.bootstrap-probe", ensure=False)
+            await queue.get(no_ack=True, fail=False)
+
+        await refused(consume, rating)
+        await refused(get, rating)
+        # The catalog's own user reads it.
+        catalog_channel = await (await broker("catalog")).channel()
+        queue = await catalog_channel.get_queue("catalog.bootstrap-probe", ensure=False)
+        assert await queue.get(no_ack=True, fail=False) is not None
+    finally:
+        await admin.close()
+
+
+async def test_exported_rabbitmq_definitions_load_and_match_apply(env: dict[str, str]) -> None:
+    definitions = unique_definitions(env)
+    document = exporters.rabbitmq_definitions(definitions)
+    try:
+        async with management_client() as api:
+            (await api.post("/api/definitions", json=document)).raise_for_status()
+        # The bootstrap recognises the exported password hashes and permissions as its own.
+        changes = await cli.apply(definitions, env)
+        assert [c for c in changes if c.changed and c.server == "rabbitmq"] == []
+        urls = cli.service_env(definitions, env)
+        ordering = await aio_pika.connect(urls["ORDERING_AMQP_URL"])
+        try:
+            await publish(ordering, "catalog.commands")  # type: ignore[arg-type]
+        finally:
+            await ordering.close()
+    finally:
+        await cli.teardown(definitions, env)
+
+
+@pytest.mark.skipif(shutil.which("psql") is None, reason="psql runs init scripts, as in the postgres image")
+async def test_exported_postgres_init_runs_twice_and_matches_apply(env: dict[str, str]) -> None:
+    definitions = unique_definitions(env)
+    # Not the default databases: this server is shared.
+    script = exporters.postgres_init(definitions, lock_default_databases=False)
+    try:
+        async with fresh_database("folio_t_init") as run_in:
+            for _ in range(2):
+                psql = await asyncio.create_subprocess_exec(
+                    "psql",
+                    run_in,
+                    "-v",
+                    "ON_ERROR_STOP=1",
+                    "-q",
+                    "-f",
+                    "-",
+                    stdin=asyncio.subprocess.PIPE,
+                    stderr=asyncio.subprocess.PIPE,
+                )
+                _, stderr = await psql.communicate(script.encode())
+                assert psql.returncode == 0, stderr.decode()
+            admin = await asyncpg.connect(run_in)
+            try:
+                assert not await admin.fetchval("SELECT count(*) FROM pg_extension WHERE extname = 'dblink'")
+            finally:
+                await admin.close()
+        admin = await asyncpg.connect(test_servers_module.test_servers().postgres_url)
+        try:
+            changes = await postgres.apply(admin, definitions)
+        finally:
+            await admin.close()
+        assert [c for c in changes if c.changed] == []
+        urls = cli.service_env(definitions, env)
+        await (await asyncpg.connect(urls["CATALOG_DATABASE_URL"])).close()
+        with pytest.raises(asyncpg.InsufficientPrivilegeError):
+            await asyncpg.connect(
+                with_database(urls["CATALOG_DATABASE_URL"], definitions.service("rating").database)
+            )
+    finally:
+        await cli.teardown(definitions, env)
