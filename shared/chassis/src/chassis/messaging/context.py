@@ -16,7 +16,7 @@ class MessageContext:
     correlation_id: str | None = None
 
 
-_current: ContextVar[MessageContext] = ContextVar("folio_message_context", default=MessageContext())
+_current: ContextVar[MessageContext] = ContextVar("folio_message_context", default=MessageContext())  # noqa: B039 (frozen)
 
 
 def current() -> MessageContext:

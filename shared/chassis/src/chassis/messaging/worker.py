@@ -1,0 +1,121 @@
+"""A service's FastStream broker: its topology declared on start, one consumer per subscription.
+
+Each subscription's queue is consumed with manual acknowledgement by a thin FastStream handler that passes
+the raw delivery to a ``Consumer``, which acks only once the message is handled, retried or parked. FastStream
+decodes nothing: a body that is not even JSON must reach the consumer to be parked, not fail in a decoder.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Awaitable, Callable, Sequence
+from typing import Any, TypeVar
+
+import aio_pika
+from aiormq.abc import ConfirmationFrameType
+from faststream.message import StreamMessage
+from faststream.middlewares import AckPolicy
+from faststream.rabbit import Channel, RabbitBroker
+from faststream.rabbit.annotations import RabbitMessage
+
+from chassis.messaging.consumer import Consumer, RetryPolicy, Subscription, ensure_confirmed
+from chassis.messaging.topology import (
+    DEFAULT_DELIVERY_LIMIT,
+    ServiceTopology,
+    consumer_queues,
+    declare,
+    internal_exchange,
+)
+from chassis.uow import UnitOfWork
+from contracts.upcasting import UPCASTERS, Upcasters
+
+U = TypeVar("U", bound=UnitOfWork)
+
+DEFAULT_PREFETCH = 10
+
+
+class ServiceBroker(RabbitBroker):
+    """A RabbitBroker that declares its service's topology when it starts, before its consumers subscribe."""
+
+    def __init__(self, url: str, *, topology: ServiceTopology, **kwargs: Any) -> None:
+        super().__init__(url, **kwargs)
+        self.topology = topology
+
+    async def start(self) -> None:
+        await self.connect()
+        await declare(self, self.topology)
+        await super().start()
+
+
+async def _raw_body(message: StreamMessage[Any]) -> bytes:
+    body: bytes = message.body
+    return body
+
+
+def _on_delivery(consumer: Consumer[Any]) -> Callable[[bytes, RabbitMessage], Awaitable[None]]:
+    async def on_delivery(body: bytes, message: RabbitMessage) -> None:
+        await consumer.process(message.raw_message)
+
+    on_delivery.__name__ = f"consume_{consumer.queue.replace('.', '_')}"
+    return on_delivery
+
+
+def takes_commands(service: str, subscriptions: Sequence[Subscription[Any]]) -> bool:
+    return any(m.KIND == "command" and service == m.OWNER for s in subscriptions for m in s.messages)
+
+
+def build_broker(
+    *,
+    service: str,
+    amqp_url: str,
+    subscriptions: Sequence[Subscription[U]],
+    uow_factory: Callable[[], U],
+    retry: RetryPolicy | None = None,
+    prefetch: int = DEFAULT_PREFETCH,
+    delivery_limit: int = DEFAULT_DELIVERY_LIMIT,
+    upcasters: Upcasters | None = None,
+    **broker_options: Any,
+) -> ServiceBroker:
+    """The worker's broker: declares ``service``'s topology on start and consumes every subscription.
+
+    ``prefetch`` bounds the deliveries one queue handles concurrently. ``broker_options`` go to
+    ``RabbitBroker`` (middlewares, logger, graceful_timeout, ...).
+    """
+    retry = retry or RetryPolicy()
+    upcasters = upcasters if upcasters is not None else UPCASTERS
+    queues = tuple(
+        consumer_queues(service, s.handler, s.messages, delays=retry.delays, delivery_limit=delivery_limit)
+        for s in subscriptions
+    )
+    topology = ServiceTopology(service, takes_commands(service, subscriptions), queues)
+    broker = ServiceBroker(
+        amqp_url,
+        topology=topology,
+        default_channel=Channel(prefetch_count=prefetch, publisher_confirms=True),
+        **broker_options,
+    )
+    internal = internal_exchange(service)
+
+    async def republish(message: aio_pika.Message, routing_key: str) -> ConfirmationFrameType | None:
+        confirmation = await broker.publish(
+            message, exchange=internal, routing_key=routing_key, mandatory=True
+        )
+        ensure_confirmed(confirmation)
+        return confirmation
+
+    for subscription, queues_of in zip(subscriptions, queues, strict=True):
+        consumer = Consumer(
+            queue=queues_of.name,
+            subscription=subscription,
+            uow_factory=uow_factory,
+            retry=retry,
+            republish=republish,
+            upcasters=upcasters,
+        )
+        broker.subscriber(
+            queues_of.main,
+            ack_policy=AckPolicy.MANUAL,
+            no_reply=True,
+            decoder=_raw_body,
+            title=queues_of.name,
+        )(_on_delivery(consumer))
+    return broker
