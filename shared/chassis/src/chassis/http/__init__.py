@@ -1,0 +1,1 @@
+"""HTTP conventions every Folio API shares: problem details, Idempotency-Key, pages."""

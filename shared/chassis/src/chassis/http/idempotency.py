@@ -1,0 +1,271 @@
+"""``Idempotency-Key`` on POST: a repeated request gets the first answer again instead of a second effect.
+
+A route wraps its work in :func:`idempotent`, on the same session (transaction) as the command::
+
+    @router.post("/orders", status_code=202, dependencies=[Depends(idempotency_key_header)])
+    async def place_order(body: PlaceOrderIn, request: Request, caller: CurrentCaller, uow: OrderingUow):
+        async with uow, idempotent(request, caller, uow.session) as slot:
+            if slot.replay is not None:
+                return slot.replay
+            order_id = await place_order_handler(body.to_command(caller), uow)  # commits
+            location = f"/api/v1/orders/{order_id}"
+            return await slot.respond(202, OrderAccepted(id=order_id), headers={"Location": location})
+
+What it guarantees, per caller (``sub``) and key:
+
+- The key row is inserted in the command's transaction, so it commits with the command's effects or not at
+  all: a crash never leaves an effect without its key, and a failed command (an exception) leaves no key,
+  so the client may retry it.
+- ``respond``/``store`` record the answer. Called after the command committed, the answer is written in a
+  short transaction of its own when the ``async with`` block ends; called before the command commits
+  (when the route knows its answer up front), it commits with the command, atomically.
+- Same key, same method, path, query and body: the recorded answer (status, body, headers such as
+  ``Location``) is replayed byte for byte, with ``Idempotent-Replayed: true``.
+- Same key, different request: 422 problem details. Same key while the first request is still running
+  (or died between its commit and recording its answer): 409 problem details with ``Retry-After``.
+- Without the header the slot does nothing: the route runs as usual.
+
+Keys are pruned after ``idempotency_retention_hours`` by :func:`prune_idempotency_keys` (scheduled by the
+runner). Needs PostgreSQL at READ COMMITTED (the default).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import logging
+from collections.abc import AsyncIterator, Mapping
+from contextlib import asynccontextmanager
+from datetime import timedelta
+from typing import Annotated, Any
+
+from fastapi import Header, Request
+from fastapi.encoders import jsonable_encoder
+from pydantic import BaseModel
+from sqlalchemy import delete, func, select
+from sqlalchemy.dialects.postgresql import insert
+from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession
+from starlette.responses import Response
+
+from chassis.auth.caller import Caller
+from chassis.http.problems import ProblemError, conflict, validation_problem
+from chassis.tables import idempotency_keys
+
+logger = logging.getLogger(__name__)
+
+HEADER = "Idempotency-Key"
+REPLAYED_HEADER = "Idempotent-Replayed"
+ANONYMOUS = "anonymous"
+MAX_KEY_LENGTH = 255
+# First half of the two-int advisory lock key: keeps these locks apart from any other advisory lock user.
+_LOCK_NAMESPACE = 0x1DE4
+# Response headers worth replaying; hop-by-hop and length headers are recomputed.
+_SKIPPED_HEADERS = frozenset({"content-length", "transfer-encoding", "connection", "date", "server"})
+
+
+def idempotency_key_header(
+    idempotency_key: Annotated[
+        str | None,
+        Header(
+            alias=HEADER,
+            max_length=MAX_KEY_LENGTH,
+            description="Unique per intended operation (e.g. a UUID): a retry with the same key and body "
+            "gets the first answer instead of a second effect.",
+        ),
+    ] = None,
+) -> str | None:
+    """Put in a route's ``dependencies`` to document the header in OpenAPI (:func:`idempotent` reads it)."""
+    return idempotency_key
+
+
+class IdempotencySlot:
+    """What :func:`idempotent` yields: a ``replay`` to return, or the place to ``store`` the answer."""
+
+    def __init__(self, session: AsyncSession, *, principal: str, key: str | None) -> None:
+        self._session = session
+        self.principal = principal
+        self.key = key
+        self.replay: Response | None = None
+        self.stored = False
+        self._request_columns: dict[str, str] = {}
+
+    @property
+    def active(self) -> bool:
+        """True when the request carried a key and is the first with it (its answer must be stored)."""
+        return self.key is not None and self.replay is None
+
+    async def store(
+        self,
+        status_code: int,
+        body: Any = None,
+        headers: Mapping[str, str] | None = None,
+        media_type: str = "application/json",
+    ) -> Response:
+        """Record the answer for this key (no-op without a key) and return it as a response.
+
+        ``body`` is a pydantic model, bytes, or anything ``jsonable_encoder`` takes; None for no body.
+        """
+        content = _render(body)
+        response_headers = {name: value for name, value in (headers or {}).items()}
+        if content and not any(name.lower() == "content-type" for name in response_headers):
+            response_headers["content-type"] = media_type
+        response = Response(content, status_code=status_code, headers=response_headers)
+        if not self.active:
+            return response
+        recorded = {
+            name.decode("latin-1"): value.decode("latin-1")
+            for name, value in response.raw_headers
+            if name.decode("latin-1") not in _SKIPPED_HEADERS
+        }
+        values = {"status_code": status_code, "response_headers": recorded, "response_body": content}
+        # An upsert: the key row is normally there, but a route that rolled back its no-op command still
+        # records the answer it gives.
+        await self._session.execute(
+            insert(idempotency_keys)
+            .values(principal=self.principal, key=self.key, **self._request_columns, **values)
+            .on_conflict_do_update(
+                index_elements=[idempotency_keys.c.principal, idempotency_keys.c.key], set_=values
+            )
+        )
+        self.stored = True
+        return response
+
+    # Reads better in a route's return statement.
+    respond = store
+
+
+def _render(body: Any) -> bytes:
+    if body is None:
+        return b""
+    if isinstance(body, bytes):
+        return body
+    if isinstance(body, BaseModel):
+        return body.model_dump_json().encode()
+    return json.dumps(jsonable_encoder(body), ensure_ascii=False, separators=(",", ":")).encode()
+
+
+def _fingerprint(method: str, path: str, query: str, body: bytes) -> str:
+    try:
+        # Same JSON, different whitespace or key order: the same request.
+        canonical = json.dumps(json.loads(body), sort_keys=True, separators=(",", ":")).encode()
+    except ValueError:
+        canonical = body
+    return _digest(method.encode(), path.encode(), query.encode(), canonical).hex()
+
+
+def _digest(*parts: bytes) -> bytes:
+    digest = hashlib.sha256()
+    for part in parts:
+        # Length-prefixed, so no two different part lists hash alike.
+        digest.update(len(part).to_bytes(8, "big"))
+        digest.update(part)
+    return digest.digest()
+
+
+def _lock_id(principal: str, key: str) -> int:
+    return int.from_bytes(_digest(principal.encode(), key.encode())[:4], "big", signed=True)
+
+
+def _check_key(key: str) -> None:
+    if not key or len(key) > MAX_KEY_LENGTH or not key.isascii() or not key.isprintable():
+        raise validation_problem(
+            [
+                {
+                    "location": "header",
+                    "field": HEADER,
+                    "message": f"must be 1 to {MAX_KEY_LENGTH} printable ASCII characters",
+                    "type": "value_error",
+                }
+            ]
+        )
+
+
+def _in_progress() -> ProblemError:
+    problem = conflict(
+        "A request with this Idempotency-Key is still being processed; retry later.",
+        title="Request In Progress",
+    )
+    problem.headers["Retry-After"] = "1"
+    return problem
+
+
+@asynccontextmanager
+async def idempotent(
+    request: Request, caller: Caller | None, session: AsyncSession
+) -> AsyncIterator[IdempotencySlot]:
+    """Honour the request's ``Idempotency-Key`` within ``session``'s transaction (see the module docs).
+
+    On leaving the block normally, what the slot wrote is committed (this commits ``session``); on an
+    exception, ``session`` is rolled back. A route that has a key, gets no replay and leaves without
+    ``store``/``respond`` is a bug and raises.
+    """
+    key = request.headers.get(HEADER)
+    slot = IdempotencySlot(session, principal=caller.subject if caller else ANONYMOUS, key=key)
+    if key is None:
+        yield slot
+        return
+    _check_key(key)
+    method, path, query = request.method, request.url.path, request.url.query
+    fingerprint = _fingerprint(method, path, query, await request.body())
+    lock_id = _lock_id(slot.principal, key)
+    # Held to the end of the transaction: a concurrent twin fails to take it and is told to wait.
+    if not await session.scalar(select(func.pg_try_advisory_xact_lock(_LOCK_NAMESPACE, lock_id))):
+        await session.rollback()
+        raise _in_progress()
+    row = (
+        await session.execute(
+            select(idempotency_keys).where(
+                idempotency_keys.c.principal == slot.principal, idempotency_keys.c.key == key
+            )
+        )
+    ).first()
+    if row is not None:
+        if (row.method, row.path, row.request_hash) != (method, path, fingerprint):
+            await session.rollback()
+            raise ProblemError(
+                422,
+                "Idempotency Key Reused",
+                "This Idempotency-Key was already used for a different request.",
+                errors=[
+                    {
+                        "location": "header",
+                        "field": HEADER,
+                        "message": "already used for a different method, path or body",
+                        "type": "idempotency_key_reused",
+                    }
+                ],
+            )
+        if row.status_code is None:
+            await session.rollback()
+            raise _in_progress()
+        headers = dict(row.response_headers or {})
+        headers[REPLAYED_HEADER] = "true"
+        slot.replay = Response(row.response_body or b"", status_code=row.status_code, headers=headers)
+        yield slot
+        return
+    slot._request_columns = {"method": method, "path": path, "request_hash": fingerprint}
+    await session.execute(
+        insert(idempotency_keys).values(principal=slot.principal, key=key, **slot._request_columns)
+    )
+    try:
+        yield slot
+    except BaseException:
+        await session.rollback()
+        raise
+    if not slot.stored:
+        await session.rollback()
+        raise RuntimeError("an idempotent route returned without slot.store()/slot.respond()")
+    if session.in_transaction():
+        await session.commit()
+
+
+async def prune_idempotency_keys(engine: AsyncEngine, retention: timedelta) -> int:
+    """Delete keys older than ``retention``; returns how many went. Run it periodically."""
+    async with engine.begin() as connection:
+        result = await connection.execute(
+            delete(idempotency_keys).where(idempotency_keys.c.created_at < func.now() - retention)
+        )
+    deleted = result.rowcount or 0
+    if deleted:
+        logger.info("pruned %d idempotency keys older than %s", deleted, retention)
+    return deleted

@@ -1,0 +1,121 @@
+"""Settings every Folio service shares, read from the environment and a ``.env`` file.
+
+Each service subclasses :class:`ServiceSettings` with its own environment prefix and overrides the defaults
+that differ (its database, its port)::
+
+    class CatalogSettings(ServiceSettings):
+        model_config = SettingsConfigDict(env_prefix="CATALOG_")
+
+        database_url: str = "postgresql://catalog@127.0.0.1:5432/catalog"
+        http_port: int = 8001
+
+
+    get_settings = CatalogSettings.cached  # built on first call, never at import time
+
+``CATALOG_DATABASE_URL=postgresql://... CATALOG_AUTH_LOCAL_SECRET=...`` then configure that service alone.
+A variable with the shared ``FOLIO_`` prefix (``FOLIO_AUTH_LOCAL_SECRET``, ``FOLIO_AMQP_URL``,
+``FOLIO_LOG_LEVEL``) is a default for every service; the service's own prefix wins over it. Both are also
+read from ``.env`` in the working directory, with real environment variables winning over the file.
+Lists such as ``retry_delays`` take JSON (``[1, 5, 30]``) or a comma-separated list (``1,5,30``).
+"""
+
+from __future__ import annotations
+
+import functools
+import json
+from typing import Annotated, Any, Self, cast
+
+from pydantic import SecretStr, field_validator
+from pydantic_settings import (
+    BaseSettings,
+    DotEnvSettingsSource,
+    EnvSettingsSource,
+    NoDecode,
+    PydanticBaseSettingsSource,
+    SettingsConfigDict,
+)
+
+SHARED_ENV_PREFIX = "FOLIO_"
+
+
+class ServiceSettings(BaseSettings):
+    """The knobs of one service process (API and worker roles alike)."""
+
+    model_config = SettingsConfigDict(
+        env_file=".env",
+        env_file_encoding="utf-8",
+        # One .env holds every service's variables; a service ignores the others'.
+        extra="ignore",
+    )
+
+    database_url: str = "postgresql://postgres@127.0.0.1:5432/folio"
+    amqp_url: str = "amqp://guest:guest@127.0.0.1:5672/%2F"
+
+    http_host: str = "127.0.0.1"
+    http_port: int = 8000
+
+    # Tokens are verified against the OIDC issuer's JWKS in production; the HS256 secret is for local use.
+    auth_jwks_url: str | None = None
+    auth_local_secret: SecretStr | None = None
+    auth_issuer: str | None = None
+    auth_audience: str | None = None
+
+    log_level: str = "INFO"
+    log_json: bool = True
+
+    otel_exporter_otlp_endpoint: str | None = None
+    # None: the service's own name.
+    otel_service_name: str | None = None
+
+    # Delay in seconds before each redelivery of a failed message; its length is the number of retries.
+    retry_delays: Annotated[tuple[float, ...], NoDecode] = (1.0, 5.0, 30.0)
+    consumer_prefetch: int = 16
+
+    outbox_batch_size: int = 200
+    # Fallback poll when no NOTIFY arrives (a missed notification, rows whose retry came due).
+    outbox_poll_interval: float = 1.0
+    outbox_retention_hours: float = 72.0
+
+    idempotency_retention_hours: float = 24.0
+
+    @field_validator("retry_delays", mode="before")
+    @classmethod
+    def _parse_delays(cls, value: Any) -> Any:
+        if isinstance(value, str):
+            text = value.strip()
+            if text.startswith("["):
+                return json.loads(text)
+            return [part.strip() for part in text.split(",") if part.strip()]
+        return value
+
+    @field_validator("retry_delays")
+    @classmethod
+    def _non_negative_delays(cls, value: tuple[float, ...]) -> tuple[float, ...]:
+        if any(delay < 0 for delay in value):
+            raise ValueError("retry delays must not be negative")
+        return value
+
+    @classmethod
+    def settings_customise_sources(
+        cls,
+        settings_cls: type[BaseSettings],
+        init_settings: PydanticBaseSettingsSource,
+        env_settings: PydanticBaseSettingsSource,
+        dotenv_settings: PydanticBaseSettingsSource,
+        file_secret_settings: PydanticBaseSettingsSource,
+    ) -> tuple[PydanticBaseSettingsSource, ...]:
+        if settings_cls.model_config.get("env_prefix", "") == SHARED_ENV_PREFIX:
+            return init_settings, env_settings, dotenv_settings, file_secret_settings
+        shared_env = EnvSettingsSource(settings_cls, env_prefix=SHARED_ENV_PREFIX)
+        shared_dotenv = DotEnvSettingsSource(settings_cls, env_prefix=SHARED_ENV_PREFIX)
+        return init_settings, env_settings, dotenv_settings, shared_env, shared_dotenv, file_secret_settings
+
+    @classmethod
+    def cached(cls) -> Self:
+        """The settings of this class, read once per process on first use."""
+        return cast("Self", _load(cls))
+
+
+@functools.cache
+def _load(settings_cls: type[ServiceSettings]) -> ServiceSettings:
+    return settings_cls()
