@@ -1,4 +1,4 @@
-"""pytest fixtures every package's tests share; enable with ``pytest_plugins = ["chassis.testing.fixtures"]``."""
+"""pytest fixtures every package's tests share (the root conftest enables them)."""
 
 from __future__ import annotations
 

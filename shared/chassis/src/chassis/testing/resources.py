@@ -65,7 +65,8 @@ async def fresh_vhost(prefix: str = "folio_test") -> AsyncIterator[str]:
         vhost = quote(name, safe="")
         (await api.put(f"/api/vhosts/{vhost}")).raise_for_status()
         permissions = {"configure": ".*", "write": ".*", "read": ".*"}
-        (await api.put(f"/api/permissions/{vhost}/{quote(user, safe='')}", json=permissions)).raise_for_status()
+        grant = await api.put(f"/api/permissions/{vhost}/{quote(user, safe='')}", json=permissions)
+        grant.raise_for_status()
         try:
             yield with_vhost(test_servers().amqp_url, name)
         finally:

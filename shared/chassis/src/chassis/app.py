@@ -1,0 +1,141 @@
+"""The FastAPI app factory: every service's API is built, started and stopped the same way.
+
+``create_api(definition, settings)`` gives an app whose lifespan opens the database engine and the broker
+probe and puts the shared objects on ``app.state`` (``settings``, ``session_factory``, ``uow_factory``,
+``token_verifier``, ``resources``, ``health``), with problem details for every error, ``/health/live``,
+``/health/ready``, ``/metrics``, tracing, request ids, and the OpenAPI document at ``/api/v1/openapi.json``.
+Routers get a unit of work per request from :data:`UnitOfWorkDep` (or a narrower :func:`uow_dependency`).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import re
+import uuid
+from collections.abc import AsyncIterator, Callable
+from contextlib import asynccontextmanager
+from typing import Annotated, TypeVar
+
+from fastapi import Depends, FastAPI, Request
+from starlette.datastructures import MutableHeaders
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
+
+from chassis.auth.verifier import TokenVerifier
+from chassis.definition import AppResources, ServiceDefinition
+from chassis.health import BrokerProbe, HealthChecks, database_check, health_router, migrations_check
+from chassis.http.problems import install_problem_handlers
+from chassis.lifecycle import open_resources
+from chassis.observability.logging import bound_request_id
+from chassis.observability.metrics import HttpMetricsMiddleware, metrics_router
+from chassis.observability.tracing import instrument_app
+from chassis.settings import ServiceSettings
+from chassis.uow import UnitOfWork
+
+U = TypeVar("U", bound=UnitOfWork)
+
+API_PREFIX = "/api/v1"
+REQUEST_ID_HEADER = "X-Request-ID"
+# A caller's request id is echoed and logged, so it must be short and printable.
+_ACCEPTABLE_REQUEST_ID = re.compile(r"[A-Za-z0-9._:\-]{1,128}")
+
+
+class RequestIdMiddleware:
+    """Takes the caller's ``X-Request-ID`` (or makes one), logs under it and returns it on the response."""
+
+    def __init__(self, app: ASGIApp) -> None:
+        self.app = app
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        offered = next(
+            (value.decode("latin-1") for name, value in scope["headers"] if name == b"x-request-id"), ""
+        )
+        request_id = offered if _ACCEPTABLE_REQUEST_ID.fullmatch(offered) else uuid.uuid4().hex
+
+        async def send_with_id(message: Message) -> None:
+            if message["type"] == "http.response.start":
+                MutableHeaders(scope=message)[REQUEST_ID_HEADER] = request_id
+            await send(message)
+
+        with bound_request_id(request_id):
+            await self.app(scope, receive, send_with_id)
+
+
+def create_api(definition: ServiceDefinition, settings: ServiceSettings | None = None) -> FastAPI:
+    """The service's FastAPI app; nothing connects until its lifespan starts."""
+    settings = settings if settings is not None else definition.settings_factory()
+
+    @asynccontextmanager
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        stop = asyncio.Event()
+        async with open_resources(definition, settings, stop) as resources:
+            broker = BrokerProbe(settings.amqp_url)
+            app.state.resources = resources
+            app.state.engine = resources.engine
+            app.state.session_factory = resources.session_factory
+            app.state.uow_factory = resources.uow_factory
+            app.state.health = HealthChecks(
+                {
+                    "database": database_check(resources.engine),
+                    "broker": broker.check,
+                    "migrations": migrations_check(resources.engine, definition.migrations_dir),
+                }
+            )
+            try:
+                yield
+            finally:
+                stop.set()
+                await broker.close()
+
+    app = FastAPI(
+        title=definition.title or f"Folio {definition.name}",
+        description=definition.description or "",
+        version=definition.version,
+        lifespan=lifespan,
+        openapi_url=f"{API_PREFIX}/openapi.json",
+        docs_url=f"{API_PREFIX}/docs",
+        redoc_url=None,
+    )
+    # Cheap and offline, so available even to tests that never run the lifespan.
+    app.state.settings = settings
+    app.state.token_verifier = TokenVerifier.from_settings(settings)
+
+    install_problem_handlers(app)
+    app.include_router(health_router(info={"service": definition.name, "version": definition.version}))
+    app.include_router(metrics_router())
+    for router in definition.api_routers():
+        app.include_router(router)
+    # Added last, so outermost: they see every request, including those the problem handlers answer.
+    app.add_middleware(HttpMetricsMiddleware)
+    app.add_middleware(RequestIdMiddleware)
+    instrument_app(app)
+    return app
+
+
+def app_resources(request: Request) -> AppResources:
+    resources = getattr(request.app.state, "resources", None)
+    if not isinstance(resources, AppResources):
+        raise RuntimeError("app.state.resources is not set: the app's lifespan has not started")
+    return resources
+
+
+def get_uow(request: Request) -> UnitOfWork:
+    """A fresh (not yet entered) unit of work for this request: ``async with uow: ...``."""
+    return app_resources(request).uow_factory()
+
+
+UnitOfWorkDep = Annotated[UnitOfWork, Depends(get_uow)]
+
+
+def uow_dependency(uow_type: type[U]) -> Callable[[Request], U]:
+    """A dependency giving the service's own unit-of-work type, for ``Annotated[MyUow, Depends(...)]``."""
+
+    def get_typed_uow(request: Request) -> U:
+        uow = get_uow(request)
+        if not isinstance(uow, uow_type):
+            raise TypeError(f"the service's uow_factory builds {type(uow).__name__}, not {uow_type.__name__}")
+        return uow
+
+    return get_typed_uow

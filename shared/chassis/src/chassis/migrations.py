@@ -1,0 +1,179 @@
+"""Alembic plumbing shared by every service, so that a service's ``migrations/env.py`` is three lines::
+
+    import chassis.tables
+    from catalog.adapters.tables import metadata
+    from chassis.migrations import run_migrations
+
+    run_migrations(target_metadata=[metadata, chassis.tables.metadata])
+
+Migrations run on an async engine (asyncpg). ``upgrade_to_head`` is what the ``migrate`` role and tests call;
+the ``alembic`` CLI works too, taking the database URL from ``run_migrations(url=...)`` or ``sqlalchemy.url``.
+Concurrent upgrades of one database (two ``migrate`` jobs) queue on an advisory lock instead of racing.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import enum
+from collections.abc import Sequence
+from dataclasses import dataclass
+from pathlib import Path
+
+from alembic import command
+from alembic.config import Config
+from alembic.script import ScriptDirectory
+from sqlalchemy import Connection, MetaData, text
+from sqlalchemy.ext.asyncio import AsyncEngine, create_async_engine
+from sqlalchemy.pool import NullPool
+
+from chassis.db import async_url
+
+# Arbitrary, fixed: every Folio database takes this advisory lock while migrating.
+MIGRATION_LOCK_KEY = 7_245_112_901
+
+# Alembic's ``context`` is one module-level proxy per process: two upgrades in one process take turns.
+_alembic_in_use = asyncio.Lock()
+
+# Keys under Config.attributes through which the programmatic API hands env.py what it needs.
+CONNECTION_ATTRIBUTE = "connection"
+URL_ATTRIBUTE = "database_url"
+
+
+def alembic_config(script_location: str | Path, database_url: str | None = None) -> Config:
+    """An Alembic config without an ini file: the scripts' location and, optionally, the database."""
+    config = Config()
+    config.set_main_option("script_location", str(script_location))
+    if database_url is not None:
+        config.attributes[URL_ATTRIBUTE] = database_url
+    return config
+
+
+def run_migrations(*, target_metadata: MetaData | Sequence[MetaData], url: str | None = None) -> None:
+    """The body of a service's ``env.py``: run the pending migrations online (or emit SQL offline)."""
+    from alembic import context  # a proxy that only exists while Alembic runs env.py
+
+    config = context.config
+    connection = config.attributes.get(CONNECTION_ATTRIBUTE)
+    metadata = target_metadata if isinstance(target_metadata, MetaData) else list(target_metadata)
+    if context.is_offline_mode():
+        context.configure(
+            url=_database_url(config, url).replace("+asyncpg", ""),
+            target_metadata=metadata,
+            literal_binds=True,
+            dialect_opts={"paramstyle": "named"},
+        )
+        with context.begin_transaction():
+            context.run_migrations()
+        return
+    if connection is not None:
+        _migrate(connection, metadata)
+        return
+    asyncio.run(_migrate_with_own_engine(_database_url(config, url), metadata))
+
+
+def _database_url(config: Config, url: str | None) -> str:
+    found = url or config.attributes.get(URL_ATTRIBUTE) or config.get_main_option("sqlalchemy.url")
+    if not found:
+        raise RuntimeError("no database URL: pass run_migrations(url=...) or set sqlalchemy.url")
+    return str(found)
+
+
+def _migrate(connection: Connection, metadata: MetaData | list[MetaData]) -> None:
+    from alembic import context
+
+    context.configure(connection=connection, target_metadata=metadata, compare_type=True)
+    with context.begin_transaction():
+        connection.execute(text("SELECT pg_advisory_xact_lock(:key)"), {"key": MIGRATION_LOCK_KEY})
+        context.run_migrations()
+
+
+async def _migrate_with_own_engine(url: str, metadata: MetaData | list[MetaData]) -> None:
+    engine = _new_engine(url)
+    try:
+        async with engine.connect() as connection:
+            await connection.run_sync(_migrate, metadata)
+            await connection.commit()
+    finally:
+        await engine.dispose()
+
+
+def _new_engine(database_url: str) -> AsyncEngine:
+    # One short-lived connection; a pool would only linger after the job.
+    return create_async_engine(async_url(database_url), poolclass=NullPool)
+
+
+async def upgrade(script_location: str | Path, database_url: str, revision: str = "head") -> None:
+    """Migrate ``database_url`` up to ``revision`` with the scripts under ``script_location``."""
+    engine = _new_engine(database_url)
+    config = alembic_config(script_location, database_url)
+
+    def run(connection: Connection) -> None:
+        config.attributes[CONNECTION_ATTRIBUTE] = connection
+        command.upgrade(config, revision)
+
+    try:
+        async with _alembic_in_use, engine.begin() as connection:
+            await connection.run_sync(run)
+    finally:
+        await engine.dispose()
+
+
+async def upgrade_to_head(script_location: str | Path, database_url: str) -> None:
+    """Apply every pending migration under ``script_location`` to ``database_url``."""
+    await upgrade(script_location, database_url, "head")
+
+
+class MigrationState(enum.StrEnum):
+    AT_HEAD = "at_head"
+    # Older than this build's scripts: the migrate job has not run yet.
+    BEHIND = "behind"
+    # A newer build already migrated it (a rolling upgrade); this build's code still runs on it.
+    AHEAD = "ahead"
+
+
+@dataclass(frozen=True, slots=True)
+class MigrationScripts:
+    """What a service's migration scripts say, read once: their heads and every revision they know."""
+
+    heads: frozenset[str]
+    known: frozenset[str]
+
+    @classmethod
+    def load(cls, script_location: str | Path) -> MigrationScripts:
+        scripts = ScriptDirectory.from_config(alembic_config(script_location))
+        return cls(
+            heads=frozenset(scripts.get_heads()),
+            known=frozenset(script.revision for script in scripts.walk_revisions()),
+        )
+
+    def state_of(self, current: Sequence[str]) -> MigrationState:
+        revisions = frozenset(current)
+        if revisions == self.heads:
+            return MigrationState.AT_HEAD
+        if revisions and not revisions <= self.known:
+            return MigrationState.AHEAD
+        return MigrationState.BEHIND
+
+
+async def current_revisions(engine: AsyncEngine) -> tuple[str, ...]:
+    """The revisions recorded in the database's ``alembic_version`` (empty when never migrated)."""
+    # Read directly rather than through a MigrationContext, which logs two lines per readiness probe.
+    async with engine.connect() as connection:
+        if (await connection.execute(text("SELECT to_regclass('alembic_version')"))).scalar() is None:
+            return ()
+        rows = await connection.execute(text("SELECT version_num FROM alembic_version ORDER BY version_num"))
+        return tuple(str(revision) for revision in rows.scalars())
+
+
+async def migration_state(engine: AsyncEngine, scripts: MigrationScripts) -> MigrationState:
+    return scripts.state_of(await current_revisions(engine))
+
+
+async def is_at_head(script_location: str | Path, database_url: str) -> bool:
+    """True when ``database_url`` carries exactly the head revision(s) of ``script_location``."""
+    engine = _new_engine(database_url)
+    try:
+        state = await migration_state(engine, MigrationScripts.load(script_location))
+    finally:
+        await engine.dispose()
+    return state is MigrationState.AT_HEAD

@@ -1,0 +1,107 @@
+"""OpenTelemetry tracing: one tracer provider per process, and the instrumentation each role needs.
+
+Without an OTLP endpoint no span is exported, but spans are still created so that trace ids reach the logs
+and ``traceparent`` travels from an HTTP request into the outbox rows it causes and on to the consumers.
+"""
+
+from __future__ import annotations
+
+import logging
+import weakref
+from typing import Any
+
+from fastapi import FastAPI
+from faststream.rabbit.opentelemetry import RabbitTelemetryMiddleware
+from opentelemetry import metrics, trace
+from opentelemetry.exporter.otlp.proto.http.trace_exporter import OTLPSpanExporter
+from opentelemetry.instrumentation.asyncpg import AsyncPGInstrumentor
+from opentelemetry.instrumentation.fastapi import FastAPIInstrumentor
+from opentelemetry.instrumentation.sqlalchemy.engine import EngineTracer
+from opentelemetry.instrumentation.sqlalchemy.version import __version__ as sqlalchemy_instrumentation_version
+from opentelemetry.sdk.resources import Resource
+from opentelemetry.sdk.trace import TracerProvider
+from opentelemetry.sdk.trace.export import BatchSpanProcessor
+from opentelemetry.semconv.metrics import MetricInstruments
+from sqlalchemy.ext.asyncio import AsyncEngine
+
+log = logging.getLogger(__name__)
+
+# Probes and scrapes arrive every few seconds and would drown the traces that matter.
+UNTRACED_URLS = "health/live,health/ready,metrics"
+
+_provider: TracerProvider | None = None
+_traced_engines: weakref.WeakSet[Any] = weakref.WeakSet()
+
+
+def configure_tracing(
+    service_name: str, otlp_endpoint: str | None = None, *, version: str | None = None
+) -> TracerProvider:
+    """Install the process's tracer provider (the first call wins; later calls return it unchanged).
+
+    ``otlp_endpoint`` is the collector's base URL (``http://collector:4318``); spans go to its
+    ``/v1/traces`` over OTLP/HTTP. Raw asyncpg connections (such as the relay's listener) are traced too.
+    """
+    global _provider
+    if _provider is not None:
+        return _provider
+    attributes = {"service.name": service_name}
+    if version:
+        attributes["service.version"] = version
+    provider = TracerProvider(resource=Resource.create(attributes))
+    if otlp_endpoint:
+        endpoint = otlp_endpoint.rstrip("/")
+        if not endpoint.endswith("/v1/traces"):
+            endpoint += "/v1/traces"
+        provider.add_span_processor(BatchSpanProcessor(OTLPSpanExporter(endpoint=endpoint)))
+    trace.set_tracer_provider(provider)
+    _provider = provider
+    instrumentor = AsyncPGInstrumentor()  # type: ignore[no-untyped-call]
+    if not instrumentor.is_instrumented_by_opentelemetry:
+        instrumentor.instrument(tracer_provider=provider)
+    log.info("tracing configured", extra={"otlp_endpoint": otlp_endpoint or None})
+    return provider
+
+
+def shutdown_tracing() -> None:
+    """Flush the spans still buffered (at process exit)."""
+    if _provider is not None:
+        _provider.shutdown()
+
+
+def tracer_provider() -> trace.TracerProvider:
+    return _provider or trace.get_tracer_provider()
+
+
+def instrument_app(app: FastAPI) -> None:
+    """A server span per request, continuing the caller's ``traceparent``."""
+    FastAPIInstrumentor.instrument_app(app, tracer_provider=tracer_provider(), excluded_urls=UNTRACED_URLS)
+
+
+def instrument_engine(engine: AsyncEngine) -> None:
+    """A span per statement on ``engine`` once tracing is configured; harmless to repeat for one engine."""
+    sync_engine = engine.sync_engine
+    if _provider is None or sync_engine in _traced_engines:
+        return
+    # SQLAlchemyInstrumentor is a process singleton that instruments only the first engine handed to it;
+    # the EngineTracer it builds for that engine is what every further engine needs as well.
+    tracer = trace.get_tracer(
+        "opentelemetry.instrumentation.sqlalchemy", sqlalchemy_instrumentation_version, tracer_provider()
+    )
+    connections_usage = metrics.get_meter(
+        "opentelemetry.instrumentation.sqlalchemy", sqlalchemy_instrumentation_version
+    ).create_up_down_counter(
+        name=MetricInstruments.DB_CLIENT_CONNECTIONS_USAGE,
+        unit="connections",
+        description="The number of connections that are currently in state described by the state attribute.",
+    )
+    EngineTracer(tracer, sync_engine, connections_usage)  # type: ignore[no-untyped-call]
+    _traced_engines.add(sync_engine)
+
+
+def telemetry_middleware() -> RabbitTelemetryMiddleware:
+    """FastStream's tracing middleware: a consumer span per delivery, child of the message's ``traceparent``.
+
+    Add it to the broker as its outermost middleware so the span covers retries, parking and the handler:
+    ``broker.insert_middleware(telemetry_middleware())`` (or ``RabbitBroker(middlewares=[...])`` first).
+    """
+    return RabbitTelemetryMiddleware(tracer_provider=tracer_provider())

@@ -1,0 +1,108 @@
+"""``main(definition)`` as a real process: the migrate role, and the all role stopped by SIGTERM."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import os
+import signal
+import socket
+import sys
+from pathlib import Path
+
+import httpx
+import pytest
+
+from chassis.migrations import is_at_head
+
+pytestmark = pytest.mark.integration
+
+SERVICE_MAIN = Path(__file__).parent / "runner_service" / "service_main.py"
+SCRIPTS = Path(__file__).parent / "alembic_scripts"
+
+
+def free_port() -> int:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port: int = probe.getsockname()[1]
+        return port
+
+
+def environment(database_url: str, amqp_url: str, port: int) -> dict[str, str]:
+    return {
+        **os.environ,
+        "RUNNERTEST_DATABASE_URL": database_url,
+        "RUNNERTEST_AMQP_URL": amqp_url,
+        "RUNNERTEST_HTTP_PORT": str(port),
+        "RUNNERTEST_LOG_JSON": "true",
+    }
+
+
+async def start(role: str, env: dict[str, str]) -> asyncio.subprocess.Process:
+    return await asyncio.create_subprocess_exec(
+        sys.executable,
+        str(SERVICE_MAIN),
+        role,
+        env=env,
+        stdout=asyncio.subprocess.PIPE,
+        stderr=asyncio.subprocess.STDOUT,
+    )
+
+
+async def wait_until_ready(port: int, process: asyncio.subprocess.Process, within: float = 40) -> None:
+    loop = asyncio.get_running_loop()
+    deadline = loop.time() + within
+    async with httpx.AsyncClient(base_url=f"http://127.0.0.1:{port}", timeout=2) as http:
+        while loop.time() < deadline:
+            assert process.returncode is None, "the process died before it was ready"
+            try:
+                if (await http.get("/health/ready")).status_code == 200:
+                    return
+            except httpx.TransportError:
+                pass
+            await asyncio.sleep(0.3)
+    raise AssertionError(f"not ready on port {port} within {within}s")
+
+
+def json_lines(output: bytes) -> list[dict[str, object]]:
+    return [json.loads(line) for line in output.decode().splitlines() if line.startswith("{")]
+
+
+async def test_the_migrate_role_upgrades_and_exits(database_url: str, amqp_url: str) -> None:
+    process = await start("migrate", environment(database_url, amqp_url, free_port()))
+    output, _ = await asyncio.wait_for(process.communicate(), 60)
+
+    assert process.returncode == 0, output.decode()
+    assert await is_at_head(SCRIPTS, database_url)
+    assert any(line.get("service") == "runnertest" for line in json_lines(output))
+
+
+async def test_the_all_role_serves_then_stops_cleanly_on_sigterm(database_url: str, amqp_url: str) -> None:
+    port = free_port()
+    process = await start("all", environment(database_url, amqp_url, port))
+    try:
+        await wait_until_ready(port, process)
+        async with httpx.AsyncClient(base_url=f"http://127.0.0.1:{port}") as http:
+            hello = await http.get("/api/v1/hello")
+        process.send_signal(signal.SIGTERM)
+        output, _ = await asyncio.wait_for(process.communicate(), 40)
+    finally:
+        if process.returncode is None:
+            process.kill()
+            await process.wait()
+
+    assert hello.json() == {"hello": "world"}
+    assert process.returncode == 0, output.decode()
+    lines = json_lines(output)
+    messages = [str(line.get("message")) for line in lines]
+    assert any("SIGTERM received" in message for message in messages)
+    assert any("outbox relay stopped" in message for message in messages)
+    assert not [line for line in lines if line.get("level") in ("ERROR", "CRITICAL")], output.decode()
+
+
+async def test_an_unknown_role_is_refused(database_url: str, amqp_url: str) -> None:
+    process = await start("dance", environment(database_url, amqp_url, free_port()))
+    output, _ = await asyncio.wait_for(process.communicate(), 30)
+
+    assert process.returncode == 2
+    assert b"invalid choice" in output

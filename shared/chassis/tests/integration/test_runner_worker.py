@@ -1,0 +1,213 @@
+"""The worker role in-process on the real servers: relay to consumer, probes, traces, graceful stop."""
+
+from __future__ import annotations
+
+import asyncio
+import socket
+from collections.abc import AsyncIterator
+from dataclasses import dataclass, field, replace
+from pathlib import Path
+
+import aio_pika
+import httpx
+import pytest
+from opentelemetry import trace
+from opentelemetry.sdk.trace import TracerProvider
+from sqlalchemy import select
+
+from chassis.db import create_engine, session_factory
+from chassis.definition import AppResources, ServiceDefinition
+from chassis.messaging.consumer import Subscription
+from chassis.migrations import upgrade_to_head
+from chassis.runner import run_worker
+from chassis.settings import ServiceSettings
+from chassis.tables import inbox
+from chassis.uow import UnitOfWork
+from contracts.catalog import BookCreated
+from contracts.examples import example
+
+pytestmark = pytest.mark.integration
+
+SCRIPTS = Path(__file__).parent / "alembic_scripts"
+SERVICE = "rating"
+HANDLER = "runner-test"
+
+
+def free_port() -> int:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port: int = probe.getsockname()[1]
+        return port
+
+
+@dataclass
+class Handler:
+    """Records each book it handles and the trace it ran in; can be made slow to test a graceful stop."""
+
+    slow: float = 0.0
+    started: asyncio.Event = field(default_factory=asyncio.Event)
+    handled: asyncio.Event = field(default_factory=asyncio.Event)
+    trace_ids: list[int] = field(default_factory=list)
+    finished: list[str] = field(default_factory=list)
+
+    async def handle(self, message: BookCreated, uow: UnitOfWork) -> None:
+        self.started.set()
+        self.trace_ids.append(trace.get_current_span().get_span_context().trace_id)
+        await asyncio.sleep(self.slow)
+        self.finished.append(message.title)
+        self.handled.set()
+
+
+@dataclass
+class Worker:
+    database_url: str
+    amqp_url: str
+    handler: Handler
+    probe_port: int
+    stop: asyncio.Event
+    task: asyncio.Task[None]
+
+    async def publish_book(self) -> int:
+        """Commit a BookCreated to the outbox (as catalog would) inside a span; returns its trace id."""
+        engine = create_engine(self.database_url)
+        # A provider of the test's own: installing a global one would change every later test's tracing.
+        tracer = TracerProvider().get_tracer("test")
+        try:
+            with tracer.start_as_current_span("place a book") as span:
+                async with UnitOfWork(session_factory(engine), source="catalog") as uow:
+                    uow.send(example(BookCreated))
+                    await uow.commit()
+                return span.get_span_context().trace_id
+        finally:
+            await engine.dispose()
+
+
+async def declare_catalog_events(amqp_url: str) -> None:
+    # Catalog (or the bootstrap) owns its events exchange; the rating worker only binds to it.
+    connection = await aio_pika.connect(amqp_url)
+    async with connection:
+        channel = await connection.channel()
+        await channel.declare_exchange("catalog.events", aio_pika.ExchangeType.TOPIC, durable=True)
+
+
+def worker_definition(database_url: str, amqp_url: str, handler: Handler) -> ServiceDefinition:
+    return ServiceDefinition(
+        name=SERVICE,
+        settings_factory=lambda: ServiceSettings(database_url=database_url, amqp_url=amqp_url),
+        uow_factory=lambda sessions: lambda: UnitOfWork(sessions, source=SERVICE),
+        migrations_dir=SCRIPTS,
+        subscriptions=lambda: [Subscription(HANDLER, (BookCreated,), handler.handle)],
+    )
+
+
+@pytest.fixture
+async def worker(database_url: str, amqp_url: str) -> AsyncIterator[Worker]:
+    await upgrade_to_head(SCRIPTS, database_url)
+    await declare_catalog_events(amqp_url)
+    handler = Handler()
+    definition = worker_definition(database_url, amqp_url, handler)
+    settings = ServiceSettings(
+        database_url=database_url, amqp_url=amqp_url, outbox_poll_interval=0.2, retry_delays=(0.2,)
+    )
+    stop, started, port = asyncio.Event(), asyncio.Event(), free_port()
+    task = asyncio.create_task(run_worker(definition, settings, stop, probe_port=port, started=started))
+    await asyncio.wait({task, asyncio.create_task(started.wait())}, timeout=30, return_when="FIRST_COMPLETED")
+    if task.done():
+        task.result()
+    assert started.is_set(), "the worker did not start consuming in 30s"
+    running = Worker(database_url, amqp_url, handler, port, stop, task)
+    try:
+        yield running
+    finally:
+        stop.set()
+        await asyncio.wait_for(task, 40)
+
+
+async def inbox_rows(database_url: str) -> list[str]:
+    engine = create_engine(database_url)
+    try:
+        async with engine.connect() as connection:
+            return list((await connection.execute(select(inbox.c.consumer))).scalars())
+    finally:
+        await engine.dispose()
+
+
+async def test_a_message_goes_from_the_outbox_to_the_handler_in_the_same_trace(worker: Worker) -> None:
+    trace_id = await worker.publish_book()
+
+    await asyncio.wait_for(worker.handler.handled.wait(), 20)
+
+    assert worker.handler.finished == ["Dune"]
+    assert worker.handler.trace_ids == [trace_id]
+    assert await inbox_rows(worker.database_url) == [f"{SERVICE}.{HANDLER}"]
+
+
+async def test_the_probe_server_answers_health_and_metrics(worker: Worker) -> None:
+    await worker.publish_book()
+    await asyncio.wait_for(worker.handler.handled.wait(), 20)
+
+    async with httpx.AsyncClient(base_url=f"http://127.0.0.1:{worker.probe_port}", timeout=10) as http:
+        live = await http.get("/health/live")
+        ready = await http.get("/health/ready")
+        metrics = await http.get("/metrics")
+
+    assert live.status_code == 200
+    assert ready.status_code == 200, ready.json()
+    assert {c["name"] for c in ready.json()["checks"]} == {"database", "broker", "migrations"}
+    assert "folio_broker_received_processed_messages_total" in metrics.text
+    assert "folio_outbox_published_total" in metrics.text
+
+
+async def test_stop_lets_the_message_in_hand_finish_and_closes_everything(worker: Worker) -> None:
+    worker.handler.slow = 1.0
+    await worker.publish_book()
+    await asyncio.wait_for(worker.handler.started.wait(), 20)
+
+    worker.stop.set()
+    await asyncio.wait_for(worker.task, 40)
+
+    assert worker.handler.finished == ["Dune"]
+    assert await inbox_rows(worker.database_url) == [f"{SERVICE}.{HANDLER}"]
+    with pytest.raises(httpx.ConnectError):
+        async with httpx.AsyncClient(base_url=f"http://127.0.0.1:{worker.probe_port}") as http:
+            await http.get("/health/live")
+
+
+async def test_a_worker_stopped_while_waiting_for_the_broker_returns_quietly(database_url: str) -> None:
+    settings = ServiceSettings(database_url=database_url, amqp_url="amqp://guest:guest@127.0.0.1:1/")
+    definition = worker_definition(database_url, "unused", Handler())
+    stop = asyncio.Event()
+    task = asyncio.create_task(run_worker(definition, settings, stop, serve_probes=False))
+
+    await asyncio.sleep(1.5)
+    assert not task.done()
+    stop.set()
+
+    await asyncio.wait_for(task, 10)
+
+
+async def test_background_tasks_run_with_the_resources_and_a_failing_one_stops_the_worker(
+    database_url: str, amqp_url: str
+) -> None:
+    await upgrade_to_head(SCRIPTS, database_url)
+    await declare_catalog_events(amqp_url)
+    seen: list[AppResources] = []
+
+    async def scanner(resources: AppResources) -> None:
+        seen.append(resources)
+        async with resources.uow_factory() as uow:
+            await uow.session.execute(select(inbox.c.consumer))
+        raise RuntimeError("deadline scanner broke")
+
+    definition = replace(worker_definition(database_url, amqp_url, Handler()), background=[scanner])
+    settings = ServiceSettings(database_url=database_url, amqp_url=amqp_url)
+    stop = asyncio.Event()
+
+    with pytest.raises(RuntimeError, match="worker stopped") as failure:
+        await asyncio.wait_for(run_worker(definition, settings, stop, serve_probes=False), 40)
+
+    assert isinstance(failure.value.__cause__, RuntimeError)
+    assert str(failure.value.__cause__) == "deadline scanner broke"
+    assert seen[0].settings is settings
+    assert seen[0].stop is stop
+    assert stop.is_set()
