@@ -199,11 +199,14 @@ class Consumer(Generic[U]):
     async def _handle(self, message: Message, envelope: Envelope, headers: dict[str, Any]) -> None:
         handling = context.MessageContext(envelope.id, envelope.type, envelope.correlation_id)
         carrier = {k: _text(v) for k, v in headers.items() if k in ("traceparent", "tracestate")}
+        # Under FastStream's telemetry middleware a consumer span is already current and continues the
+        # sender's trace: nest under it rather than start a sibling from the headers.
+        parent = None if trace.get_current_span().get_span_context().is_valid else propagate.extract(carrier)
         with (
             tracer.start_as_current_span(
-                f"{self.queue} process",
-                context=propagate.extract(carrier),
-                kind=SpanKind.CONSUMER,
+                f"{self.queue} handle",
+                context=parent,
+                kind=SpanKind.INTERNAL if parent is None else SpanKind.CONSUMER,
                 attributes={
                     "messaging.system": "rabbitmq",
                     "messaging.operation": "process",
