@@ -1,0 +1,5 @@
+"""``python -m rating api|worker|all|migrate``."""
+
+from rating.entrypoints.__main__ import main
+
+main()

@@ -1,0 +1,1 @@
+"""Rating's tables, repositories, read queries and message mapping."""

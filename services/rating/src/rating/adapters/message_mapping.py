@@ -1,0 +1,41 @@
+"""Rating's domain events as the messages other services read."""
+
+from __future__ import annotations
+
+from functools import singledispatch
+from typing import Any
+
+from contracts import rating as messages
+from contracts.base import Message
+from rating.domain import events
+
+
+@singledispatch
+def to_message(event: Any) -> Message | None:
+    """The unit of work's event mapper: an event without a registered mapping stays inside rating."""
+    return None
+
+
+@to_message.register
+def _feedback_submitted(event: events.FeedbackSubmitted) -> Message:
+    return messages.FeedbackSubmitted(
+        feedback_id=event.feedback_id,
+        book_id=event.book_id,
+        customer_id=event.customer_id,
+        stars=event.stars,
+        comment=event.comment,
+        verified_purchase=event.verified_purchase,
+        version=event.version,
+        submitted_at=event.submitted_at,
+    )
+
+
+@to_message.register
+def _feedback_deleted(event: events.FeedbackDeleted) -> Message:
+    return messages.FeedbackDeleted(
+        feedback_id=event.feedback_id,
+        book_id=event.book_id,
+        customer_id=event.customer_id,
+        version=event.version,
+        deleted_at=event.deleted_at,
+    )

@@ -1,0 +1,1 @@
+"""Rating's rules: feedback on books, the books rating knows of, and verified purchases. Pure Python."""
