@@ -1,0 +1,1 @@
+"""Catalog's entrypoints: the HTTP API, the message consumers and the process roles."""
