@@ -7,7 +7,7 @@ VENV := .venv
 PY := $(VENV)/bin/python
 # uv from PATH, or a private copy installed from PyPI on first use.
 UV := $(shell command -v uv 2>/dev/null || echo .tools/bin/uv)
-PACKAGES := shared/contracts shared/chassis services/catalog services/ordering services/rating services/notification
+PACKAGES := shared/contracts shared/chassis services/catalog services/ordering services/rating services/notification tools/devstack
 SERVICES := catalog ordering rating notification
 
 .PHONY: help setup lock lint format test test-unit test-integration infra up down logs demo bench catalog deploy-check schemas
@@ -35,7 +35,7 @@ lock: $(UV) ## re-resolve dependencies and write requirements.lock (names, versi
 lint: setup ## ruff and mypy --strict over the whole workspace
 	$(VENV)/bin/ruff check .
 	$(VENV)/bin/ruff format --check .
-	$(VENV)/bin/mypy shared/contracts/src shared/chassis/src $(foreach s,$(SERVICES),services/$(s)/src)
+	$(VENV)/bin/mypy shared/contracts/src shared/chassis/src tools/devstack/src $(foreach s,$(SERVICES),services/$(s)/src)
 
 format: setup ## apply ruff's fixes and formatting
 	$(VENV)/bin/ruff check --fix .
@@ -56,3 +56,12 @@ test: lint ## everything CI runs: lint, unit, contract, integration and end-to-e
 
 infra: setup ## create each service's database, role, vhost user and permissions (idempotent)
 	$(VENV)/bin/folio-bootstrap apply
+
+up: infra ## migrate and start every service (api and worker) and a mail sink under honcho
+	$(VENV)/bin/folio-stack up
+
+down: ## stop what `make up` started
+	$(VENV)/bin/folio-stack down
+
+logs: ## follow the logs of what `make up` started
+	$(VENV)/bin/folio-stack logs

@@ -1,0 +1,62 @@
+"""The processes of a stack: each service's api and worker, and the SMTP sink. One list serves the
+Procfile of `make up` and the end-to-end tests, so both run the system the same way."""
+
+from __future__ import annotations
+
+import shlex
+import sys
+from dataclasses import dataclass, field
+
+from devstack.config import SERVICES, StackConfig, bin_path
+
+
+@dataclass(frozen=True)
+class ProcessSpec:
+    name: str
+    argv: tuple[str, ...]
+    # Added to the stack's environment for this process only.
+    env: dict[str, str] = field(default_factory=dict)
+    # Polled until it answers 200; None for processes without probes.
+    ready_url: str | None = None
+
+
+def process_specs(config: StackConfig) -> list[ProcessSpec]:
+    specs = [
+        ProcessSpec(
+            name="mail",
+            argv=(
+                sys.executable, "-m", "notification.smtp_sink",
+                "--host", config.host, "--port", str(config.smtp_port),
+                "--http-port", str(config.mail_http_port), "--dir", str(config.mail_dir),
+            ),
+            ready_url=f"{config.mail_url}/health",
+        )
+    ]  # fmt: skip
+    for i, service in enumerate(SERVICES):
+        script = bin_path(f"folio-{service}")
+        specs.append(
+            ProcessSpec(
+                name=f"{service}-api",
+                argv=(script, "api"),
+                ready_url=f"{config.api_url(service)}/health/ready",
+            )
+        )
+        specs.append(
+            ProcessSpec(
+                name=f"{service}-worker",
+                argv=(script, "worker"),
+                env={f"{service.upper()}_HTTP_PORT": str(config.worker_port + i)},
+                ready_url=f"{config.worker_url(service)}/health/ready",
+            )
+        )
+    return specs
+
+
+def procfile(specs: list[ProcessSpec]) -> str:
+    """A Procfile for honcho; per-process settings ride on `env` so the shared .env stays one file."""
+    lines = []
+    for spec in specs:
+        assignments = [f"{key}={shlex.quote(value)}" for key, value in spec.env.items()]
+        command = shlex.join(spec.argv)
+        lines.append(f"{spec.name}: exec env {' '.join(assignments)} {command}".replace("env  ", "env "))
+    return "\n".join(lines) + "\n"
