@@ -1,0 +1,457 @@
+"""Benchmark of the outbox relay (not a test).
+
+    .venv/bin/python bench/relay_throughput.py --rate 2000 --seconds 20 [--json out.json]
+
+In a throwaway database and vhost (both removed afterwards) it measures, in one run:
+
+1. the broker's raw confirmed-publish rate: aio-pika publishing the same payload with confirms kept in flight
+   together, no database involved: the ceiling any relay on this broker can reach;
+2. the relay draining a backlog (rows committed while it was stopped): its capacity;
+3. the relay under a steady load: producers commit outbox rows at ``--rate`` for ``--seconds`` while the
+   relay runs (as in a worker). Reported: its throughput from commit to confirmed publish, the latency from
+   commit to published (confirmed by the broker and marked: the row's ``published_at``) and from commit to
+   a consumer's receipt, p50 and p99. The commit time is the row's ``created_at`` (its transaction's start,
+   a millisecond or so before the commit), so the latencies are slightly pessimistic.
+
+The relay and the producers run in processes of their own; the consumer and the raw publisher in this one.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import os
+import signal
+import statistics
+import sys
+import time
+from dataclasses import asdict, dataclass
+from typing import ClassVar
+
+import aio_pika
+from aio_pika.abc import AbstractIncomingMessage
+from sqlalchemy import func, insert, select, text
+from sqlalchemy.ext.asyncio import AsyncEngine
+
+from chassis.db import create_chassis_tables, create_engine
+from chassis.outbox import OutboxRelay, RelayOptions
+from chassis.outbox.listener import APPLICATION_NAME
+from chassis.tables import OUTBOX_CHANNEL, outbox
+from chassis.testing.resources import fresh_database, fresh_vhost
+from chassis.uow import outbox_row
+from contracts.base import Event
+
+SCRIPT = os.path.abspath(__file__)
+EXCHANGE = "bench.events"
+RAW_EXCHANGE = "bench.raw"
+
+
+class BookPriced(Event):
+    """A message the size of a typical Folio event."""
+
+    TYPE: ClassVar[str] = "folio.bench.book-priced.v1"
+    OWNER: ClassVar[str] = "bench"
+    SUBJECT: ClassVar[str] = "book_id"
+    book_id: str
+    seq: int
+    title: str
+    price: str
+    currency: str
+
+
+def message(seq: int) -> BookPriced:
+    return BookPriced(
+        book_id=f"0190f0c4-7a1e-7c3b-9a52-{seq:012d}",
+        seq=seq,
+        title="The Left Hand of Darkness",
+        price="12.90",
+        currency="EUR",
+    )
+
+
+@dataclass
+class Report:
+    rate: float
+    seconds: float
+    batch_size: int
+    max_in_flight: int
+    raw_messages: int
+    raw_confirmed_per_s: float
+    drain_rows: int
+    drain_rows_per_s: float
+    steady_rows: int
+    steady_received: int
+    steady_distinct: int
+    steady_offered_per_s: float
+    steady_relay_rows_per_s: float
+    commit_to_published_p50_ms: float
+    commit_to_published_p99_ms: float
+    commit_to_received_p50_ms: float
+    commit_to_received_p99_ms: float
+
+
+# ---------------------------------------------------------------------------------------------------- relay
+
+
+async def serve_relay(database_url: str, amqp_url: str, batch_size: int, max_in_flight: int) -> None:
+    """The relay's own process: runs until SIGTERM."""
+    stop = asyncio.Event()
+    asyncio.get_running_loop().add_signal_handler(signal.SIGTERM, stop.set)
+    engine = create_engine(database_url, application_name="bench-relay")
+    options = RelayOptions(batch_size=batch_size, max_in_flight=max_in_flight, poll_interval=1.0)
+    try:
+        await OutboxRelay(engine, amqp_url, options).run(stop)
+    finally:
+        await engine.dispose()
+
+
+async def start_relay(
+    database_url: str, amqp_url: str, args: argparse.Namespace
+) -> asyncio.subprocess.Process:
+    return await asyncio.create_subprocess_exec(
+        sys.executable,
+        SCRIPT,
+        "--serve-relay",
+        database_url,
+        amqp_url,
+        "--batch-size",
+        str(args.batch_size),
+        "--max-in-flight",
+        str(args.max_in_flight),
+    )
+
+
+async def stop_relay(process: asyncio.subprocess.Process) -> None:
+    process.send_signal(signal.SIGTERM)
+    try:
+        await asyncio.wait_for(process.wait(), timeout=30)
+    except TimeoutError:
+        process.kill()
+        await process.wait()
+
+
+# ------------------------------------------------------------------------------------------------- consumer
+
+
+class Consumer:
+    def __init__(self) -> None:
+        self.received: dict[str, float] = {}
+        self.deliveries = 0
+
+    async def start(self, amqp_url: str) -> None:
+        self.connection = await aio_pika.connect(amqp_url)
+        channel = await self.connection.channel()
+        await channel.set_qos(prefetch_count=5000)
+        exchange = await channel.declare_exchange(EXCHANGE, aio_pika.ExchangeType.TOPIC, durable=True)
+        queue = await channel.declare_queue("bench.consumer", durable=True)
+        await queue.bind(exchange, "#")
+        await queue.consume(self._on_message, no_ack=True)
+
+    async def _on_message(self, delivered: AbstractIncomingMessage) -> None:
+        self.deliveries += 1
+        self.received.setdefault(str(delivered.message_id), time.time())
+
+    async def wait_for(self, count: int, within: float) -> None:
+        deadline = time.monotonic() + within
+        while True:
+            if len(self.received) >= count or time.monotonic() > deadline:
+                return
+            await asyncio.sleep(0.05)
+
+    async def close(self) -> None:
+        await self.connection.close()
+
+
+# ----------------------------------------------------------------------------------------------- raw broker
+
+
+async def raw_publish_rate(amqp_url: str, count: int, in_flight: int) -> float:
+    """Confirmed publishes per second of the same payload, straight from aio-pika."""
+    row = outbox_row(message(0), source="bench")
+    connection = await aio_pika.connect(amqp_url)
+    try:
+        channel = await connection.channel(publisher_confirms=True)
+        exchange = await channel.declare_exchange(RAW_EXCHANGE, aio_pika.ExchangeType.TOPIC, durable=True)
+        queue = await channel.declare_queue("bench.raw", durable=True)
+        await queue.bind(exchange, "#")
+        limit = asyncio.Semaphore(in_flight)
+
+        async def publish_one(seq: int) -> None:
+            body = aio_pika.Message(
+                row["body"],
+                headers=row["headers"],
+                content_type="application/json",
+                delivery_mode=aio_pika.DeliveryMode.PERSISTENT,
+                message_id=f"raw-{seq}",
+                type=row["type"],
+            )
+            async with limit:
+                await exchange.publish(body, row["routing_key"], mandatory=False)
+
+        started = time.perf_counter()
+        await asyncio.gather(*(publish_one(seq) for seq in range(count)))
+        elapsed = time.perf_counter() - started
+        await queue.purge()
+        return count / elapsed
+    finally:
+        await connection.close()
+
+
+# ------------------------------------------------------------------------------------------------ producers
+
+
+NOTIFY = text("SELECT pg_notify(:channel, '')")
+
+
+async def commit_rows(engine: AsyncEngine, seqs: range) -> tuple[list[str], float]:
+    """One transaction as the unit of work writes it (rows plus NOTIFY); returns the ids and commit time."""
+    rows = [outbox_row(message(seq), source="bench") for seq in seqs]
+    for row in rows:
+        row["exchange"] = EXCHANGE
+    async with engine.begin() as connection:
+        await connection.execute(insert(outbox), rows)
+        await connection.execute(NOTIFY, {"channel": OUTBOX_CHANNEL})
+    return [str(row["message_id"]) for row in rows], time.time()
+
+
+async def steady_load(
+    engine: AsyncEngine, *, rate: float, seconds: float, per_commit: int, producers: int, first_seq: int
+) -> tuple[int, float]:
+    """Commit ``rate`` rows/s for ``seconds``; returns the rows committed and how far behind schedule."""
+    total_commits = int(rate * seconds / per_commit)
+    interval = per_commit / rate
+    started = time.monotonic()
+    next_commit = 0
+
+    async def producer() -> None:
+        nonlocal next_commit
+        while next_commit < total_commits:
+            index = next_commit
+            next_commit += 1
+            delay = started + index * interval - time.monotonic()
+            if delay > 0:
+                await asyncio.sleep(delay)
+            seq = first_seq + index * per_commit
+            await commit_rows(engine, range(seq, seq + per_commit))
+
+    await asyncio.gather(*(producer() for _ in range(producers)))
+    return total_commits * per_commit, max(0.0, time.monotonic() - started - seconds)
+
+
+async def serve_producer(database_url: str, args: argparse.Namespace) -> None:
+    """The producers' own process; prints what it did as JSON."""
+    engine = create_engine(database_url, pool_size=args.producers + 1, application_name="bench-producer")
+    try:
+        rows, behind = await steady_load(
+            engine,
+            rate=args.rate,
+            seconds=args.seconds,
+            per_commit=args.rows_per_commit,
+            producers=args.producers,
+            first_seq=args.drain,
+        )
+    finally:
+        await engine.dispose()
+    print(json.dumps({"rows": rows, "behind": behind}))
+
+
+async def run_producer(database_url: str, args: argparse.Namespace) -> dict[str, float]:
+    options = ["--rate", str(args.rate), "--seconds", str(args.seconds), "--drain", str(args.drain)]
+    options += ["--rows-per-commit", str(args.rows_per_commit), "--producers", str(args.producers)]
+    process = await asyncio.create_subprocess_exec(
+        sys.executable, SCRIPT, "--serve-producer", database_url, *options, stdout=asyncio.subprocess.PIPE
+    )
+    output, _ = await process.communicate()
+    if process.returncode != 0:
+        raise RuntimeError(f"producer failed ({process.returncode})")
+    result: dict[str, float] = json.loads(output.decode().strip().splitlines()[-1])
+    return result
+
+
+async def steady_rows(engine: AsyncEngine, after_id: int) -> list[tuple[str, float, float]]:
+    """(message id, created_at, published_at) of the steady phase's rows, as epoch seconds."""
+    async with engine.connect() as connection:
+        result = await connection.execute(
+            select(
+                outbox.c.message_id,
+                func.extract("epoch", outbox.c.created_at),
+                func.extract("epoch", outbox.c.published_at),
+            ).where(outbox.c.id > after_id)
+        )
+        return [
+            (str(message_id), float(created), float(published)) for message_id, created, published in result
+        ]
+
+
+async def last_id(engine: AsyncEngine) -> int:
+    async with engine.connect() as connection:
+        return int((await connection.execute(select(func.coalesce(func.max(outbox.c.id), 0)))).scalar_one())
+
+
+async def unpublished(engine: AsyncEngine) -> int:
+    async with engine.connect() as connection:
+        query = select(func.count()).select_from(outbox).where(outbox.c.published_at.is_(None))
+        return int((await connection.execute(query)).scalar_one())
+
+
+async def all_published(engine: AsyncEngine) -> None:
+    while True:
+        if not await unpublished(engine):
+            return
+        await asyncio.sleep(0.01)
+
+
+async def relay_listening(engine: AsyncEngine) -> None:
+    """Wait until the relay process has started and is listening for NOTIFY."""
+    query = text(
+        "SELECT count(*) FROM pg_stat_activity"
+        " WHERE datname = current_database() AND application_name = :name"
+    )
+    while True:
+        async with engine.connect() as connection:
+            if (await connection.execute(query, {"name": APPLICATION_NAME})).scalar_one():
+                break
+        await asyncio.sleep(0.05)
+    # The first pass (empty) and the first prune follow right after connecting.
+    await asyncio.sleep(0.5)
+
+
+def percentile(values: list[float], fraction: float) -> float:
+    if not values:
+        return float("nan")
+    ordered = sorted(values)
+    return ordered[min(len(ordered) - 1, round(fraction * (len(ordered) - 1)))]
+
+
+# --------------------------------------------------------------------------------------------------- the run
+
+
+async def bench(args: argparse.Namespace) -> Report:
+    async with fresh_database("folio_bench") as database_url, fresh_vhost("folio_bench") as amqp_url:
+        engine = create_engine(database_url)
+        await create_chassis_tables(engine)
+        consumer = Consumer()
+        await consumer.start(amqp_url)
+        relay: asyncio.subprocess.Process | None = None
+        try:
+            raw_count = args.raw_messages or max(20_000, int(args.rate * args.seconds))
+            print(f"1/3 raw broker: {raw_count} confirmed publishes ...", file=sys.stderr)
+            raw_rate = await raw_publish_rate(amqp_url, raw_count, args.max_in_flight)
+
+            print(f"2/3 backlog: {args.drain} rows in one commit ...", file=sys.stderr)
+            relay = await start_relay(database_url, amqp_url, args)
+            await relay_listening(engine)
+            _, committed_at = await commit_rows(engine, range(args.drain))
+            await all_published(engine)
+            drain_rate = args.drain / (time.time() - committed_at)
+            await consumer.wait_for(args.drain, within=60)
+            drained = set(consumer.received)
+            after_id = await last_id(engine)
+
+            print(f"3/3 steady: {args.rate:g} rows/s for {args.seconds:g}s ...", file=sys.stderr)
+            produced = await run_producer(database_url, args)
+            if produced["behind"] > 0.5:
+                print(f"note: the producers fell {produced['behind']:.1f}s behind", file=sys.stderr)
+            await consumer.wait_for(args.drain + int(produced["rows"]), within=120)
+            await all_published(engine)
+            rows = await steady_rows(engine, after_id)
+        finally:
+            if relay is not None:
+                await stop_relay(relay)
+            await consumer.close()
+            await engine.dispose()
+
+    received = consumer.received
+    to_published = [(published - created) * 1000 for _, created, published in rows]
+    to_received = [(received[i] - created) * 1000 for i, created, _ in rows if i in received]
+    received_steady = [i for i in received if i not in drained]
+    first_created = min(created for _, created, _ in rows)
+    return Report(
+        rate=args.rate,
+        seconds=args.seconds,
+        batch_size=args.batch_size,
+        max_in_flight=args.max_in_flight,
+        raw_messages=raw_count,
+        raw_confirmed_per_s=raw_rate,
+        drain_rows=args.drain,
+        drain_rows_per_s=drain_rate,
+        steady_rows=len(rows),
+        steady_received=len(received_steady),
+        steady_distinct=len({i for i, _, _ in rows} & set(received_steady)),
+        steady_offered_per_s=len(rows) / (max(created for _, created, _ in rows) - first_created),
+        steady_relay_rows_per_s=len(rows) / (max(published for _, _, published in rows) - first_created),
+        commit_to_published_p50_ms=statistics.median(to_published),
+        commit_to_published_p99_ms=percentile(to_published, 0.99),
+        commit_to_received_p50_ms=statistics.median(to_received),
+        commit_to_received_p99_ms=percentile(to_received, 0.99),
+    )
+
+
+def print_table(report: Report) -> None:
+    lines = [
+        ("broker raw confirmed publishes (aio-pika, no DB)", f"{report.raw_confirmed_per_s:,.0f} msg/s"),
+        ("relay backlog drain", f"{report.drain_rows_per_s:,.0f} rows/s ({report.drain_rows:,} rows)"),
+        ("steady load offered", f"{report.steady_offered_per_s:,.0f} rows/s ({report.steady_rows:,} rows)"),
+        ("steady relay throughput (commit -> published)", f"{report.steady_relay_rows_per_s:,.0f} rows/s"),
+        (
+            "commit -> confirmed+marked  p50 / p99",
+            f"{report.commit_to_published_p50_ms:.1f} ms / {report.commit_to_published_p99_ms:.1f} ms",
+        ),
+        (
+            "commit -> consumer receipt  p50 / p99",
+            f"{report.commit_to_received_p50_ms:.1f} ms / {report.commit_to_received_p99_ms:.1f} ms",
+        ),
+        ("steady messages received / distinct", f"{report.steady_received:,} / {report.steady_distinct:,}"),
+    ]
+    width = max(len(name) for name, _ in lines)
+    print(
+        f"outbox relay benchmark: batch {report.batch_size}, in flight {report.max_in_flight}, "
+        f"{report.rate:g} rows/s for {report.seconds:g}s"
+    )
+    print(f"{'metric':<{width}}  value")
+    print(f"{'-' * width}  {'-' * 28}")
+    for name, value in lines:
+        print(f"{name:<{width}}  {value}")
+
+
+def parse(argv: list[str]) -> argparse.Namespace:
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
+    parser.add_argument("--rate", type=float, default=2000, help="rows committed per second (steady phase)")
+    parser.add_argument("--seconds", type=float, default=20, help="length of the steady phase")
+    parser.add_argument("--rows-per-commit", type=int, default=5)
+    parser.add_argument("--producers", type=int, default=8, help="concurrent producer transactions")
+    parser.add_argument("--drain", type=int, default=20_000, help="backlog rows for the drain phase")
+    parser.add_argument(
+        "--raw-messages", type=int, default=0, help="raw publishes (default: max(20000, load))"
+    )
+    parser.add_argument("--batch-size", type=int, default=500)
+    parser.add_argument("--max-in-flight", type=int, default=500)
+    parser.add_argument("--json", metavar="PATH", help="also write the figures as JSON")
+    parser.add_argument(
+        "--serve-relay", nargs=2, metavar=("DATABASE_URL", "AMQP_URL"), help=argparse.SUPPRESS
+    )
+    parser.add_argument("--serve-producer", metavar="DATABASE_URL", help=argparse.SUPPRESS)
+    return parser.parse_args(argv)
+
+
+def main(argv: list[str] | None = None) -> None:
+    args = parse(sys.argv[1:] if argv is None else argv)
+    if args.serve_relay:
+        database_url, amqp_url = args.serve_relay
+        asyncio.run(serve_relay(database_url, amqp_url, args.batch_size, args.max_in_flight))
+        return
+    if args.serve_producer:
+        asyncio.run(serve_producer(args.serve_producer, args))
+        return
+    report = asyncio.run(bench(args))
+    print_table(report)
+    if args.json:
+        with open(args.json, "w") as out:
+            json.dump(asdict(report), out, indent=2)
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,64 @@
+"""Engines and sessions: every service reaches PostgreSQL through asyncpg under SQLAlchemy's async API."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from sqlalchemy.engine import URL, make_url
+from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker, create_async_engine
+
+from chassis.tables import metadata
+
+ASYNC_DRIVER = "postgresql+asyncpg"
+
+# Enough for an API process and its worker tasks; pre-ping lets a pool survive a database restart, and
+# recycling keeps connections from outliving server-side idle timeouts.
+POOL_DEFAULTS: dict[str, Any] = {
+    "pool_size": 10,
+    "max_overflow": 10,
+    "pool_timeout": 30,
+    "pool_recycle": 1800,
+    "pool_pre_ping": True,
+}
+
+
+def async_url(url: str | URL) -> URL:
+    """``url`` with the asyncpg driver, whichever PostgreSQL spelling it came in (``postgres://`` too)."""
+    parsed = make_url(_canonical_scheme(url) if isinstance(url, str) else url)
+    if not parsed.drivername.startswith("postgresql"):
+        raise ValueError(f"not a PostgreSQL URL: {parsed.render_as_string(hide_password=True)}")
+    return parsed.set(drivername=ASYNC_DRIVER)
+
+
+def asyncpg_dsn(url: str | URL) -> str:
+    """A plain ``postgresql://`` DSN for a raw asyncpg connection (the relay's LISTEN connection)."""
+    return async_url(url).set(drivername="postgresql").render_as_string(hide_password=False)
+
+
+def _canonical_scheme(url: str) -> str:
+    # libpq accepts postgres://, SQLAlchemy does not.
+    return "postgresql" + url[len("postgres") :] if url.startswith("postgres:") else url
+
+
+def create_engine(url: str | URL, *, application_name: str | None = None, **kw: Any) -> AsyncEngine:
+    """An async engine on asyncpg; keyword arguments override the pool defaults.
+
+    ``application_name`` shows up in ``pg_stat_activity``, which makes a service's connections easy to find.
+    """
+    options = {**POOL_DEFAULTS, **kw}
+    if application_name is not None:
+        connect_args = dict(options.pop("connect_args", {}))
+        server_settings = {**connect_args.get("server_settings", {}), "application_name": application_name}
+        options["connect_args"] = {**connect_args, "server_settings": server_settings}
+    return create_async_engine(async_url(url), **options)
+
+
+def session_factory(engine: AsyncEngine) -> async_sessionmaker[AsyncSession]:
+    # Objects stay readable after commit: handlers often answer from what they just wrote.
+    return async_sessionmaker(engine, expire_on_commit=False)
+
+
+async def create_chassis_tables(engine: AsyncEngine) -> None:
+    """Create the chassis tables directly; for tests and benchmarks only (services use Alembic)."""
+    async with engine.begin() as connection:
+        await connection.run_sync(metadata.create_all)
