@@ -57,6 +57,9 @@ test: lint ## everything CI runs: lint, unit, contract, integration and end-to-e
 infra: setup ## create each service's database, role, vhost user and permissions (idempotent)
 	$(VENV)/bin/folio-bootstrap apply
 
+deploy-check: setup ## validate Dockerfiles, compose and every Kubernetes overlay offline
+	$(PY) scripts/deploy_check.py
+
 up: infra ## migrate and start every service (api and worker) and a mail sink under honcho
 	$(VENV)/bin/folio-stack up
 

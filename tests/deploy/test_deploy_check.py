@@ -1,0 +1,360 @@
+"""What Folio deploys: images, compose and the Kubernetes overlays pass their validators and Folio's rules,
+the rules have teeth, and every generated file matches its generator."""
+
+from __future__ import annotations
+
+import copy
+import importlib.util
+import json
+import os
+import re
+import subprocess
+from pathlib import Path
+from types import ModuleType
+from typing import Any
+
+import pytest
+import yaml
+
+from chassis.bootstrap.cli import service_env
+from chassis.bootstrap.definitions import build
+
+ROOT = Path(__file__).resolve().parents[2]
+SERVICES = {"catalog": 8001, "ordering": 8002, "rating": 8003, "notification": 8004}
+
+
+def _load(name: str) -> ModuleType:
+    spec = importlib.util.spec_from_file_location(f"folio_{name}", ROOT / "scripts" / f"{name}.py")
+    assert spec is not None
+    assert spec.loader is not None
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+check = _load("deploy_check")
+topology = _load("gen_k8s_topology")
+
+
+@pytest.fixture(scope="module")
+def compose() -> dict[str, Any]:
+    config, errors = check.render_compose()
+    assert errors == []
+    assert config is not None
+    return dict(config)
+
+
+@pytest.fixture(scope="module", params=check.OVERLAYS)
+def rendered(request: pytest.FixtureRequest) -> tuple[str, list[dict[str, Any]]]:
+    docs, errors = check.render_overlay(request.param)
+    assert errors == []
+    return request.param, docs
+
+
+def _find(docs: list[dict[str, Any]], kind: str, name: str) -> dict[str, Any]:
+    return next(d for d in docs if d["kind"] == kind and d["metadata"]["name"] == name)
+
+
+# --- images ------------------------------------------------------------------------------------------------
+
+
+def test_dockerfiles_pass_hadolint_and_the_image_rules() -> None:
+    assert check.check_dockerfiles() == []
+
+
+@pytest.mark.parametrize("name", SERVICES)
+def test_image_copies_migrations_where_the_installed_service_looks(name: str) -> None:
+    definition = ROOT / "services" / name / "src" / name / "entrypoints" / "definition.py"
+    if not definition.exists():
+        pytest.skip(f"{name}'s definition is not written yet")
+    # Installed: <venv>/lib/python3.11/site-packages/<name>/entrypoints/definition.py, so parents[3] is
+    # <venv>/lib/python3.11, where the Dockerfile copies the Alembic scripts.
+    assert 'parents[3] / "migrations"' in definition.read_text()
+    dockerfile = (ROOT / "services" / name / "Dockerfile").read_text()
+    assert f"cp -r services/{name}/migrations /opt/venv/lib/python3.11/migrations" in dockerfile
+
+
+def test_each_image_context_holds_only_its_service_and_the_shared_packages() -> None:
+    for name in SERVICES:
+        lines = (ROOT / "services" / name / "Dockerfile.dockerignore").read_text().splitlines()
+        allowed = {line[1:].split("/")[:2][-1] for line in lines if line.startswith("!")}
+        assert lines[lines.index("*")] == "*"
+        assert allowed == {name, "contracts", "chassis"}
+
+
+# --- compose -----------------------------------------------------------------------------------------------
+
+
+def test_compose_is_valid_and_follows_the_rules(compose: dict[str, Any]) -> None:
+    assert check.compose_rules(compose) == []
+    for name in SERVICES:
+        assert {f"{name}-migrate", f"{name}-api", f"{name}-worker"} <= compose["services"].keys()
+
+
+def test_compose_refuses_to_start_without_the_secrets() -> None:
+    binary = check.compose_binary()
+    result = subprocess.run(
+        [str(binary), "--project-directory", str(ROOT), "--env-file", os.devnull, "config", "-q"],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        env={"PATH": os.environ.get("PATH", "")},
+        check=False,
+    )
+    assert result.returncode != 0
+    assert "FOLIO_AUTH_LOCAL_SECRET" in result.stderr or "POSTGRES_PASSWORD" in result.stderr
+
+
+def test_compose_service_urls_are_the_bootstraps(compose: dict[str, Any]) -> None:
+    expected = service_env(
+        build(env={}),
+        {
+            "FOLIO_POSTGRES_ADMIN_URL": "postgresql://postgres@postgres:5432/postgres",
+            "FOLIO_RABBITMQ_AMQP_URL": "amqp://rabbitmq:5672",
+        },
+    )
+    for name in SERVICES:
+        for role in ("api", "worker"):
+            env = compose["services"][f"{name}-{role}"]["environment"]
+            for key in (f"{name.upper()}_DATABASE_URL", f"{name.upper()}_AMQP_URL"):
+                assert env[key] == expected[key], (role, key)
+
+
+def test_compose_broker_definitions_come_from_the_bootstrap(compose: dict[str, Any], tmp_path: Path) -> None:
+    """Run the broker-definitions service's own command here, with .env.example's admin password."""
+    service = compose["services"]["broker-definitions"]
+    assert service["entrypoint"] == ["folio-bootstrap"]
+    command = list(service["command"])
+    output = command[command.index("--output") + 1]
+    command[command.index("--output") + 1] = str(tmp_path / "definitions.json")
+    env = {"PATH": os.environ.get("PATH", ""), **service["environment"]}
+    subprocess.run([str(check.BIN / "folio-bootstrap"), *command], check=True, env=env)
+    document = json.loads((tmp_path / "definitions.json").read_text())
+
+    definitions = build(env={})
+    users = {u["name"]: u for u in document["users"]}
+    assert set(users) == {"admin", *(s.amqp_user for s in definitions.services)}
+    assert users["admin"]["tags"] == ["administrator"]
+    assert [v["name"] for v in document["vhosts"]] == [definitions.vhost]
+    permissions = {p["user"]: (p["configure"], p["write"], p["read"]) for p in document["permissions"]}
+    for access in definitions.services:
+        expected = (access.permissions.configure, access.permissions.write, access.permissions.read)
+        assert permissions[access.amqp_user] == expected
+
+    # The broker loads exactly the file written there, from the shared volume.
+    conf = (ROOT / "compose" / "rabbitmq" / "folio.conf").read_text()
+    loaded = re.search(r"^load_definitions = (.+)$", conf, re.M)
+    assert loaded is not None
+    volume = next(v for v in service["volumes"] if v["target"] == str(Path(output).parent))
+    broker_mount = next(
+        v for v in compose["services"]["rabbitmq"]["volumes"] if v.get("source") == volume["source"]
+    )
+    assert Path(loaded.group(1)) == Path(broker_mount["target"]) / Path(output).name
+    assert compose["services"]["rabbitmq"]["depends_on"]["broker-definitions"]["condition"] == (
+        "service_completed_successfully"
+    )
+
+
+def test_no_real_secret_is_committed() -> None:
+    example = (ROOT / ".env.example").read_text()
+    for line in example.splitlines():
+        if "PASSWORD=" in line or "SECRET=" in line:
+            assert "dev" in line.split("=", 1)[1], line
+    compose_text = (ROOT / "docker-compose.yml").read_text()
+    for variable in ("POSTGRES_PASSWORD", "FOLIO_RABBITMQ_ADMIN_PASSWORD", "FOLIO_AUTH_LOCAL_SECRET"):
+        # Required from the environment, never defaulted in the file.
+        assert re.search(rf"\${{{variable}:\?", compose_text), variable
+
+
+# --- Kubernetes --------------------------------------------------------------------------------------------
+
+
+def test_overlay_passes_kubernetes_validate_strict(rendered: tuple[str, list[dict[str, Any]]]) -> None:
+    overlay, docs = rendered
+    builtin = [d for d in docs if check.is_builtin(d)]
+    assert {"Deployment", "Job", "Service", "NetworkPolicy", "HorizontalPodAutoscaler"} <= {
+        d["kind"] for d in builtin
+    }
+    assert check.validate_builtin(builtin, overlay) == []
+
+
+def test_overlay_custom_resources_match_the_vendored_schemas(
+    rendered: tuple[str, list[dict[str, Any]]],
+) -> None:
+    overlay, docs = rendered
+    custom = [d for d in docs if not check.is_builtin(d)]
+    assert {d["kind"] for d in custom} == {
+        "Cluster",
+        "RabbitmqCluster",
+        "Vhost",
+        "Exchange",
+        "User",
+        "Permission",
+    }
+    assert check.validate_custom(custom, overlay) == []
+
+
+def test_overlay_follows_folios_rules(rendered: tuple[str, list[dict[str, Any]]]) -> None:
+    overlay, docs = rendered
+    assert check.kubernetes_rules(docs, overlay) == []
+
+
+def test_every_service_has_hardened_api_and_worker_with_probes(
+    rendered: tuple[str, list[dict[str, Any]]],
+) -> None:
+    _, docs = rendered
+    for name, port in SERVICES.items():
+        for role in ("api", "worker"):
+            deployment = _find(docs, "Deployment", f"{name}-{role}")
+            pod = deployment["spec"]["template"]["spec"]
+            container = pod["containers"][0]
+            assert container["args"] == [role]
+            assert container["livenessProbe"]["httpGet"] == {"path": "/health/live", "port": "http"}
+            assert container["readinessProbe"]["httpGet"] == {"path": "/health/ready", "port": "http"}
+            assert container["ports"] == [{"name": "http", "containerPort": port}]
+            assert container["securityContext"]["readOnlyRootFilesystem"] is True
+            assert container["securityContext"]["capabilities"]["drop"] == ["ALL"]
+            assert pod["securityContext"]["runAsNonRoot"] is True
+            assert pod["securityContext"]["seccompProfile"]["type"] == "RuntimeDefault"
+            env = {e["name"]: e for e in container["env"]}
+            assert env[f"{name.upper()}_DATABASE_URL"]["valueFrom"]["secretKeyRef"] == {
+                "name": f"{name}-db-app",
+                "key": "uri",
+            }
+        assert _find(docs, "Job", f"{name}-migrate")["spec"]["template"]["spec"]["containers"][0]["args"] == [
+            "migrate"
+        ]
+        database = _find(docs, "Cluster", f"{name}-db")["spec"]["bootstrap"]["initdb"]
+        assert database == {"database": f"folio_{name}", "owner": f"folio_{name}"}
+
+
+def test_overlays_differ_in_size_and_tags() -> None:
+    local, _ = check.render_overlay("local")
+    production, _ = check.render_overlay("production")
+    for name in SERVICES:
+        assert _find(local, "Deployment", f"{name}-api")["spec"]["replicas"] == 1
+        assert _find(production, "Deployment", f"{name}-api")["spec"]["replicas"] == 3
+        assert _find(local, "Cluster", f"{name}-db")["spec"]["instances"] == 1
+        assert _find(production, "Cluster", f"{name}-db")["spec"]["instances"] == 3
+        image = _find(production, "Deployment", f"{name}-worker")["spec"]["template"]["spec"]["containers"][
+            0
+        ]["image"]
+        assert image == f"folio/{name}:0.1.0"
+    assert _find(local, "RabbitmqCluster", "folio-broker")["spec"]["replicas"] == 1
+    assert _find(production, "RabbitmqCluster", "folio-broker")["spec"]["replicas"] == 3
+    assert {d["metadata"].get("namespace") for d in production if d["kind"] != "Namespace"} == {"folio"}
+
+
+def test_notification_alone_may_reach_smtp() -> None:
+    docs, _ = check.render_overlay("production")
+    for name in SERVICES:
+        egress = _find(docs, "NetworkPolicy", f"{name}-egress")["spec"]["egress"]
+        ports = {p["port"] for rule in egress for p in rule.get("ports", [])}
+        assert (587 in ports) is (name == "notification"), name
+
+
+# --- the rules have teeth ----------------------------------------------------------------------------------
+
+
+def _mutated(docs: list[dict[str, Any]], kind: str, name: str) -> tuple[list[dict[str, Any]], dict[str, Any]]:
+    copied = copy.deepcopy(docs)
+    return copied, _find(copied, kind, name)
+
+
+def test_rules_catch_a_weakened_manifest() -> None:
+    docs, _ = check.render_overlay("local")
+    broken, worker = _mutated(docs, "Deployment", "rating-worker")
+    container = worker["spec"]["template"]["spec"]["containers"][0]
+    container["securityContext"]["readOnlyRootFilesystem"] = False
+    del container["readinessProbe"]
+    container["image"] = "registry.example.com/folio/rating:latest"
+    errors = "\n".join(check.kubernetes_rules(broken, "local"))
+    assert "root filesystem must be read-only" in errors
+    assert "/health/ready" in errors
+    assert "names a registry host" in errors
+    assert "no pinned tag" in errors
+
+    broken, policy = _mutated(docs, "NetworkPolicy", "ordering-egress")
+    policy["spec"]["egress"][1]["to"][0]["podSelector"]["matchLabels"] = {"cnpg.io/cluster": "catalog-db"}
+    errors = "\n".join(check.kubernetes_rules(broken, "local"))
+    assert "reaches another service's database" in errors
+
+    broken = [d for d in docs if not (d["kind"] == "Job" and d["metadata"]["name"] == "catalog-migrate")]
+    broken.append(
+        {"apiVersion": "v1", "kind": "Secret", "metadata": {"name": "leak"}, "stringData": {"a": "b"}}
+    )
+    errors = "\n".join(check.kubernetes_rules(broken, "local"))
+    assert "no Job/catalog-migrate" in errors
+    assert "Secret/leak is committed" in errors
+
+
+def test_validators_catch_unknown_fields() -> None:
+    docs, _ = check.render_overlay("local")
+    _, cluster = _mutated(docs, "Cluster", "catalog-db")
+    cluster["spec"]["instancez"] = 2
+    _, permission = _mutated(docs, "Permission", "catalog")
+    del permission["spec"]["vhost"]
+    errors = check.validate_custom([cluster, permission], "local")
+    assert any("instancez" in e for e in errors)
+    assert any("'vhost' is a required property" in e for e in errors)
+
+    _, api = _mutated(docs, "Deployment", "catalog-api")
+    api["spec"]["template"]["spec"]["containers"][0]["livenessProbe"]["httpGett"] = {}
+    assert any("httpGett" in e for e in check.validate_builtin([api], "local"))
+
+    unknown = {"apiVersion": "example.com/v1", "kind": "Thing", "metadata": {"name": "x"}}
+    assert "no schema" in check.validate_custom([unknown], "local")[0]
+
+
+def test_compose_rules_catch_a_missing_wait(compose: dict[str, Any]) -> None:
+    broken = copy.deepcopy(compose)
+    del broken["services"]["rating-api"]["depends_on"]["rating-migrate"]
+    broken["services"]["ordering-worker"]["healthcheck"] = {"disable": True}
+    del broken["services"]["notification-migrate"]
+    errors = "\n".join(check.compose_rules(broken))
+    assert "rating-api: must wait for rating-migrate" in errors
+    assert "ordering-worker: needs a healthcheck" in errors
+    assert "notification needs notification-migrate" in errors
+
+
+def test_main_exits_non_zero_on_any_problem(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setitem(check.CHECKS, "generated", lambda: ["something is stale"])
+    assert check.main(["--only", "generated"]) == 1
+    monkeypatch.setitem(check.CHECKS, "generated", lambda: [])
+    assert check.main(["--only", "generated"]) == 0
+
+
+# --- generated files ---------------------------------------------------------------------------------------
+
+
+def test_generated_files_match_their_generators() -> None:
+    assert check.check_generated() == []
+
+
+def test_postgres_init_is_the_bootstrap_exporters_output(tmp_path: Path) -> None:
+    """The committed script is exactly what the documented command writes (development passwords)."""
+    output = tmp_path / "init.sql"
+    env = {k: v for k, v in os.environ.items() if not re.fullmatch(r"FOLIO_\w+_DB_PASSWORD", k)}
+    subprocess.run(
+        [str(check.BIN / "folio-bootstrap"), "export-postgres-init", "-o", str(output)], check=True, env=env
+    )
+    assert (ROOT / "compose" / "postgres" / "10-folio.sql").read_text() == output.read_text()
+
+
+def test_kubernetes_permissions_are_the_bootstraps() -> None:
+    docs = list(yaml.safe_load_all((ROOT / "deploy" / "base" / "rabbitmq.yaml").read_text()))
+    definitions = build(env={})
+    permissions = {d["metadata"]["name"]: d["spec"] for d in docs if d["kind"] == "Permission"}
+    assert set(permissions) == set(SERVICES)
+    for access in definitions.services:
+        spec = permissions[access.service]
+        assert spec["vhost"] == definitions.vhost
+        assert spec["userReference"] == {"name": access.service}
+        assert spec["permissions"] == {
+            "configure": access.permissions.configure,
+            "write": access.permissions.write,
+            "read": access.permissions.read,
+        }
+    exchanges = {(d["spec"]["name"], d["spec"]["type"]) for d in docs if d["kind"] == "Exchange"}
+    assert exchanges == {(e.name, e.type) for e in definitions.exchanges}
+    assert topology.render() == (ROOT / "deploy" / "base" / "rabbitmq.yaml").read_text()
