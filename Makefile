@@ -50,7 +50,7 @@ test-unit: setup ## unit and contract tests (no servers)
 test-integration: setup ## integration tests against the real PostgreSQL and RabbitMQ
 	$(VENV)/bin/pytest -q $(shell find shared/chassis/tests services -path '*/tests/integration' -type d)
 
-test: lint ## everything CI runs: lint, unit, contract, integration and end-to-end tests
+test: lint deploy-check ## everything CI runs: lint, unit, contract, integration and end-to-end tests
 	$(PY) -m contracts.schemas check
 	$(VENV)/bin/pytest -q -p no:cacheprovider shared services tests
 
