@@ -1,0 +1,113 @@
+"""Notifications in PostgreSQL: the aggregate to and from its row, and the sender's locking scans."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from datetime import datetime
+from typing import Any
+from uuid import UUID
+
+from sqlalchemy import Select, select, update
+from sqlalchemy.dialects.postgresql import insert
+from sqlalchemy.engine import RowMapping
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from notification.adapters.tables import notifications
+from notification.domain.content import EmailContent
+from notification.domain.notification import Notification, Status
+
+
+def to_row(notification: Notification) -> dict[str, Any]:
+    return {
+        "id": notification.id,
+        "source_message_id": notification.source_message_id,
+        "source_type": notification.source_type,
+        "order_id": notification.order_id,
+        "customer_id": notification.customer_id,
+        "recipient": notification.recipient,
+        "template": notification.template,
+        "subject": notification.content.subject,
+        "body_text": notification.content.text,
+        "body_html": notification.content.html,
+        "status": notification.status.value,
+        "attempts": notification.attempts,
+        "next_attempt_at": notification.next_attempt_at,
+        "claimed_at": notification.claimed_at,
+        "last_error": notification.last_error,
+        "created_at": notification.created_at,
+        "updated_at": notification.updated_at,
+        "sent_at": notification.sent_at,
+    }
+
+
+def from_row(row: RowMapping) -> Notification:
+    return Notification(
+        id=row["id"],
+        source_message_id=row["source_message_id"],
+        source_type=row["source_type"],
+        order_id=row["order_id"],
+        customer_id=row["customer_id"],
+        recipient=row["recipient"],
+        template=row["template"],
+        content=EmailContent(subject=row["subject"], text=row["body_text"], html=row["body_html"]),
+        status=Status(row["status"]),
+        attempts=row["attempts"],
+        next_attempt_at=row["next_attempt_at"],
+        claimed_at=row["claimed_at"],
+        last_error=row["last_error"],
+        created_at=row["created_at"],
+        updated_at=row["updated_at"],
+        sent_at=row["sent_at"],
+    )
+
+
+# What changes after a notification is recorded; the rest is written once.
+_MUTABLE = ("status", "attempts", "next_attempt_at", "claimed_at", "last_error", "updated_at", "sent_at")
+
+
+class SqlNotifications:
+    def __init__(self, session: AsyncSession) -> None:
+        self._session = session
+
+    async def add(self, notification: Notification) -> bool:
+        statement = (
+            insert(notifications)
+            .values(**to_row(notification))
+            .on_conflict_do_nothing(index_elements=[notifications.c.source_message_id])
+            .returning(notifications.c.id)
+        )
+        return (await self._session.execute(statement)).first() is not None
+
+    async def get_for_update(self, notification_id: UUID) -> Notification | None:
+        statement = select(notifications).where(notifications.c.id == notification_id).with_for_update()
+        row = (await self._session.execute(statement)).mappings().first()
+        return from_row(row) if row is not None else None
+
+    async def save(self, notification: Notification) -> None:
+        values = {name: value for name, value in to_row(notification).items() if name in _MUTABLE}
+        await self._session.execute(
+            update(notifications).where(notifications.c.id == notification.id).values(**values)
+        )
+
+    async def lock_due(self, now: datetime, limit: int) -> Sequence[Notification]:
+        statement = (
+            select(notifications)
+            .where(notifications.c.status == Status.PENDING.value, notifications.c.next_attempt_at <= now)
+            .order_by(notifications.c.next_attempt_at, notifications.c.id)
+        )
+        return await self._locked(statement, limit)
+
+    async def lock_stuck(self, claimed_before: datetime, limit: int) -> Sequence[Notification]:
+        statement = (
+            select(notifications)
+            .where(
+                notifications.c.status == Status.SENDING.value,
+                notifications.c.claimed_at <= claimed_before,
+            )
+            .order_by(notifications.c.claimed_at, notifications.c.id)
+        )
+        return await self._locked(statement, limit)
+
+    async def _locked(self, statement: Select[Any], limit: int) -> list[Notification]:
+        locked = statement.limit(limit).with_for_update(skip_locked=True)
+        return [from_row(row) for row in (await self._session.execute(locked)).mappings()]

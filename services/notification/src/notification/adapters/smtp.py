@@ -1,0 +1,136 @@
+"""Handing e-mails to an SMTP server (aiosmtplib), and telling a certain refusal from an unknown outcome.
+
+The dialogue is driven step by step (connect, MAIL, RCPT, DATA) so that a failure can be placed: anything
+that goes wrong before DATA, and any error reply, means the server did not take the message (``Refused``:
+safe to try again); a timeout or a lost connection during DATA means the body may have been taken with the
+answer lost on the way (``Unknown``: never tried again). The ``Message-ID`` is derived from the notification
+id, so every attempt carries the same one and a receiving MTA or client can drop a duplicate.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import email.policy
+import logging
+from dataclasses import dataclass
+from email.message import EmailMessage
+from email.utils import formatdate, parseaddr
+from typing import Literal
+from uuid import UUID
+
+from aiosmtplib import SMTP, SMTPResponseException
+from aiosmtplib.email import flatten_message
+
+from notification.domain.delivery import Accepted, DeliveryOutcome, Refused, Unknown
+from notification.domain.notification import Notification
+
+log = logging.getLogger(__name__)
+
+TlsMode = Literal["none", "starttls", "tls"]
+# Courtesy only: the outcome is known by then, so a slow QUIT must not hold the sender.
+QUIT_TIMEOUT = 2.0
+
+
+@dataclass(frozen=True, slots=True)
+class SmtpConfig:
+    host: str = "127.0.0.1"
+    port: int = 1025
+    tls: TlsMode = "none"
+    username: str | None = None
+    password: str | None = None
+    validate_certs: bool = True
+    # Per command, and for the whole hand-off (kept below the sending lease and the worker's stop grace).
+    command_timeout: float = 5.0
+    deadline: float = 8.0
+    # The From header, e.g. ``Folio <no-reply@folio.example>``; its address is also the envelope sender.
+    sender: str = "Folio <no-reply@folio.example>"
+    # Right-hand side of Message-IDs; the From address's domain when unset.
+    message_id_domain: str | None = None
+
+    @property
+    def sender_address(self) -> str:
+        return parseaddr(self.sender)[1] or self.sender
+
+    @property
+    def id_domain(self) -> str:
+        if self.message_id_domain:
+            return self.message_id_domain
+        _, _, domain = self.sender_address.rpartition("@")
+        return domain or "folio.invalid"
+
+
+def message_id(notification_id: UUID, domain: str) -> str:
+    """The same ``Message-ID`` for every attempt at one notification."""
+    return f"<notification.{notification_id}@{domain}>"
+
+
+def build_email(notification: Notification, config: SmtpConfig) -> EmailMessage:
+    content = notification.content
+    message = EmailMessage(policy=email.policy.SMTP)
+    message["From"] = config.sender
+    message["To"] = notification.recipient
+    message["Subject"] = content.subject
+    message["Date"] = formatdate(usegmt=True)
+    message["Message-ID"] = message_id(notification.id, config.id_domain)
+    # RFC 3834: an automatic message, so auto-responders stay quiet.
+    message["Auto-Submitted"] = "auto-generated"
+    message["X-Folio-Notification-Id"] = str(notification.id)
+    message["X-Folio-Source-Message-Id"] = str(notification.source_message_id)
+    message["X-Folio-Template"] = notification.template
+    # Quoted-printable keeps every line 7-bit, so servers without 8BITMIME take it as is.
+    message.set_content(content.text, subtype="plain", charset="utf-8", cte="quoted-printable")
+    message.add_alternative(content.html, subtype="html", charset="utf-8", cte="quoted-printable")
+    return message
+
+
+class SmtpMailer:
+    """The sender's port to the mail server; one connection per e-mail (hand-offs run concurrently)."""
+
+    def __init__(self, config: SmtpConfig) -> None:
+        self.config = config
+
+    def _client(self) -> SMTP:
+        config = self.config
+        return SMTP(
+            hostname=config.host,
+            port=config.port,
+            username=config.username,
+            password=config.password,
+            timeout=config.command_timeout,
+            use_tls=config.tls == "tls",
+            start_tls=config.tls == "starttls",
+            validate_certs=config.validate_certs,
+        )
+
+    async def deliver(self, notification: Notification) -> DeliveryOutcome:
+        body = flatten_message(build_email(notification, self.config), cte_type="7bit")
+        client = self._client()
+        in_data = False
+        try:
+            async with asyncio.timeout(self.config.deadline):
+                await client.connect()
+                await client.mail(self.config.sender_address)
+                await client.rcpt(notification.recipient)
+                in_data = True
+                reply = await client.data(body)
+        except SMTPResponseException as refused:
+            # An answer with an error code, at whatever step: the server holds no copy.
+            return Refused(f"{refused.code} {refused.message}".strip(), refused.code)
+        except Exception as error:
+            reason = f"{type(error).__name__}: {error}".rstrip(": ")
+            if in_data:
+                return Unknown(f"delivery unknown: the connection failed during DATA ({reason})")
+            return Refused(f"not handed over: {reason}")
+        finally:
+            await self._close(client)
+        log.info("notification %s accepted by %s:%d", notification.id, self.config.host, self.config.port)
+        return Accepted(f"{reply.code} {reply.message}".strip())
+
+    @staticmethod
+    async def _close(client: SMTP) -> None:
+        if not client.is_connected:
+            return
+        with contextlib.suppress(Exception):
+            await client.quit(timeout=QUIT_TIMEOUT)
+        client.close()

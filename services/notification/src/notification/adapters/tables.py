@@ -1,0 +1,82 @@
+"""Notification's own table; the chassis tables (outbox, inbox, idempotency keys) live beside it."""
+
+from __future__ import annotations
+
+from sqlalchemy import (
+    CheckConstraint,
+    Column,
+    DateTime,
+    Index,
+    Integer,
+    MetaData,
+    String,
+    Table,
+    Text,
+    Uuid,
+    text,
+)
+
+metadata = MetaData(
+    naming_convention={
+        "ix": "ix_%(column_0_label)s",
+        "uq": "uq_%(table_name)s_%(column_0_name)s",
+        "ck": "ck_%(table_name)s_%(constraint_name)s",
+        "fk": "fk_%(table_name)s_%(column_0_name)s_%(referred_table_name)s",
+        "pk": "pk_%(table_name)s",
+    }
+)
+
+STATUSES = ("pending", "sending", "sent", "failed", "uncertain")
+
+notifications = Table(
+    "notifications",
+    metadata,
+    Column("id", Uuid, primary_key=True),
+    # One notification per source message, whatever the broker redelivers and whenever the inbox is pruned.
+    Column("source_message_id", Uuid, nullable=False, unique=True),
+    Column("source_type", Text, nullable=False),
+    Column("order_id", Uuid, nullable=False),
+    Column("customer_id", Text, nullable=False),
+    Column("recipient", Text, nullable=False),
+    Column("template", String(64), nullable=False),
+    # Rendered once, when recorded: every attempt sends the same e-mail.
+    Column("subject", Text, nullable=False),
+    Column("body_text", Text, nullable=False),
+    Column("body_html", Text, nullable=False),
+    Column(
+        "status",
+        String(16),
+        CheckConstraint(f"status IN ({', '.join(repr(s) for s in STATUSES)})", name="known_status"),
+        nullable=False,
+    ),
+    Column("attempts", Integer, CheckConstraint("attempts >= 0", name="attempts_counted"), nullable=False),
+    Column("next_attempt_at", DateTime(timezone=True), nullable=False),
+    Column("claimed_at", DateTime(timezone=True), nullable=True),
+    Column("last_error", Text, nullable=True),
+    Column("created_at", DateTime(timezone=True), nullable=False),
+    Column("updated_at", DateTime(timezone=True), nullable=False),
+    Column("sent_at", DateTime(timezone=True), nullable=True),
+)
+# The sender's two scans touch only rows in flight; partial indexes keep them small as sent rows pile up.
+Index(
+    "notifications_due",
+    notifications.c.next_attempt_at,
+    postgresql_where=text("status = 'pending'"),
+)
+Index(
+    "notifications_sending",
+    notifications.c.claimed_at,
+    postgresql_where=text("status = 'sending'"),
+)
+Index(
+    "notifications_by_customer",
+    notifications.c.customer_id,
+    notifications.c.created_at.desc(),
+    notifications.c.id,
+)
+Index(
+    "notifications_by_order",
+    notifications.c.order_id,
+    notifications.c.created_at.desc(),
+    notifications.c.id,
+)

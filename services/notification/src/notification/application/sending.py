@@ -1,0 +1,182 @@
+"""Sending recorded notifications: exactly one e-mail per source message, or an honest "unknown".
+
+The guarantee
+-------------
+**At most once, always; exactly once unless a hand-off is cut short** (the worker stops, or the
+connection fails while the message body is with the server).
+
+1. *Claim.* One transaction locks due ``pending`` rows ``FOR UPDATE SKIP LOCKED``, marks them ``sending``
+   (attempt counted, ``claimed_at`` set) and **commits before the mail server is contacted**. Two workers
+   never claim the same row, and a row is never ``pending`` while an attempt on it may be in flight.
+2. *Hand-off.* The e-mail goes over SMTP with a ``Message-ID`` derived from the notification id (the same on
+   every attempt), bounded by a deadline shorter than the sending lease.
+3. *Settle.* One transaction records the outcome: ``sent`` with NotificationSent in the outbox; back to
+   ``pending`` with exponential backoff when the server certainly did not take the message (it refused,
+   or the body was never transmitted); ``failed`` with NotificationFailed after the last attempt;
+   ``uncertain`` with NotificationFailed when the body went out but no answer came back.
+4. *Recover.* A row still ``sending`` after the lease belongs to a worker that stopped between 1 and 3.
+   The server may have accepted that e-mail, so it is **not sent again**: it becomes ``uncertain`` and
+   NotificationFailed says "delivery unknown: worker stopped during SMTP hand-off".
+
+So an e-mail the server accepted is never sent twice; the price is that an e-mail whose hand-off was cut
+short is reported as failed (perhaps wrongly) instead of retried. Only steps 2-3 of a stopped worker are
+exposed, and a graceful stop finishes its hand-offs first. Should some path still send a copy (an operator
+replaying by hand), the constant ``Message-ID`` lets the receiving MTA or client drop it.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import datetime
+
+from notification.application.ports import Mailer, NotificationUow
+from notification.domain.delivery import DeliveryOutcome, Unknown
+from notification.domain.notification import WORKER_STOPPED, Notification, Status
+
+log = logging.getLogger(__name__)
+
+# Recording an outcome is retried for about six seconds, well inside any sensible sending lease.
+SETTLE_ATTEMPTS = 5
+SETTLE_FIRST_PAUSE = 0.4
+
+
+@dataclass(frozen=True, slots=True)
+class ClaimDue:
+    now: datetime
+    limit: int
+
+
+@dataclass(frozen=True, slots=True)
+class SettleAttempt:
+    claimed: Notification
+    outcome: DeliveryOutcome
+    now: datetime
+
+
+@dataclass(frozen=True, slots=True)
+class ResolveStuck:
+    now: datetime
+    limit: int
+
+
+async def claim_due(command: ClaimDue, uow: NotificationUow) -> list[Notification]:
+    """Mark up to ``limit`` due notifications ``sending`` and commit; they are this worker's to send."""
+    async with uow:
+        due = list(await uow.notifications.lock_due(command.now, command.limit))
+        for notification in due:
+            notification.start_attempt(command.now)
+            await uow.notifications.save(notification)
+        await uow.commit()
+    return due
+
+
+async def settle_attempt(command: SettleAttempt, uow: NotificationUow) -> Notification | None:
+    """Record the outcome of the attempt ``claimed`` made; None when that attempt is no longer current.
+
+    The row is fenced on its status and attempt count: should recovery have resolved it meanwhile (only
+    possible if a hand-off outlived the lease, which the settings forbid), its verdict stands.
+    """
+    claimed = command.claimed
+    async with uow:
+        current = await uow.notifications.get_for_update(claimed.id)
+        if current is None or current.status is not Status.SENDING or current.attempts != claimed.attempts:
+            log.warning(
+                "notification %s was resolved elsewhere during attempt %d (now %s); keeping that",
+                claimed.id,
+                claimed.attempts,
+                current.status if current else "gone",
+            )
+            return None
+        current.settle(command.outcome, command.now, uow.policy)
+        uow.track(current)
+        await uow.notifications.save(current)
+        await uow.commit()
+    return current
+
+
+async def resolve_stuck(command: ResolveStuck, uow: NotificationUow) -> list[Notification]:
+    """Mark ``uncertain`` what stopped workers left ``sending`` past the lease; never send those again."""
+    async with uow:
+        claimed_before = command.now - uow.policy.sending_lease
+        stuck = list(await uow.notifications.lock_stuck(claimed_before, command.limit))
+        for notification in stuck:
+            log.warning(
+                "notification %s was left sending since %s (attempt %d): %s",
+                notification.id,
+                notification.claimed_at,
+                notification.attempts,
+                WORKER_STOPPED,
+            )
+            notification.give_up_unknown(WORKER_STOPPED, command.now)
+            uow.track(notification)
+            await uow.notifications.save(notification)
+        await uow.commit()
+    return stuck
+
+
+@dataclass(frozen=True, slots=True)
+class PassResult:
+    claimed: int
+    outcomes: tuple[Status, ...]
+    resolved_stuck: int
+
+
+async def send_due(
+    uows: Callable[[], NotificationUow],
+    mailer: Mailer,
+    *,
+    clock: Callable[[], datetime],
+    batch: int,
+) -> PassResult:
+    """One pass of the sender: recover stuck rows, claim a batch, hand it over concurrently, settle each."""
+    stuck = await resolve_stuck(ResolveStuck(clock(), batch), uows())
+    claimed = await claim_due(ClaimDue(clock(), batch), uows())
+    if not claimed:
+        return PassResult(0, (), len(stuck))
+    # Concurrently, so every claimed row is handed over at once and none waits out the lease in a queue.
+    results = await asyncio.gather(*(mailer.deliver(n) for n in claimed), return_exceptions=True)
+    statuses: list[Status] = []
+    for notification, result in zip(claimed, results, strict=True):
+        outcome = _as_outcome(notification, result)
+        settled = await _settle_patiently(uows, notification, outcome, clock)
+        if settled is not None:
+            statuses.append(settled.status)
+    return PassResult(len(claimed), tuple(statuses), len(stuck))
+
+
+async def _settle_patiently(
+    uows: Callable[[], NotificationUow],
+    claimed: Notification,
+    outcome: DeliveryOutcome,
+    clock: Callable[[], datetime],
+) -> Notification | None:
+    """Settle, riding out a short database outage: the outcome is known now and would be lost after.
+
+    Should the database stay away, the row is left ``sending`` and recovery reports it unknown once the lease
+    is over: wrongly pessimistic for an accepted e-mail, but never a second one.
+    """
+    pause = SETTLE_FIRST_PAUSE
+    for attempt in range(1, SETTLE_ATTEMPTS + 1):
+        try:
+            return await settle_attempt(SettleAttempt(claimed, outcome, clock()), uows())
+        except Exception:
+            if attempt == SETTLE_ATTEMPTS:
+                log.exception("could not record the outcome of notification %s: %s", claimed.id, outcome)
+                return None
+            log.warning("recording notification %s failed; again in %.1fs", claimed.id, pause, exc_info=True)
+            await asyncio.sleep(pause)
+            pause *= 2
+    return None
+
+
+def _as_outcome(notification: Notification, result: DeliveryOutcome | BaseException) -> DeliveryOutcome:
+    if not isinstance(result, BaseException):
+        return result
+    if not isinstance(result, Exception):
+        raise result
+    # The mailer promises to classify every failure; one it did not could have happened mid-hand-off.
+    log.error("mailer failed unexpectedly on notification %s", notification.id, exc_info=result)
+    return Unknown(f"delivery unknown: the mailer failed ({type(result).__name__}: {result})")

@@ -1,0 +1,16 @@
+"""``python -m notification api|worker|all|migrate`` (also the ``folio-notification`` script)."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+from chassis.runner import main as run
+from notification.entrypoints.definition import notification_definition
+
+
+def main(argv: Sequence[str] | None = None) -> None:
+    run(notification_definition(), argv)
+
+
+if __name__ == "__main__":
+    main()

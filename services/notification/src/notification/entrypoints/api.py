@@ -1,0 +1,55 @@
+"""``/api/v1/notifications``: the e-mails sent to a customer or caused by an order, newest first.
+
+A customer sees only their own (the token's subject); asking for another customer's is 403. An admin sees
+any, filtered or not.
+"""
+
+from __future__ import annotations
+
+from typing import Annotated
+from uuid import UUID
+
+from fastapi import APIRouter, Depends, Query
+
+from chassis.app import uow_dependency
+from chassis.auth.dependencies import CurrentCaller
+from chassis.http.pagination import Page, Pagination
+from chassis.http.problems import forbidden
+from notification.adapters.unit_of_work import NotificationUnitOfWork
+from notification.application.errors import NotPermitted
+from notification.application.queries import ListNotifications, Reader, list_notifications
+from notification.entrypoints.schemas import NotificationOut
+
+PREFIX = "/api/v1/notifications"
+
+Uow = Annotated[NotificationUnitOfWork, Depends(uow_dependency(NotificationUnitOfWork))]
+
+
+def notifications_router() -> APIRouter:
+    router = APIRouter(prefix=PREFIX, tags=["notifications"])
+
+    @router.get("", response_model=Page[NotificationOut])
+    async def list_sent(
+        caller: CurrentCaller,
+        uow: Uow,
+        paging: Pagination,
+        customer_id: Annotated[
+            str | None, Query(min_length=1, description="Whose notifications; a customer's own by default")
+        ] = None,
+        order_id: Annotated[UUID | None, Query(description="Only those caused by this order")] = None,
+    ) -> Page[NotificationOut]:
+        """Notifications sent (or being sent) to a customer, or caused by an order."""
+        query = ListNotifications(
+            reader=Reader(caller.subject, is_admin=caller.is_admin),
+            customer_id=customer_id,
+            order_id=order_id,
+            offset=paging.offset,
+            limit=paging.limit,
+        )
+        try:
+            views, total = await list_notifications(query, uow)
+        except NotPermitted as denied:
+            raise forbidden(str(denied)) from denied
+        return Page.of([NotificationOut.of(v) for v in views], total=total, params=paging)
+
+    return router

@@ -1,0 +1,36 @@
+"""Notification as the chassis runs it: settings, unit of work, router, consumer and the sender."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from chassis.definition import ServiceDefinition
+from notification.adapters.unit_of_work import uow_factory
+from notification.entrypoints.api import notifications_router
+from notification.entrypoints.consumers import subscriptions
+from notification.entrypoints.sender import send_notifications
+from notification.entrypoints.settings import NotificationSettings
+
+NAME = "notification"
+# services/notification/migrations, beside src/.
+MIGRATIONS_DIR = Path(__file__).resolve().parents[3] / "migrations"
+
+
+def notification_definition(settings: NotificationSettings | None = None) -> ServiceDefinition:
+    """The service; ``settings`` fixes its settings (tests), else they are read from the environment."""
+
+    def current() -> NotificationSettings:
+        return settings if settings is not None else NotificationSettings.cached()
+
+    return ServiceDefinition(
+        name=NAME,
+        settings_factory=current,
+        # The chassis hands the builder only sessions: the delivery policy comes from the same settings.
+        uow_factory=lambda sessions: uow_factory(sessions, current().delivery_policy()),
+        migrations_dir=MIGRATIONS_DIR,
+        routers=lambda: [notifications_router()],
+        subscriptions=subscriptions,
+        background=[send_notifications],
+        title="Folio notification",
+        description="E-mails for order events: one per message, over SMTP, listed per customer or order.",
+    )

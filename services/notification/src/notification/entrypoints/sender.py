@@ -1,0 +1,62 @@
+"""The sender: a worker task handing recorded notifications to the mail server (``application.sending``).
+
+Any number of workers may run it at once: claims are taken ``FOR UPDATE SKIP LOCKED``.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable
+from datetime import UTC, datetime
+
+from chassis.definition import AppResources
+from chassis.lifecycle import sleep_unless_stopped
+from notification.adapters.smtp import SmtpMailer
+from notification.adapters.unit_of_work import NotificationUnitOfWork
+from notification.application.sending import send_due
+from notification.entrypoints import metrics
+from notification.entrypoints.settings import NotificationSettings
+
+log = logging.getLogger(__name__)
+
+# After a failed pass (database unreachable), wait this much longer than usual before the next.
+FAILURE_PAUSE_FACTOR = 5
+
+
+def utcnow() -> datetime:
+    return datetime.now(UTC)
+
+
+def notification_uows(resources: AppResources) -> Callable[[], NotificationUnitOfWork]:
+    def make() -> NotificationUnitOfWork:
+        uow = resources.uow_factory()
+        if not isinstance(uow, NotificationUnitOfWork):
+            raise TypeError(f"the sender needs a NotificationUnitOfWork, not {type(uow).__name__}")
+        return uow
+
+    return make
+
+
+async def send_notifications(resources: AppResources) -> None:
+    """Send due notifications until the worker stops; a full batch is followed at once by the next."""
+    settings = resources.settings
+    if not isinstance(settings, NotificationSettings):
+        raise TypeError(f"the sender needs NotificationSettings, not {type(settings).__name__}")
+    mailer = SmtpMailer(settings.smtp_config())
+    uows = notification_uows(resources)
+    log.info("sender started: SMTP %s:%d (%s)", settings.smtp_host, settings.smtp_port, settings.smtp_tls)
+    while not resources.stop.is_set():
+        pause = settings.sender_poll_interval_seconds
+        try:
+            result = await send_due(uows, mailer, clock=utcnow, batch=settings.sender_batch_size)
+        except Exception:
+            log.exception("sending pass failed; trying again shortly")
+            pause *= FAILURE_PAUSE_FACTOR
+        else:
+            metrics.record(result)
+            if result.claimed:
+                log.info("sender pass: %d handed over, outcomes %s", result.claimed, list(result.outcomes))
+            if result.claimed >= settings.sender_batch_size:
+                continue
+        await sleep_unless_stopped(resources.stop, pause)
+    log.info("sender stopped")

@@ -1,0 +1,144 @@
+"""The mailer against real SMTP servers: what counts as accepted, refused (safe to retry) or unknown."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import socket
+from collections.abc import AsyncIterator, Awaitable, Callable
+from datetime import UTC, datetime
+
+import pytest
+
+from contracts.envelope import new_id
+from notification.adapters.smtp import SmtpConfig, SmtpMailer
+from notification.domain.content import EmailContent
+from notification.domain.delivery import Accepted, Refused, Unknown
+from notification.domain.notification import Notification
+from notification.smtp_sink import SmtpSink
+
+pytestmark = pytest.mark.integration
+
+# A line holding a lone dot would end the DATA section unless the client escapes it.
+DOTTED_TEXT = "Hello\n.\nA line with a lone dot\n"
+
+
+def notification(recipient: str = "ada@example.com") -> Notification:
+    return Notification.record(
+        notification_id=new_id(),
+        source_message_id=new_id(),
+        source_type="folio.ordering.order-confirmed.v1",
+        order_id=new_id(),
+        customer_id="user-1",
+        recipient=recipient,
+        template="order-confirmed",
+        content=EmailContent(subject="Your order", text=DOTTED_TEXT, html="<p>Hi</p>"),
+        at=datetime.now(UTC),
+    )
+
+
+def mailer(port: int, **kwargs: float) -> SmtpMailer:
+    return SmtpMailer(SmtpConfig(port=port, command_timeout=1.0, deadline=2.0, **kwargs))  # type: ignore[arg-type]
+
+
+def free_port() -> int:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port: int = probe.getsockname()[1]
+        return port
+
+
+Script = Callable[[asyncio.StreamReader, asyncio.StreamWriter], Awaitable[None]]
+
+
+@contextlib.asynccontextmanager
+async def scripted_server(script: Script) -> AsyncIterator[int]:
+    """A hand-written SMTP server, for the failures a well-behaved one never shows."""
+    server = await asyncio.start_server(script, "127.0.0.1", 0)
+    try:
+        yield server.sockets[0].getsockname()[1]
+    finally:
+        server.close()
+        await server.wait_closed()
+
+
+async def reply_until_data(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+    writer.write(b"220 scripted ESMTP\r\n")
+    while line := await reader.readline():
+        command = line.split(b" ", 1)[0].strip().upper()
+        if command in (b"EHLO", b"HELO"):
+            writer.write(b"250 scripted\r\n")
+        elif command in (b"MAIL", b"RCPT"):
+            writer.write(b"250 ok\r\n")
+        elif command == b"DATA":
+            writer.write(b"354 go ahead\r\n")
+            await writer.drain()
+            await reader.readuntil(b"\r\n.\r\n")
+            return
+        await writer.drain()
+
+
+async def test_an_email_the_server_takes_is_accepted_and_arrives_whole() -> None:
+    async with SmtpSink() as sink:
+        sent = notification()
+
+        outcome = await mailer(sink.port).deliver(sent)
+
+    assert isinstance(outcome, Accepted)
+    assert outcome.reply.startswith("250")
+    [mail] = sink.messages
+    assert mail.mail_from == "no-reply@folio.example"
+    assert mail.rcpt_tos == ("ada@example.com",)
+    assert mail.header("Message-ID") == f"<notification.{sent.id}@folio.example>"
+    assert mail.part("plain").replace("\r\n", "\n") == DOTTED_TEXT
+
+
+@pytest.mark.parametrize("reply", ["451 4.3.0 try later", "550 5.1.1 no such mailbox"])
+async def test_an_email_the_server_refuses_is_refused_with_its_code(reply: str) -> None:
+    async with SmtpSink() as sink:
+        sink.refuse_next(1, reply)
+
+        outcome = await mailer(sink.port).deliver(notification())
+
+    assert outcome == Refused(reply, int(reply[:3]))
+    assert sink.messages == []
+
+
+async def test_no_server_listening_is_a_refusal_safe_to_retry() -> None:
+    outcome = await mailer(free_port()).deliver(notification())
+
+    assert isinstance(outcome, Refused)
+    assert "not handed over" in outcome.reason
+
+
+async def test_a_server_silent_before_data_is_a_refusal_safe_to_retry() -> None:
+    async def silent(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        await asyncio.sleep(5)  # never even greets
+
+    async with scripted_server(silent) as port:
+        outcome = await mailer(port).deliver(notification())
+
+    assert isinstance(outcome, Refused)
+
+
+async def test_a_connection_lost_after_the_body_was_sent_is_unknown_never_refused() -> None:
+    async def hang_up_after_body(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        await reply_until_data(reader, writer)
+        writer.close()
+
+    async with scripted_server(hang_up_after_body) as port:
+        outcome = await mailer(port).deliver(notification())
+
+    assert isinstance(outcome, Unknown)
+    assert outcome.reason.startswith("delivery unknown")
+
+
+async def test_no_answer_after_the_body_was_sent_is_unknown() -> None:
+    async def mute_after_body(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        await reply_until_data(reader, writer)
+        await asyncio.sleep(5)
+
+    async with scripted_server(mute_after_body) as port:
+        outcome = await mailer(port).deliver(notification())
+
+    assert isinstance(outcome, Unknown)

@@ -1,0 +1,238 @@
+"""The sender's pass without I/O: claim, hand over, settle; stuck attempts resolved, never resent."""
+
+from __future__ import annotations
+
+import copy
+import itertools
+from collections.abc import Sequence
+from datetime import UTC, datetime, timedelta
+from types import TracebackType
+from typing import Any, Self
+from uuid import UUID, uuid4
+
+import pytest
+
+from notification.application import sending
+from notification.application.sending import SettleAttempt, send_due, settle_attempt
+from notification.domain.content import EmailContent
+from notification.domain.delivery import Accepted, DeliveryOutcome, DeliveryPolicy, Refused
+from notification.domain.events import NotificationFailed, NotificationSent
+from notification.domain.notification import WORKER_STOPPED, Notification, Status
+
+NOW = datetime(2026, 11, 23, 10, 0, tzinfo=UTC)
+POLICY = DeliveryPolicy(max_attempts=2, backoff_base=timedelta(seconds=1), sending_lease=timedelta(minutes=1))
+
+
+class Table:
+    """Rows as a database would keep them: copies in, copies out; committed events kept for inspection."""
+
+    def __init__(self) -> None:
+        self.rows: dict[UUID, Notification] = {}
+        self.published: list[Any] = []
+
+    def put(self, notification: Notification) -> None:
+        self.rows[notification.id] = copy.deepcopy(notification)
+
+
+class FakeNotifications:
+    def __init__(self, table: Table, staged: dict[UUID, Notification]) -> None:
+        self._table = table
+        self._staged = staged
+
+    async def add(self, notification: Notification) -> bool:
+        if any(n.source_message_id == notification.source_message_id for n in self._table.rows.values()):
+            return False
+        self._staged[notification.id] = copy.deepcopy(notification)
+        return True
+
+    async def get_for_update(self, notification_id: UUID) -> Notification | None:
+        row = self._table.rows.get(notification_id)
+        return copy.deepcopy(row) if row else None
+
+    async def save(self, notification: Notification) -> None:
+        self._staged[notification.id] = copy.deepcopy(notification)
+
+    async def lock_due(self, now: datetime, limit: int) -> Sequence[Notification]:
+        due = [n for n in self._table.rows.values() if n.is_due(now)]
+        return [copy.deepcopy(n) for n in due[:limit]]
+
+    async def lock_stuck(self, claimed_before: datetime, limit: int) -> Sequence[Notification]:
+        stuck = [
+            n
+            for n in self._table.rows.values()
+            if n.status is Status.SENDING and n.claimed_at is not None and n.claimed_at <= claimed_before
+        ]
+        return [copy.deepcopy(n) for n in stuck[:limit]]
+
+
+class FakeUow:
+    def __init__(self, table: Table) -> None:
+        self._table = table
+        self._staged: dict[UUID, Notification] = {}
+        self._tracked: list[Notification] = []
+        self.notifications = FakeNotifications(table, self._staged)
+        self.reads: Any = None
+        self.policy = POLICY
+
+    async def __aenter__(self) -> Self:
+        return self
+
+    async def __aexit__(
+        self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
+    ) -> None:
+        self._staged.clear()
+
+    def track(self, aggregate: Any) -> None:
+        self._tracked.append(aggregate)
+
+    async def commit(self) -> None:
+        for notification in self._staged.values():
+            notification.events = []
+            self._table.put(notification)
+        for aggregate in self._tracked:
+            self._table.published.extend(aggregate.events)
+            aggregate.events.clear()
+        self._staged.clear()
+
+
+class FakeMailer:
+    def __init__(self, *outcomes: DeliveryOutcome | Exception) -> None:
+        self.outcomes = list(outcomes)
+        self.handed_over: list[UUID] = []
+
+    async def deliver(self, notification: Notification) -> DeliveryOutcome:
+        self.handed_over.append(notification.id)
+        outcome = self.outcomes.pop(0) if self.outcomes else Accepted()
+        if isinstance(outcome, Exception):
+            raise outcome
+        return outcome
+
+
+def recorded(table: Table, *, at: datetime = NOW) -> Notification:
+    notification = Notification.record(
+        notification_id=uuid4(),
+        source_message_id=uuid4(),
+        source_type="folio.ordering.order-confirmed.v1",
+        order_id=uuid4(),
+        customer_id="user-1",
+        recipient="ada@example.com",
+        template="order-confirmed",
+        content=EmailContent(subject="s", text="t", html="h"),
+        at=at,
+    )
+    table.put(notification)
+    return notification
+
+
+async def test_a_due_notification_is_handed_over_once_and_marked_sent() -> None:
+    table = Table()
+    notification = recorded(table)
+    mailer = FakeMailer(Accepted("250 ok"))
+
+    first = await send_due(lambda: FakeUow(table), mailer, clock=lambda: NOW, batch=10)
+    second = await send_due(lambda: FakeUow(table), mailer, clock=lambda: NOW, batch=10)
+
+    assert (first.claimed, second.claimed) == (1, 0)
+    assert mailer.handed_over == [notification.id]
+    assert table.rows[notification.id].status is Status.SENT
+    assert [type(e) for e in table.published] == [NotificationSent]
+
+
+async def test_a_refused_notification_waits_out_its_backoff_before_the_next_attempt() -> None:
+    table = Table()
+    notification = recorded(table)
+    mailer = FakeMailer(Refused("451 later", 451), Accepted())
+
+    await send_due(lambda: FakeUow(table), mailer, clock=lambda: NOW, batch=10)
+    too_soon = await send_due(lambda: FakeUow(table), mailer, clock=lambda: NOW, batch=10)
+    later = await send_due(lambda: FakeUow(table), mailer, clock=lambda: NOW + timedelta(seconds=1), batch=10)
+
+    assert (too_soon.claimed, later.claimed) == (0, 1)
+    assert table.rows[notification.id].status is Status.SENT
+    assert table.rows[notification.id].attempts == 2
+
+
+async def test_a_mailer_failing_unexpectedly_leaves_the_delivery_unknown_and_never_retries() -> None:
+    table = Table()
+    notification = recorded(table)
+    mailer = FakeMailer(RuntimeError("bug"))
+
+    await send_due(lambda: FakeUow(table), mailer, clock=lambda: NOW, batch=10)
+    await send_due(lambda: FakeUow(table), mailer, clock=lambda: NOW + timedelta(hours=1), batch=10)
+
+    assert table.rows[notification.id].status is Status.UNCERTAIN
+    assert mailer.handed_over == [notification.id]
+    [failed] = table.published
+    assert isinstance(failed, NotificationFailed)
+    assert "mailer failed" in failed.reason
+
+
+async def test_a_notification_left_sending_past_the_lease_is_marked_uncertain_and_not_resent() -> None:
+    table = Table()
+    stuck = recorded(table)
+    stuck.start_attempt(NOW)
+    table.put(stuck)
+    fresh = recorded(table, at=NOW + timedelta(seconds=59))
+    fresh.start_attempt(NOW + timedelta(seconds=59))
+    table.put(fresh)
+    mailer = FakeMailer()
+
+    later = NOW + timedelta(minutes=1)
+    result = await send_due(lambda: FakeUow(table), mailer, clock=lambda: later, batch=10)
+
+    assert result.resolved_stuck == 1
+    assert mailer.handed_over == []
+    assert table.rows[stuck.id].status is Status.UNCERTAIN
+    assert table.rows[fresh.id].status is Status.SENDING
+    [failed] = table.published
+    assert isinstance(failed, NotificationFailed)
+    assert failed.reason == WORKER_STOPPED
+
+
+async def test_an_outcome_arriving_after_recovery_resolved_the_attempt_changes_nothing() -> None:
+    table = Table()
+    notification = recorded(table)
+    notification.start_attempt(NOW)
+    table.put(notification)
+    resolved = copy.deepcopy(notification)
+    resolved.give_up_unknown(WORKER_STOPPED, NOW + timedelta(minutes=2))
+    resolved.events.clear()
+    table.put(resolved)
+
+    settled = await settle_attempt(
+        SettleAttempt(notification, Accepted(), NOW + timedelta(minutes=3)), FakeUow(table)
+    )
+
+    assert settled is None
+    assert table.rows[notification.id].status is Status.UNCERTAIN
+    assert table.published == []
+
+
+class FlakyUow(FakeUow):
+    """A unit of work whose commit fails while the database is away."""
+
+    def __init__(self, table: Table, *, fails: bool) -> None:
+        super().__init__(table)
+        self.fails = fails
+
+    async def commit(self) -> None:
+        if self.fails:
+            raise ConnectionError("database unreachable")
+        await super().commit()
+
+
+async def test_an_outcome_is_recorded_even_when_the_database_blips_while_recording_it(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.setattr(sending, "SETTLE_FIRST_PAUSE", 0.0)
+    table = Table()
+    notification = recorded(table)
+    # Resolving stuck rows and claiming work; the first two attempts to record the outcome do not.
+    commits = itertools.chain([False, False, True, True], itertools.repeat(False))
+
+    result = await send_due(
+        lambda: FlakyUow(table, fails=next(commits)), FakeMailer(Accepted()), clock=lambda: NOW, batch=10
+    )
+
+    assert result.outcomes == (Status.SENT,)
+    assert table.rows[notification.id].status is Status.SENT

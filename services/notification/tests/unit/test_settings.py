@@ -1,0 +1,61 @@
+"""Notification's settings: its prefix, its defaults, and the lease that must outlast a hand-off."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+
+import pytest
+from pydantic import ValidationError
+
+from notification.entrypoints.settings import NotificationSettings
+
+
+def test_defaults_point_at_a_local_mail_sink_on_port_1025_and_serve_on_8004(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    for name in ("NOTIFICATION_SMTP_HOST", "NOTIFICATION_SMTP_PORT", "NOTIFICATION_HTTP_PORT"):
+        monkeypatch.delenv(name, raising=False)
+
+    settings = NotificationSettings(_env_file=None)  # type: ignore[call-arg]
+
+    assert (settings.smtp_host, settings.smtp_port, settings.smtp_tls) == ("127.0.0.1", 1025, "none")
+    assert settings.http_port == 8004
+
+
+def test_smtp_settings_come_from_notification_prefixed_variables(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("NOTIFICATION_SMTP_HOST", "mail.example")
+    monkeypatch.setenv("NOTIFICATION_SMTP_PORT", "587")
+    monkeypatch.setenv("NOTIFICATION_SMTP_TLS", "starttls")
+    monkeypatch.setenv("NOTIFICATION_SMTP_USERNAME", "folio")
+    monkeypatch.setenv("NOTIFICATION_SMTP_PASSWORD", "s3cret")
+    monkeypatch.setenv("NOTIFICATION_MAX_ATTEMPTS", "7")
+
+    settings = NotificationSettings(_env_file=None)  # type: ignore[call-arg]
+    config = settings.smtp_config()
+
+    assert (config.host, config.port, config.tls) == ("mail.example", 587, "starttls")
+    assert (config.username, config.password) == ("folio", "s3cret")
+    assert settings.delivery_policy().max_attempts == 7
+    assert "s3cret" not in repr(settings)
+
+
+def test_the_delivery_policy_follows_the_backoff_and_lease_settings() -> None:
+    settings = NotificationSettings(
+        backoff_base_seconds=0.5, backoff_max_seconds=4, sending_lease_seconds=60, _env_file=None
+    )  # type: ignore[call-arg]
+
+    policy = settings.delivery_policy()
+
+    assert policy.backoff(1) == timedelta(seconds=0.5)
+    assert policy.backoff(10) == timedelta(seconds=4)
+    assert policy.sending_lease == timedelta(seconds=60)
+
+
+def test_a_lease_that_a_live_hand_off_could_outlast_is_refused() -> None:
+    with pytest.raises(ValidationError, match="sending_lease_seconds"):
+        NotificationSettings(smtp_deadline_seconds=8, sending_lease_seconds=10, _env_file=None)  # type: ignore[call-arg]
+
+
+def test_a_hand_off_deadline_longer_than_the_workers_stop_grace_is_refused() -> None:
+    with pytest.raises(ValidationError, match="smtp_deadline_seconds"):
+        NotificationSettings(smtp_deadline_seconds=30, sending_lease_seconds=600, _env_file=None)  # type: ignore[call-arg]
