@@ -1,0 +1,1 @@
+"""Ordering's tables, repositories and message mapping."""

@@ -1,0 +1,1 @@
+"""Ordering's command and query handlers, and the saga's driver."""

@@ -1,0 +1,16 @@
+"""``python -m ordering.entrypoints api|worker|all|migrate`` (also the ``folio-ordering`` script)."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+from chassis.runner import main as run
+from ordering.entrypoints.definition import ordering_definition
+
+
+def main(argv: Sequence[str] | None = None) -> None:
+    run(ordering_definition(), argv)
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,31 @@
+"""The worker's deadline scanner: durable saga timeouts, found in the database rather than kept in memory."""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable
+from typing import cast
+
+from chassis.definition import AppResources
+from chassis.lifecycle import sleep_unless_stopped
+from ordering.application.commands import scan_due_sagas
+from ordering.application.ports import OrderingUow
+from ordering.entrypoints.settings import OrderingSettings
+
+log = logging.getLogger(__name__)
+
+
+async def run_deadline_scanner(resources: AppResources) -> None:
+    """Handle due sagas until ``resources.stop`` is set; a full batch is followed at once by the next."""
+    settings = cast("OrderingSettings", resources.settings)
+    uows = cast("Callable[[], OrderingUow]", resources.uow_factory)
+    batch = settings.deadline_scan_batch
+    while not resources.stop.is_set():
+        try:
+            handled = await scan_due_sagas(uows, batch=batch)
+        except Exception:
+            # A database blip must not stop the worker: the deadlines are still there on the next pass.
+            log.warning("deadline scan failed; trying again", exc_info=True)
+            handled = 0
+        if handled < batch:
+            await sleep_unless_stopped(resources.stop, settings.deadline_scan_interval_seconds)

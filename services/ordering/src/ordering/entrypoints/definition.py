@@ -1,0 +1,36 @@
+"""Ordering as the chassis runs it: settings, unit of work, routers, consumers and the deadline scanner."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from chassis.definition import ServiceDefinition
+from ordering.adapters.unit_of_work import uow_factory
+from ordering.entrypoints.api import orders_router
+from ordering.entrypoints.consumers import subscriptions
+from ordering.entrypoints.deadlines import run_deadline_scanner
+from ordering.entrypoints.settings import OrderingSettings
+
+NAME = "ordering"
+# services/ordering/migrations, beside src/.
+MIGRATIONS_DIR = Path(__file__).resolve().parents[3] / "migrations"
+
+
+def ordering_definition(settings: OrderingSettings | None = None) -> ServiceDefinition:
+    """The service; ``settings`` fixes its settings (tests), else they are read from the environment."""
+
+    def current() -> OrderingSettings:
+        return settings if settings is not None else OrderingSettings.cached()
+
+    return ServiceDefinition(
+        name=NAME,
+        settings_factory=current,
+        # The chassis hands the builder only sessions: the saga's policy comes from the same settings.
+        uow_factory=lambda sessions: uow_factory(sessions, current().saga_policy()),
+        migrations_dir=MIGRATIONS_DIR,
+        routers=lambda: [orders_router()],
+        subscriptions=subscriptions,
+        background=[run_deadline_scanner],
+        title="Folio ordering",
+        description="Orders and the order saga: placing, reserving stock through the catalog, cancelling.",
+    )

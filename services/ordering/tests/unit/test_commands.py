@@ -1,0 +1,221 @@
+"""The command handlers on an in-memory unit of work: what they write, and how a lost race is retried."""
+
+from __future__ import annotations
+
+import copy
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
+from decimal import Decimal
+from types import TracebackType
+from typing import Any, Self
+from uuid import UUID, uuid4
+
+import pytest
+
+from ordering.application import commands
+from ordering.application.errors import ConcurrencyConflict, OrderNotFound
+from ordering.application.ports import Cause
+from ordering.application.views import HistoryEntry, OrderDetails, OrderSummary
+from ordering.domain import events, triggers
+from ordering.domain.errors import NotPermitted
+from ordering.domain.lines import OrderLine, PricedLine
+from ordering.domain.money import Money
+from ordering.domain.order import Order
+from ordering.domain.saga import Saga, SagaPolicy
+
+NOW = datetime(2026, 1, 1, tzinfo=UTC)
+POLICY = SagaPolicy(timedelta(seconds=5), max_attempts=2)
+
+
+def stored(aggregate: Any) -> Any:
+    """A copy as a database would keep it: state, not the events raised on the way."""
+    kept = copy.deepcopy(aggregate)
+    kept.events = []
+    return kept
+
+
+@dataclass
+class Store:
+    orders: dict[UUID, Order] = field(default_factory=dict)
+    sagas: dict[UUID, Saga] = field(default_factory=dict)
+    history: list[tuple[UUID, str, Cause]] = field(default_factory=list)
+    sent: list[Any] = field(default_factory=list)
+    # Saves to fail with a conflict, as if someone else had just moved the saga.
+    conflicts: int = 0
+
+
+class FakeUow:
+    def __init__(self, store: Store) -> None:
+        self.store = store
+        self.policy = POLICY
+        self.orders = self
+        self.sagas = FakeSagas(store)
+        self.history = self
+        self.reads = self
+        self._tracked: list[Any] = []
+
+    async def __aenter__(self) -> Self:
+        return self
+
+    async def __aexit__(
+        self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
+    ) -> None:
+        self._tracked = []
+
+    # Orders
+    async def add(self, order: Order) -> None:
+        self.store.orders[order.id] = stored(order)
+
+    async def get(self, order_id: UUID) -> Order | None:
+        order = self.store.orders.get(order_id)
+        return copy.deepcopy(order) if order else None
+
+    async def save(self, order: Order) -> None:
+        self.store.orders[order.id] = stored(order)
+
+    # History
+    async def record(
+        self, order: Order, saga: Saga, *, change: str, detail: str, cause: Cause, at: datetime
+    ) -> None:
+        self.store.history.append((order.id, change, cause))
+
+    async def timeline(self, order_id: UUID) -> Sequence[HistoryEntry]:
+        raise NotImplementedError
+
+    # Reads
+    async def order_details(self, order_id: UUID) -> OrderDetails | None:
+        raise NotImplementedError
+
+    async def summaries(
+        self, *, customer_id: str | None, offset: int, limit: int
+    ) -> tuple[Sequence[OrderSummary], int]:
+        raise NotImplementedError
+
+    def track(self, aggregate: Any) -> None:
+        self._tracked.append(aggregate)
+
+    async def commit(self) -> None:
+        for aggregate in self._tracked:
+            self.store.sent.extend(aggregate.events)
+            aggregate.events.clear()
+
+
+class FakeSagas:
+    def __init__(self, store: Store) -> None:
+        self.store = store
+
+    async def add(self, saga: Saga) -> None:
+        saga.version = 1
+        self.store.sagas[saga.order_id] = stored(saga)
+
+    async def get(self, order_id: UUID) -> Saga | None:
+        saga = self.store.sagas.get(order_id)
+        return copy.deepcopy(saga) if saga else None
+
+    async def save(self, saga: Saga) -> None:
+        if self.store.conflicts:
+            self.store.conflicts -= 1
+            raise ConcurrencyConflict(saga.order_id, saga.version)
+        assert self.store.sagas[saga.order_id].version == saga.version
+        saga.version += 1
+        self.store.sagas[saga.order_id] = stored(saga)
+
+    async def postpone(self, order_id: UUID, until: datetime) -> None:
+        self.store.sagas[order_id].deadline_at = until
+        self.store.sagas[order_id].version += 1
+
+    async def lock_due(self, now: datetime, limit: int) -> Sequence[Saga]:
+        return [copy.deepcopy(s) for s in self.store.sagas.values() if s.is_due(now)][:limit]
+
+
+async def placed(store: Store) -> Order:
+    command = commands.PlaceOrder(uuid4(), "alice", "alice@example.com", [OrderLine(uuid4(), 2)])
+    return await commands.place_order(command, FakeUow(store), now=NOW)
+
+
+def reserved(order: Order) -> triggers.StockReserved:
+    return triggers.StockReserved(
+        tuple(PricedLine(x.book_id, x.quantity, Money(Decimal(3), "EUR")) for x in order.lines)
+    )
+
+
+async def test_placing_writes_the_order_its_saga_and_sends_order_placed_then_reserve_stock() -> None:
+    store = Store()
+    order = await placed(store)
+    assert [type(e) for e in store.sent] == [events.OrderPlaced, events.ReserveStockRequested]
+    assert store.sagas[order.id].deadline_at == NOW + timedelta(seconds=5)
+    assert store.history == [(order.id, "placed", Cause("http", "alice"))]
+
+
+async def test_a_reply_that_loses_a_race_is_decided_again_on_a_fresh_read() -> None:
+    store = Store()
+    order = await placed(store)
+    store.conflicts = 2
+
+    step = await commands.handle_reply(
+        order.id, reserved(order), Cause("stock-reserved", "m1"), FakeUow(store)
+    )
+
+    assert step is not None
+    assert step.change == "confirmed"
+    assert store.orders[order.id].status.value == "confirmed"
+    assert store.sagas[order.id].version == 2
+
+
+async def test_a_reply_losing_every_race_goes_up_for_the_consumer_to_retry() -> None:
+    store = Store()
+    order = await placed(store)
+    store.conflicts = commands.REREADS + 1
+    with pytest.raises(ConcurrencyConflict):
+        await commands.handle_reply(order.id, reserved(order), Cause("stock-reserved", "m1"), FakeUow(store))
+    assert store.orders[order.id].status.value == "pending"
+
+
+async def test_a_reply_for_an_unknown_order_is_ignored() -> None:
+    assert (
+        await commands.handle_reply(uuid4(), triggers.StockReleased(True), Cause("x"), FakeUow(Store()))
+        is None
+    )
+
+
+async def test_the_scanner_resends_reserve_stock_for_due_sagas_only() -> None:
+    store = Store()
+    order = await placed(store)
+    store.sent.clear()
+
+    assert await commands.scan_due_sagas(lambda: FakeUow(store), NOW, batch=10) == 0
+    assert await commands.scan_due_sagas(lambda: FakeUow(store), NOW + timedelta(seconds=5), batch=10) == 1
+
+    assert [type(e) for e in store.sent] == [events.ReserveStockRequested]
+    assert store.history[-1] == (order.id, "reserve_stock_resent", commands.DEADLINE_CAUSE)
+
+
+async def test_another_customers_order_is_not_found_and_a_customer_may_not_complete() -> None:
+    store = Store()
+    order = await placed(store)
+    with pytest.raises(OrderNotFound):
+        await commands.cancel_order(order.id, commands.Actor("bob"), FakeUow(store))
+    with pytest.raises(NotPermitted):
+        await commands.complete_order(order.id, commands.Actor("alice"), FakeUow(store))
+
+
+async def test_a_deadline_that_cannot_be_decided_is_postponed_without_blocking_the_others(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    store = Store()
+    broken, fine = await placed(store), await placed(store)
+    real_handle = Saga.handle
+
+    def handle(saga: Saga, *args: Any) -> Any:
+        if saga.order_id == broken.id:
+            raise RuntimeError("a bug")
+        return real_handle(saga, *args)
+
+    monkeypatch.setattr(Saga, "handle", handle)
+    later = NOW + timedelta(seconds=5)
+
+    assert await commands.scan_due_sagas(lambda: FakeUow(store), later, batch=10) == 2
+
+    assert store.sagas[broken.id].deadline_at == later + POLICY.reserve_timeout
+    assert store.sagas[fine.id].attempts == 2
