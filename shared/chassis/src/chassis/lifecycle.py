@@ -93,7 +93,12 @@ async def open_resources(
 
     Nothing connects here: the pool opens connections on first use.
     """
-    engine = create_engine(settings.database_url, application_name=definition.name)
+    engine = create_engine(
+        settings.database_url,
+        application_name=definition.name,
+        pool_size=settings.database_pool_size,
+        max_overflow=settings.database_max_overflow,
+    )
     instrument_engine(engine)
     sessions = session_factory(engine)
     try:

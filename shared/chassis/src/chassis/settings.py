@@ -25,7 +25,7 @@ import functools
 import json
 from typing import Annotated, Any, Self, cast
 
-from pydantic import SecretStr, field_validator
+from pydantic import Field, SecretStr, field_validator
 from pydantic_settings import (
     BaseSettings,
     DotEnvSettingsSource,
@@ -49,6 +49,10 @@ class ServiceSettings(BaseSettings):
     )
 
     database_url: str = "postgresql://postgres@127.0.0.1:5432/folio"
+    # Per process. Eight processes share one server locally (PostgreSQL allows 100 connections by default),
+    # so the defaults stay small; production raises them with the replica count in mind.
+    database_pool_size: int = Field(default=5, ge=1)
+    database_max_overflow: int = Field(default=5, ge=0)
     amqp_url: str = "amqp://guest:guest@127.0.0.1:5672/%2F"
 
     http_host: str = "127.0.0.1"
