@@ -10,7 +10,7 @@ UV := $(shell command -v uv 2>/dev/null || echo .tools/bin/uv)
 PACKAGES := shared/contracts shared/chassis services/catalog services/ordering services/rating services/notification tools/devstack
 SERVICES := catalog ordering rating notification
 
-.PHONY: help setup lock lint format test test-unit test-integration infra up down logs demo bench catalog deploy-check schemas
+.PHONY: help setup lock lint format test test-unit test-integration infra up down logs demo bench catalog docs deploy-check schemas
 
 help: ## list the commands
 	@grep -hE '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-18s %s\n", $$1, $$2}'
@@ -56,6 +56,16 @@ test: lint deploy-check ## everything CI runs: lint, unit, contract, integration
 
 infra: setup ## create each service's database, role, vhost user and permissions (idempotent)
 	$(VENV)/bin/folio-bootstrap apply
+
+catalog: setup ## build the EventCatalog site (Node 22 from npm) and check it has a page for every message
+	$(PY) scripts/gen_asyncapi.py --check
+	$(PY) scripts/gen_eventcatalog.py --check
+	scripts/build_eventcatalog.sh
+	$(PY) scripts/check_eventcatalog_build.py
+
+docs: setup ## regenerate the AsyncAPI documents and the EventCatalog content from the contracts
+	$(PY) scripts/gen_asyncapi.py
+	$(PY) scripts/gen_eventcatalog.py
 
 deploy-check: setup ## validate Dockerfiles, compose and every Kubernetes overlay offline
 	$(PY) scripts/deploy_check.py
