@@ -36,6 +36,7 @@ lint: setup ## ruff and mypy --strict over the whole workspace
 	$(VENV)/bin/ruff check .
 	$(VENV)/bin/ruff format --check .
 	$(VENV)/bin/mypy shared/contracts/src shared/chassis/src tools/devstack/src $(foreach s,$(SERVICES),services/$(s)/src)
+	$(VENV)/bin/mypy scripts
 
 format: setup ## apply ruff's fixes and formatting
 	$(VENV)/bin/ruff check --fix .
