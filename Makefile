@@ -7,7 +7,7 @@ VENV := .venv
 PY := $(VENV)/bin/python
 # uv from PATH, or a private copy installed from PyPI on first use.
 UV := $(shell command -v uv 2>/dev/null || echo .tools/bin/uv)
-PACKAGES := shared/contracts shared/chassis services/catalog services/ordering services/rating services/notification tools/devstack
+PACKAGES := shared/contracts shared/chassis services/catalog services/ordering services/rating services/notification tools/devstack services/loadgenerator
 SERVICES := catalog ordering rating notification
 
 .PHONY: help setup lock lint format test test-unit test-integration infra up down logs demo bench catalog docs deploy-check schemas
@@ -35,8 +35,9 @@ lock: $(UV) ## re-resolve dependencies and write requirements.lock (names, versi
 lint: setup ## ruff and mypy --strict over the whole workspace
 	$(VENV)/bin/ruff check .
 	$(VENV)/bin/ruff format --check .
-	$(VENV)/bin/mypy shared/contracts/src shared/chassis/src tools/devstack/src $(foreach s,$(SERVICES),services/$(s)/src)
+	$(VENV)/bin/mypy shared/contracts/src shared/chassis/src tools/devstack/src services/loadgenerator/src $(foreach s,$(SERVICES),services/$(s)/src)
 	$(VENV)/bin/mypy scripts
+	$(VENV)/bin/mypy bench
 
 format: setup ## apply ruff's fixes and formatting
 	$(VENV)/bin/ruff check --fix .
@@ -67,6 +68,9 @@ catalog: setup ## build the EventCatalog site (Node 22 from npm) and check it ha
 docs: setup ## regenerate the AsyncAPI documents and the EventCatalog content from the contracts
 	$(PY) scripts/gen_asyncapi.py
 	$(PY) scripts/gen_eventcatalog.py
+
+bench: setup ## orders at rising rates against the running system (or a stack of its own): table, JSON, PNG
+	$(PY) bench/system_bench.py $(BENCH_ARGS)
 
 deploy-check: setup ## validate Dockerfiles, compose and every Kubernetes overlay offline
 	$(PY) scripts/deploy_check.py

@@ -14,6 +14,7 @@ In a throwaway database and vhost (both removed afterwards) it measures, in one 
    a millisecond or so before the commit), so the latencies are slightly pessimistic.
 
 The relay and the producers run in processes of their own; the consumer and the raw publisher in this one.
+The raw publisher and its message live in ``ceilings.py``, shared with ``system_bench.py`` (`make bench`).
 """
 
 from __future__ import annotations
@@ -27,10 +28,10 @@ import statistics
 import sys
 import time
 from dataclasses import asdict, dataclass
-from typing import ClassVar
 
 import aio_pika
 from aio_pika.abc import AbstractIncomingMessage
+from ceilings import message, raw_publish_rate
 from sqlalchemy import func, insert, select, text
 from sqlalchemy.ext.asyncio import AsyncEngine
 
@@ -40,34 +41,9 @@ from chassis.outbox.listener import APPLICATION_NAME
 from chassis.tables import OUTBOX_CHANNEL, outbox
 from chassis.testing.resources import fresh_database, fresh_vhost
 from chassis.uow import outbox_row
-from contracts.base import Event
 
 SCRIPT = os.path.abspath(__file__)
 EXCHANGE = "bench.events"
-RAW_EXCHANGE = "bench.raw"
-
-
-class BookPriced(Event):
-    """A message the size of a typical Folio event."""
-
-    TYPE: ClassVar[str] = "folio.bench.book-priced.v1"
-    OWNER: ClassVar[str] = "bench"
-    SUBJECT: ClassVar[str] = "book_id"
-    book_id: str
-    seq: int
-    title: str
-    price: str
-    currency: str
-
-
-def message(seq: int) -> BookPriced:
-    return BookPriced(
-        book_id=f"0190f0c4-7a1e-7c3b-9a52-{seq:012d}",
-        seq=seq,
-        title="The Left Hand of Darkness",
-        price="12.90",
-        currency="EUR",
-    )
 
 
 @dataclass
@@ -161,41 +137,6 @@ class Consumer:
 
     async def close(self) -> None:
         await self.connection.close()
-
-
-# ----------------------------------------------------------------------------------------------- raw broker
-
-
-async def raw_publish_rate(amqp_url: str, count: int, in_flight: int) -> float:
-    """Confirmed publishes per second of the same payload, straight from aio-pika."""
-    row = outbox_row(message(0), source="bench")
-    connection = await aio_pika.connect(amqp_url)
-    try:
-        channel = await connection.channel(publisher_confirms=True)
-        exchange = await channel.declare_exchange(RAW_EXCHANGE, aio_pika.ExchangeType.TOPIC, durable=True)
-        queue = await channel.declare_queue("bench.raw", durable=True)
-        await queue.bind(exchange, "#")
-        limit = asyncio.Semaphore(in_flight)
-
-        async def publish_one(seq: int) -> None:
-            body = aio_pika.Message(
-                row["body"],
-                headers=row["headers"],
-                content_type="application/json",
-                delivery_mode=aio_pika.DeliveryMode.PERSISTENT,
-                message_id=f"raw-{seq}",
-                type=row["type"],
-            )
-            async with limit:
-                await exchange.publish(body, row["routing_key"], mandatory=False)
-
-        started = time.perf_counter()
-        await asyncio.gather(*(publish_one(seq) for seq in range(count)))
-        elapsed = time.perf_counter() - started
-        await queue.purge()
-        return count / elapsed
-    finally:
-        await connection.close()
 
 
 # ------------------------------------------------------------------------------------------------ producers

@@ -1,0 +1,318 @@
+"""`make bench`: the whole system under rising order rates, with the ceilings that bound it (not a test).
+
+    .venv/bin/python bench/system_bench.py [--rates 5,10,20,40] [--seconds 20] [--profile] [--own-stack]
+
+Against the system `make up` runs (found by ``.run/honcho.pid``); when none runs, it starts one on its own
+databases, vhost and ports (prefix ``folio_bench``), and removes it afterwards. In one run it measures:
+
+1. the ceilings: the broker's raw confirmed-publish rate and PostgreSQL's commit rate (``ceilings.py``);
+2. per rate step (the load generator, ``services/loadgenerator``): orders sent and confirmed per second,
+   placed→confirmed latency, and from the services' own databases the outbox commit→publish latency,
+   outbox messages and transactions per confirmed order; from /proc the CPU each process used.
+3. with ``--profile``, py-spy samples the service processes during the last (heaviest) step.
+
+Figures go to ``bench/results/<timestamp>.json`` and ``.png`` (git-ignored) and to stdout.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import os
+import random
+import subprocess
+import sys
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass, replace
+from pathlib import Path
+
+import observe
+import profiling
+from ceilings import postgres_commit_rate, raw_publish_rate
+
+from chassis.testing.resources import fresh_vhost
+from devstack.config import SERVICES, StackConfig, bootstrap_env
+from devstack.stack import Stack, alive
+from loadgenerator.books import create_books
+from loadgenerator.chart import draw
+from loadgenerator.cli import http_client, load_arguments, utc_stamp
+from loadgenerator.host import describe_host
+from loadgenerator.report import BenchReport, Ceilings, StepResult, render_table
+from loadgenerator.schedule import rising_steps
+from loadgenerator.step import run_step
+from loadgenerator.target import Target
+
+ROOT = Path(__file__).resolve().parent.parent
+RESULTS = ROOT / "bench" / "results"
+# A stack of its own, away from `make up`'s names and ports.
+OWN_STACK = StackConfig(
+    prefix="folio_bench",
+    vhost="folio_bench",
+    run_dir=ROOT / ".run" / "bench",
+    api_port=28001,
+    worker_port=29001,
+    smtp_port=21025,
+    mail_http_port=28025,
+)
+
+
+@dataclass
+class System:
+    config: StackConfig
+    database_urls: dict[str, str]
+    processes: dict[str, int]  # "ordering-api" -> pid
+    description: str
+    amqp_url: str  # the ordering service's, to watch the broker with
+
+    def target(self) -> Target:
+        return Target(self.config.api_url("catalog"), self.config.api_url("ordering"), self.config.secret())
+
+
+def _running(config: StackConfig) -> int | None:
+    pid_file = config.run_dir / "honcho.pid"
+    if pid_file.exists() and alive(pid := int(pid_file.read_text())):
+        return pid
+    return None
+
+
+def _urls(config: StackConfig) -> tuple[dict[str, str], str]:
+    env = bootstrap_env(config)
+    return {service: env[f"{service.upper()}_DATABASE_URL"] for service in SERVICES}, env["ORDERING_AMQP_URL"]
+
+
+@contextmanager
+def system(own: bool, run_dir: Path) -> Iterator[System]:
+    # The same defaults as `folio-stack`, which `make up` runs.
+    running = StackConfig(
+        prefix=os.environ.get("FOLIO_PREFIX", "folio"),
+        vhost=os.environ.get("FOLIO_VHOST", "folio"),
+        run_dir=run_dir,
+    )
+    honcho = None if own else _running(running)
+    if honcho is not None:
+        processes = observe.service_processes(observe.process_tree(honcho))
+        databases, amqp_url = _urls(running)
+        yield System(running, databases, processes, "the running system (make up)", amqp_url)
+        return
+    print("no running system (make up): starting one of its own (prefix folio_bench) ...", file=sys.stderr)
+    stack = Stack(OWN_STACK)
+    try:
+        stack.prepare()
+        stack.start()
+        stack.wait_ready(timeout=180)
+        processes = {name: p.pid for name, p in stack.processes.items() if name != "mail"}
+        databases, amqp_url = _urls(OWN_STACK)
+        yield System(OWN_STACK, databases, processes, "a stack of its own (folio_bench)", amqp_url)
+    finally:
+        print("removing the bench stack ...", file=sys.stderr)
+        _teardown(stack)
+
+
+def _teardown(stack: Stack, attempts: int = 6) -> None:
+    """The broker or its management API may be away for a moment (the end-to-end tests restart the shared
+    broker): try again rather than lose the figures, and say what is left behind if it never works."""
+    for attempt in range(attempts):
+        try:
+            stack.teardown()
+            return
+        except (RuntimeError, subprocess.CalledProcessError) as error:
+            print(f"teardown failed ({error}); trying again", file=sys.stderr)
+            time.sleep(5 * (attempt + 1))
+    config = stack.config
+    print(
+        f"could not remove the bench stack: run `folio-bootstrap teardown --prefix {config.prefix} "
+        f"--vhost {config.vhost}`",
+        file=sys.stderr,
+    )
+
+
+async def measure_ceilings(args: argparse.Namespace) -> Ceilings:
+    print(f"ceiling: broker, {args.raw_messages} confirmed publishes ...", file=sys.stderr)
+    async with fresh_vhost("folio_bench_raw") as amqp_url:
+        broker = await raw_publish_rate(amqp_url, args.raw_messages, in_flight=500)
+    print("ceiling: PostgreSQL commits ...", file=sys.stderr)
+    postgres = await postgres_commit_rate(connections=8, seconds=args.ceiling_seconds)
+    return Ceilings(broker, postgres.per_second, postgres.method)
+
+
+async def run_steps(
+    args: argparse.Namespace, sut: System, warnings: list[str]
+) -> tuple[list[StepResult], list[profiling.Summary]]:
+    target = sut.target()
+    rng = random.Random(args.seed)
+    run_id = f"{int(time.time())}-{rng.randrange(16**6):06x}"
+    steps = rising_steps(args.rates, args.seconds)
+    results: list[StepResult] = []
+    summaries: list[profiling.Summary] = []
+    async with http_client() as client:
+        book_ids = await create_books(client, target, count=args.books, stock=args.stock, rng=rng)
+        # What the system commits with nothing to do (the saga's deadline scan, the relays' polls ...),
+        # subtracted from each step so that commits per order count the orders' own transactions.
+        await asyncio.sleep(args.pause)
+        idle_start, idle_from = await observe.commits(sut.database_urls), time.monotonic()
+        await asyncio.sleep(args.idle_seconds)
+        idle_rate = (await observe.commits(sut.database_urls) - idle_start) / (time.monotonic() - idle_from)
+        print(f"idle: {idle_rate:.1f} commits/s", file=sys.stderr)
+        for index, step in enumerate(steps):
+            print(
+                f"step {index + 1}/{len(steps)}: {step.rate:g} orders/s for {step.seconds:g}s ...",
+                file=sys.stderr,
+            )
+            recordings = _start_profiles(args, sut, step.seconds) if index == len(steps) - 1 else []
+            commits_before, commits_from = await observe.commits(sut.database_urls), time.monotonic()
+            cpu_before = observe.cpu_sample(cpu_groups(sut), time.monotonic())
+            async with observe.BrokerWatch(sut.amqp_url) as broker:
+                run = await run_step(
+                    client,
+                    target,
+                    step,
+                    book_ids,
+                    customer=f"bench-{run_id}-{step.rate:g}",
+                    rng=rng,
+                    settle_timeout=args.settle_timeout,
+                )
+            void = "the broker went away during the step" if broker.lost else None
+            if void:
+                warnings.append(
+                    f"{void} at {step.rate:g}/s (restarted by something else?): its figures are void"
+                )
+                print(f"warning: {warnings[-1]}", file=sys.stderr)
+            cpu_after = observe.cpu_sample(cpu_groups(sut), time.monotonic())
+            # The last outbox rows (NotificationSent) and the backends' statistics land shortly after.
+            await asyncio.sleep(1.5)
+            idle_commits = idle_rate * (time.monotonic() - commits_from)
+            commits = await observe.commits(sut.database_urls) - commits_before - idle_commits
+            outbox = await observe.outbox_figures(sut.database_urls, run.started_at - 0.5, run.ended_at + 1.0)
+            per_process, host = observe.cpu_percent(cpu_before, cpu_after)
+            confirmed = run.result.confirmed
+            results.append(
+                replace(
+                    run.result,
+                    outbox_lag_ms=outbox.lag_ms,
+                    messages_per_order=outbox.rows / confirmed if confirmed else None,
+                    commits_per_order=commits / confirmed if confirmed else None,
+                    cpu_percent=per_process,
+                    host_cpu_percent=host,
+                    void=void,
+                    cpu_ms_per_order=(
+                        observe.cpu_ms(cpu_before, cpu_after, [*sut.processes, POSTGRES]) / confirmed
+                        if confirmed
+                        else None
+                    ),
+                )
+            )
+            summaries.extend(s for r in recordings if (s := profiling.finish(r)) is not None)
+            await asyncio.sleep(args.pause)
+    return results, summaries
+
+
+POSTGRES = "postgres (their backends)"
+BROKER = "rabbitmq (whole broker)"
+
+
+def cpu_groups(sut: System) -> dict[str, list[int]]:
+    """What the CPU figures follow: each service process, the PostgreSQL backends serving the services'
+    databases, the broker (shared with anything else using it) and this process, the load generator."""
+    groups = {name: [pid] for name, pid in sut.processes.items()}
+    groups[POSTGRES] = observe.backend_pids(sut.database_urls)
+    groups[BROKER] = observe.pids_named("beam.smp")
+    groups["load generator"] = [os.getpid()]
+    return groups
+
+
+def _start_profiles(args: argparse.Namespace, sut: System, seconds: float) -> list[profiling.Recording]:
+    binary = profiling.py_spy()
+    if not args.profile or binary is None:
+        return []
+    names = [n for n in sut.processes if args.profile == "all" or n in args.profile.split(",")]
+    out_dir = args.out / f"profile-{args.stamp}"
+    return [profiling.start(binary, n, sut.processes[n], seconds, out_dir) for n in names]
+
+
+def profile_text(summaries: list[profiling.Summary]) -> str:
+    lines = []
+    for summary in sorted(summaries, key=lambda s: -s.busy):
+        busy = summary.busy / (50 * summary.seconds) * 100 if summary.seconds else 0.0
+        lines.append(
+            f"\n== {summary.name}: {summary.busy} samples at 50 Hz not idle ({busy:.0f}% of the time running "
+            "or waiting for a core)"
+        )
+        lines.append("   busy time by where it is spent (the innermost library on the stack):")
+        lines.extend(f"   {percent:5.1f}%  {label}" for label, percent in summary.categories)
+        lines.append("   busy time under:")
+        lines.extend(f"   {percent:5.1f}%  {label}" for label, percent in summary.inclusive)
+        lines.append("   hottest leaf frames (share of busy time):")
+        lines.extend(f"   {percent:5.1f}%  {frame}" for frame, percent in summary.self_top[:8])
+    return "\n".join(lines)
+
+
+async def bench(args: argparse.Namespace) -> tuple[BenchReport, list[profiling.Summary]]:
+    with system(args.own_stack, args.run_dir) as sut:
+        started = utc_stamp()
+        ceilings = await measure_ceilings(args)
+        warnings: list[str] = []
+        steps, summaries = await run_steps(args, sut, warnings)
+        notes = [
+            *warnings,
+            f"{os.cpu_count()} CPUs shared by every process of the system, the load generator, the broker "
+            "and PostgreSQL (and whatever else runs on the machine: see host CPU)",
+            "outbox lag: created_at (the writing transaction's start) to published_at (after the broker's "
+            "confirm); commits/order: transactions in the four databases (reads included) beyond the idle "
+            "rate; CPU ms/order: user+system time of the eight service processes and of the PostgreSQL "
+            "backends serving their databases (not the broker's, not the load generator's)",
+        ]
+        report = BenchReport(
+            started_at=started,
+            target=f"{sut.description}: {sut.target().describe()}",
+            host=describe_host(),
+            steps=steps,
+            ceilings=ceilings,
+            notes=notes,
+        )
+    return report, summaries
+
+
+def parse(argv: list[str]) -> argparse.Namespace:
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
+    load_arguments(parser)
+    parser.add_argument("--own-stack", action="store_true", help="start a stack of its own even if one runs")
+    parser.add_argument("--run-dir", type=Path, default=Path(".run"), help="where `make up` keeps its state")
+    parser.add_argument("--raw-messages", type=int, default=20_000, help="publishes for the broker ceiling")
+    parser.add_argument("--ceiling-seconds", type=float, default=5.0, help="length of the PostgreSQL ceiling")
+    parser.add_argument("--pause", type=float, default=2.0, help="idle seconds between steps")
+    parser.add_argument("--idle-seconds", type=float, default=5.0, help="idle commits measured this long")
+    parser.add_argument(
+        "--profile",
+        nargs="?",
+        const="ordering-api,ordering-worker,catalog-worker,notification-worker",
+        default="",
+        help="py-spy these processes (comma-separated, or 'all') during the last step",
+    )
+    parser.add_argument("--out", type=Path, default=RESULTS, help="directory for the JSON and PNG")
+    return parser.parse_args(argv)
+
+
+def main(argv: list[str] | None = None) -> None:
+    args = parse(sys.argv[1:] if argv is None else argv)
+    args.stamp = time.strftime("%Y%m%dT%H%M%SZ", time.gmtime())
+    report, summaries = asyncio.run(bench(args))
+    args.out.mkdir(parents=True, exist_ok=True)
+    data = report.to_json()
+    data["profiles"] = [vars(s) for s in summaries]
+    json_path = args.out / f"{args.stamp}.json"
+    json_path.write_text(json.dumps(data, indent=2))
+    png_path = draw(report, args.out / f"{args.stamp}.png")
+    print(render_table(report))
+    if summaries:
+        print(profile_text(summaries))
+        print(f"\nprofiles (collapsed stacks): {args.out / f'profile-{args.stamp}'}")
+    print(f"\nfigures: {json_path}\nchart:   {png_path}")
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,3 @@
+from loadgenerator.cli import main
+
+main()
