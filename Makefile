@@ -10,7 +10,7 @@ UV := $(shell command -v uv 2>/dev/null || echo .tools/bin/uv)
 PACKAGES := shared/contracts shared/chassis services/catalog services/ordering services/rating services/notification tools/devstack services/loadgenerator
 SERVICES := catalog ordering rating notification
 
-.PHONY: help setup lock lint format test test-unit test-integration infra up down logs demo bench catalog docs deploy-check schemas
+.PHONY: help setup lock lint format test test-unit test-integration test-e2e infra up down logs demo bench catalog docs deploy-check schemas
 
 help: ## list the commands
 	@grep -hE '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-18s %s\n", $$1, $$2}'
@@ -83,3 +83,9 @@ down: ## stop what `make up` started
 
 logs: ## follow the logs of what `make up` started
 	$(VENV)/bin/folio-stack logs
+
+demo: ## walk through Folio over HTTP against what `make up` started: orders, feedback, timelines, e-mails
+	$(VENV)/bin/folio-stack demo
+
+test-e2e: setup ## the end-to-end suite alone: the whole system as real processes, faults included
+	$(VENV)/bin/pytest -q -p no:cacheprovider tests/e2e

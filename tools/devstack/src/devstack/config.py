@@ -2,14 +2,19 @@
 
 from __future__ import annotations
 
+import json
 import os
 import secrets
+import shlex
+import socket
 import subprocess
 import sys
-from dataclasses import dataclass, field
+from dataclasses import asdict, dataclass, field, replace
 from pathlib import Path
+from typing import Any
 
 SERVICES: tuple[str, ...] = ("catalog", "ordering", "rating", "notification")
+STATE_FILE = "stack.json"
 
 
 def bin_path(name: str) -> str:
@@ -30,7 +35,7 @@ class StackConfig:
     smtp_port: int = 1025
     mail_http_port: int = 8025
     host: str = "127.0.0.1"
-    # Saga timing, small enough for tests to watch a deadline pass.
+    # Set for every process on top of the stack's own variables (tests shrink the saga's timeouts here).
     extra_env: dict[str, str] = field(default_factory=dict)
 
     def api_url(self, service: str) -> str:
@@ -47,6 +52,15 @@ class StackConfig:
     def mail_dir(self) -> Path:
         return self.run_dir / "mail"
 
+    def ports(self) -> list[int]:
+        count = len(SERVICES)
+        return [
+            *range(self.api_port, self.api_port + count),
+            *range(self.worker_port, self.worker_port + count),
+            self.smtp_port,
+            self.mail_http_port,
+        ]
+
     def secret(self) -> str:
         """The local JWT key, made once per run directory so tokens outlive a restart."""
         path = self.run_dir / "auth-secret"
@@ -56,16 +70,72 @@ class StackConfig:
             path.chmod(0o600)
         return path.read_text().strip()
 
+    def save(self) -> None:
+        """Remember where this stack listens, for ``folio-stack demo|status`` and other clients."""
+        data = {**asdict(self), "run_dir": str(self.run_dir)}
+        self.run_dir.mkdir(parents=True, exist_ok=True)
+        (self.run_dir / STATE_FILE).write_text(json.dumps(data, indent=2) + "\n")
+
+    @classmethod
+    def load(cls, run_dir: Path) -> StackConfig | None:
+        """The stack last started from ``run_dir``, or None if none was."""
+        path = run_dir / STATE_FILE
+        if not path.exists():
+            return None
+        data: dict[str, Any] = json.loads(path.read_text())
+        return replace(cls(**{**data, "run_dir": Path(data["run_dir"])}), run_dir=run_dir)
+
+
+def port_free(port: int, host: str = "127.0.0.1") -> bool:
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
+        try:
+            sock.bind((host, port))
+        except OSError:
+            return False
+    return True
+
+
+def with_free_ports(config: StackConfig, *, low: int = 20000, high: int = 60000) -> StackConfig:
+    """``config`` moved to a block of ports nobody listens on (tests run beside a `make up` stack)."""
+    count = len(SERVICES)
+    rng = secrets.SystemRandom()
+    for _ in range(200):
+        base = rng.randrange(low, high - 3 * count, 10)
+        moved = replace(
+            config,
+            api_port=base,
+            worker_port=base + count,
+            smtp_port=base + 2 * count,
+            mail_http_port=base + 2 * count + 1,
+        )
+        if all(port_free(port, config.host) for port in moved.ports()):
+            return moved
+    raise RuntimeError("found no block of free ports")
+
 
 def bootstrap_env(config: StackConfig) -> dict[str, str]:
     """Each service's database and broker URLs, as the bootstrap defines them."""
     out = subprocess.run(
-        [bin_path("folio-bootstrap"), "--print-env", "--prefix", config.prefix, "--vhost", config.vhost],
+        [
+            bin_path("folio-bootstrap"),
+            "apply",
+            "--print-env",
+            "--prefix",
+            config.prefix,
+            "--vhost",
+            config.vhost,
+        ],
         check=True,
         capture_output=True,
         text=True,
     ).stdout
-    return dict(line.split("=", 1) for line in out.splitlines() if "=" in line)
+    values: dict[str, str] = {}
+    for line in out.splitlines():
+        if "=" in line:
+            key, value = line.split("=", 1)
+            # --print-env quotes for a shell where a value needs it.
+            values[key] = shlex.split(value)[0] if value else value
+    return values
 
 
 def stack_variables(config: StackConfig, urls: dict[str, str]) -> dict[str, str]:

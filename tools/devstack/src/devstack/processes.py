@@ -9,6 +9,10 @@ from dataclasses import dataclass, field
 
 from devstack.config import SERVICES, StackConfig, bin_path
 
+# How long `make down` lets each process stop gracefully before it is killed (the chassis gives a worker's
+# consumers 15 s to finish the deliveries in hand).
+GRACEFUL_STOP_SECONDS = 25
+
 
 @dataclass(frozen=True)
 class ProcessSpec:
@@ -26,8 +30,8 @@ def process_specs(config: StackConfig) -> list[ProcessSpec]:
             name="mail",
             argv=(
                 sys.executable, "-m", "notification.smtp_sink",
-                "--host", config.host, "--port", str(config.smtp_port),
-                "--http-port", str(config.mail_http_port), "--dir", str(config.mail_dir),
+                "--host", config.host, "--smtp-port", str(config.smtp_port),
+                "--http-port", str(config.mail_http_port), "--maildir", str(config.mail_dir),
             ),
             ready_url=f"{config.mail_url}/health",
         )

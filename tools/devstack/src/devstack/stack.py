@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+import ctypes
 import os
 import signal
 import subprocess
+import sys
 import time
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from pathlib import Path
 
 import httpx
@@ -17,24 +19,39 @@ from devstack.processes import ProcessSpec, process_specs
 
 def bootstrap(config: StackConfig, *, teardown: bool = False) -> None:
     command = "teardown" if teardown else "apply"
-    subprocess.run(
-        [bin_path("folio-bootstrap"), command, "--prefix", config.prefix, "--vhost", config.vhost],
-        check=True,
-        capture_output=True,
-        text=True,
-    )
+    argv = [bin_path("folio-bootstrap"), command, "--prefix", config.prefix, "--vhost", config.vhost]
+    result = subprocess.run(argv, capture_output=True, text=True, check=False)
+    if result.returncode != 0:
+        raise RuntimeError(f"folio-bootstrap {command} failed:\n{result.stdout}\n{result.stderr}")
 
 
 def migrate(env: dict[str, str]) -> None:
-    for service in SERVICES:
-        command = [bin_path(f"folio-{service}"), "migrate"]
-        result = subprocess.run(command, env=env, capture_output=True, text=True, check=False)
-        if result.returncode != 0:
-            raise RuntimeError(f"{service} migrate failed:\n{result.stdout}\n{result.stderr}")
+    """Every service's migrations, side by side (each has its own database)."""
+    running = {
+        service: subprocess.Popen(
+            [bin_path(f"folio-{service}"), "migrate"],
+            env=env,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.STDOUT,
+            text=True,
+        )
+        for service in SERVICES
+    }
+    failures = []
+    for service, process in running.items():
+        output, _ = process.communicate()
+        if process.returncode != 0:
+            failures.append(f"{service} migrate failed:\n{output}")
+    if failures:
+        raise RuntimeError("\n".join(failures))
 
 
 class Stack:
-    """Processes started with Popen, each logging to ``<run_dir>/logs/<name>.log``."""
+    """Processes started with Popen, each logging to ``<run_dir>/logs/<name>.log``.
+
+    A process gets SIGKILL when the thread that started it ends (so none outlives a killed test run):
+    start them from the main thread.
+    """
 
     def __init__(self, config: StackConfig) -> None:
         self.config = config
@@ -55,32 +72,66 @@ class Stack:
     def start(self, names: Iterable[str] | None = None) -> None:
         self.log_dir.mkdir(parents=True, exist_ok=True)
         self.config.mail_dir.mkdir(parents=True, exist_ok=True)
-        for name in names or self.specs:
+        for name in self.specs if names is None else names:
+            if self.running(name):
+                continue
             spec = self.specs[name]
-            log = (self.log_dir / f"{name}.log").open("ab")
-            self.processes[name] = subprocess.Popen(
-                spec.argv, env={**self.env, **spec.env}, stdout=log, stderr=subprocess.STDOUT
-            )
+            with self._log(name).open("ab") as log:
+                self.processes[name] = subprocess.Popen(
+                    spec.argv,
+                    env={**self.env, **spec.env},
+                    stdout=log,
+                    stderr=subprocess.STDOUT,
+                    preexec_fn=_die_with_parent,
+                )
+
+    def running(self, name: str) -> bool:
+        process = self.processes.get(name)
+        return process is not None and process.poll() is None
 
     def signal(self, name: str, sig: int = signal.SIGTERM, timeout: float = 30) -> None:
-        process = self.processes.pop(name)
-        if process.poll() is None:
+        """Send ``sig`` to ``name`` and wait for it to end (killing it after ``timeout``)."""
+        process = self.processes.get(name)
+        if process is not None and process.poll() is None:
             process.send_signal(sig)
-            try:
-                process.wait(timeout)
-            except subprocess.TimeoutExpired:
-                process.kill()
-                process.wait()
+        self._reap(name, timeout)
+
+    def _reap(self, name: str, timeout: float) -> None:
+        process = self.processes.pop(name, None)
+        if process is None:
+            return
+        try:
+            process.wait(timeout)
+        except subprocess.TimeoutExpired:
+            process.kill()
+            process.wait()
 
     def kill(self, name: str) -> None:
         self.signal(name, signal.SIGKILL)
 
-    def stop(self) -> None:
-        for name in list(self.processes):
-            self.signal(name)
+    def stop(self, names: Iterable[str] | None = None, timeout: float = 30) -> None:
+        """SIGTERM to every process named (all by default) at once, then wait for each to stop.
 
-    def wait_ready(self, names: Iterable[str] | None = None, timeout: float = 90) -> None:
-        pending = {name: self.specs[name] for name in (names or self.specs)}
+        One SIGTERM only: a second one tells a service to cut its graceful shutdown short.
+        """
+        chosen = list(self.processes) if names is None else [n for n in names if n in self.processes]
+        for name in chosen:
+            if self.processes[name].poll() is None:
+                self.processes[name].send_signal(signal.SIGTERM)
+        for name in chosen:
+            self._reap(name, timeout)
+
+    def wait_ready(
+        self,
+        names: Iterable[str] | None = None,
+        timeout: float = 90,
+        guard: Callable[[], None] | None = None,
+    ) -> None:
+        """Poll every process' readiness probe; raise if one exits or ``timeout`` passes first.
+
+        ``guard`` is called between polls and may raise to give up early (a supervisor that died).
+        """
+        pending = {name: self.specs[name] for name in (self.specs if names is None else names)}
         deadline = time.monotonic() + timeout
         with httpx.Client(timeout=2) as client:
             while pending:
@@ -92,6 +143,8 @@ class Stack:
                         del pending[name]
                 if not pending:
                     return
+                if guard is not None:
+                    guard()
                 if time.monotonic() > deadline:
                     raise TimeoutError(f"not ready after {timeout}s: {', '.join(pending)}")
                 time.sleep(0.3)
@@ -99,9 +152,20 @@ class Stack:
     def _log(self, name: str) -> Path:
         return self.log_dir / f"{name}.log"
 
-    def teardown(self) -> None:
-        self.stop()
-        bootstrap(self.config, teardown=True)
+    def teardown(self, stop_timeout: float = 30) -> None:
+        """Stop every process, then drop the databases, roles, users and vhost (even if stopping failed)."""
+        try:
+            self.stop(timeout=stop_timeout)
+        finally:
+            bootstrap(self.config, teardown=True)
+
+
+def _die_with_parent() -> None:
+    """In the child: get SIGKILL when the parent (a test run) dies, so no process outlives it (Linux)."""
+    if sys.platform.startswith("linux"):
+        libc = ctypes.CDLL(None, use_errno=True)
+        pr_set_pdeathsig = 1
+        libc.prctl(pr_set_pdeathsig, signal.SIGKILL)
 
 
 def _answers(client: httpx.Client, url: str) -> bool:

@@ -1,0 +1,189 @@
+"""A stack seen from the operator's side: its databases as the PostgreSQL superuser, its vhost as the broker
+administrator. End-to-end tests read here what no API shows (held reservations, backlogs, parked messages).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from collections.abc import Callable, Coroutine, Sequence
+from dataclasses import dataclass
+from typing import Any, TypeVar
+from urllib.parse import quote, urlsplit, urlunsplit
+
+import aio_pika
+import asyncpg
+import httpx
+
+from chassis.messaging.parked import ParkedMessage, list_parked
+from chassis.testing.resources import with_database, with_vhost
+from chassis.testing.servers import test_servers
+from devstack.config import SERVICES, StackConfig
+
+T = TypeVar("T")
+
+
+def run(coroutine: Coroutine[Any, Any, T]) -> T:
+    """Run ``coroutine`` from synchronous code (the demo and the e2e tests are synchronous)."""
+    return asyncio.run(coroutine)
+
+
+@dataclass(frozen=True)
+class Backlog:
+    """Work still under way somewhere: a stack is quiet when every count is zero."""
+
+    queued: dict[str, int]
+    unpublished: dict[str, int]
+    mail_in_flight: int
+    sagas_in_flight: int
+
+    @property
+    def quiet(self) -> bool:
+        return (
+            not any(self.queued.values())
+            and not any(self.unpublished.values())
+            and not (self.mail_in_flight or self.sagas_in_flight)
+        )
+
+    def __str__(self) -> str:
+        queued = {name: n for name, n in self.queued.items() if n}
+        unpublished = {name: n for name, n in self.unpublished.items() if n}
+        return (
+            f"queued {queued}, unpublished {unpublished}, mail in flight {self.mail_in_flight}, "
+            f"sagas in flight {self.sagas_in_flight}"
+        )
+
+
+class Admin:
+    def __init__(self, config: StackConfig) -> None:
+        servers = test_servers()
+        self.config = config
+        self.postgres_url = servers.postgres_url
+        self.amqp_url = with_vhost(servers.amqp_url, config.vhost)
+        parts = urlsplit(servers.rabbitmq_management_url)
+        self.management_url = urlunsplit(
+            (parts.scheme, f"{parts.hostname}:{parts.port or 15672}", "", "", "")
+        )
+        self.management_auth = (parts.username or "guest", parts.password or "guest")
+
+    # --- PostgreSQL -------------------------------------------------------------------------------------
+
+    def database_url(self, service: str) -> str:
+        return with_database(self.postgres_url, f"{self.config.prefix}_{service}")
+
+    async def fetch(self, service: str, sql: str, *args: object) -> list[asyncpg.Record]:
+        connection = await asyncpg.connect(self.database_url(service))
+        try:
+            rows: list[asyncpg.Record] = await connection.fetch(sql, *args)
+            return rows
+        finally:
+            await connection.close()
+
+    def query(self, service: str, sql: str, *args: object) -> list[asyncpg.Record]:
+        return run(self.fetch(service, sql, *args))
+
+    def held_stock(self) -> dict[str, int]:
+        """Copies held by reservations per book: catalog has no API for them, so read its database."""
+        rows = self.query(
+            "catalog",
+            "SELECT l.book_id, sum(l.quantity) AS held FROM stock_reservation_lines l"
+            " JOIN stock_reservations r USING (order_id) WHERE r.status = 'held' GROUP BY l.book_id",
+        )
+        return {str(row["book_id"]): int(row["held"]) for row in rows}
+
+    def reservations(self) -> dict[str, str]:
+        """The catalog's reservation status (held, rejected, released) per order id."""
+        rows = self.query("catalog", "SELECT order_id, status FROM stock_reservations")
+        return {str(row["order_id"]): str(row["status"]) for row in rows}
+
+    # --- RabbitMQ ---------------------------------------------------------------------------------------
+
+    def management(self) -> httpx.Client:
+        return httpx.Client(base_url=self.management_url, auth=self.management_auth, timeout=30)
+
+    def queue_names(self) -> list[str]:
+        with self.management() as api:
+            response = api.get(f"/api/queues/{quote(self.config.vhost, safe='')}", params={"columns": "name"})
+            response.raise_for_status()
+            return sorted(str(q["name"]) for q in response.json())
+
+    def consumer_queues(self) -> list[str]:
+        """Every service's consumer queues (``<service>.<handler>``, not their delay or parking queues)."""
+        return [
+            name for name in self.queue_names() if name.split(".", 1)[0] in SERVICES and name.count(".") == 1
+        ]
+
+    def bindings(self, queue: str) -> list[dict[str, Any]]:
+        with self.management() as api:
+            vhost = quote(self.config.vhost, safe="")
+            response = api.get(f"/api/queues/{vhost}/{quote(queue, safe='')}/bindings")
+            response.raise_for_status()
+            found: list[dict[str, Any]] = response.json()
+            return found
+
+    async def queue_depths(self, names: Sequence[str]) -> dict[str, int]:
+        """Ready messages per queue, exact and current (a passive declare, not the sampled statistics)."""
+        connection = await aio_pika.connect(self.amqp_url)
+        try:
+            depths = {}
+            for name in names:
+                channel = await connection.channel()
+                queue = await channel.declare_queue(name, passive=True)
+                depths[name] = queue.declaration_result.message_count or 0
+                await channel.close()
+            return depths
+        finally:
+            await connection.close()
+
+    def depths(self, names: Sequence[str]) -> dict[str, int]:
+        return run(self.queue_depths(names))
+
+    def parked(self, queue: str) -> list[ParkedMessage]:
+        return run(list_parked(self.amqp_url, queue))
+
+    def purge(self, queue: str) -> None:
+        with self.management() as api:
+            vhost = quote(self.config.vhost, safe="")
+            api.delete(f"/api/queues/{vhost}/{quote(queue, safe='')}/contents").raise_for_status()
+
+    # --- the whole system -------------------------------------------------------------------------------
+
+    def backlog(self) -> Backlog:
+        return run(self._backlog())
+
+    async def _backlog(self) -> Backlog:
+        queues = [n for n in self.queue_names() if n.split(".", 1)[0] in SERVICES and not n.endswith(".dlq")]
+        unpublished = {}
+        for service in SERVICES:
+            rows = await self.fetch(service, "SELECT count(*) AS n FROM outbox WHERE published_at IS NULL")
+            unpublished[service] = int(rows[0]["n"])
+        mail = await self.fetch(
+            "notification", "SELECT count(*) AS n FROM notifications WHERE status IN ('pending', 'sending')"
+        )
+        sagas = await self.fetch(
+            "ordering",
+            "SELECT count(*) AS n FROM order_sagas"
+            " WHERE state IN ('awaiting_stock', 'cancel_requested_awaiting_stock', 'releasing')",
+        )
+        return Backlog(
+            queued=await self.queue_depths(queues),
+            unpublished=unpublished,
+            mail_in_flight=int(mail[0]["n"]),
+            sagas_in_flight=int(sagas[0]["n"]),
+        )
+
+    def wait_quiet(
+        self, timeout: float, *, settle: float = 1.0, sleep: Callable[[float], None] | None = None
+    ) -> None:
+        """Wait until nothing is queued, unpublished or in flight, twice in a row ``settle`` seconds apart."""
+        pause = sleep or time.sleep
+        deadline = time.monotonic() + timeout
+        quiet_once = False
+        backlog = None
+        while time.monotonic() < deadline:
+            backlog = self.backlog()
+            if backlog.quiet and quiet_once:
+                return
+            quiet_once = backlog.quiet
+            pause(settle if quiet_once else 0.5)
+        raise TimeoutError(f"the system is not quiet after {timeout:.0f}s: {backlog}")
