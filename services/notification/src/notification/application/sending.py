@@ -136,15 +136,20 @@ async def send_due(
     claimed = await claim_due(ClaimDue(clock(), batch), uows())
     if not claimed:
         return PassResult(0, (), len(stuck))
+
+    async def hand_over(notification: Notification) -> Status | None:
+        # Each outcome is recorded as soon as its own hand-off ends: a worker killed mid-batch then leaves
+        # only the e-mails still in flight `sending` (reported unknown), not every e-mail of the batch.
+        try:
+            result: DeliveryOutcome | BaseException = await mailer.deliver(notification)
+        except Exception as exc:
+            result = exc
+        settled = await _settle_patiently(uows, notification, _as_outcome(notification, result), clock)
+        return settled.status if settled is not None else None
+
     # Concurrently, so every claimed row is handed over at once and none waits out the lease in a queue.
-    results = await asyncio.gather(*(mailer.deliver(n) for n in claimed), return_exceptions=True)
-    statuses: list[Status] = []
-    for notification, result in zip(claimed, results, strict=True):
-        outcome = _as_outcome(notification, result)
-        settled = await _settle_patiently(uows, notification, outcome, clock)
-        if settled is not None:
-            statuses.append(settled.status)
-    return PassResult(len(claimed), tuple(statuses), len(stuck))
+    statuses = await asyncio.gather(*(hand_over(n) for n in claimed))
+    return PassResult(len(claimed), tuple(s for s in statuses if s is not None), len(stuck))
 
 
 async def _settle_patiently(
