@@ -249,7 +249,8 @@ class Consumer(Generic[U]):
     async def park(
         self, raw: AbstractIncomingMessage, *, reason: str, error_type: str, attempts: int
     ) -> None:
-        log.error("%s parks message %s: %s", self.queue, (raw.headers or {}).get(ID, "?"), reason)
+        message_id = (raw.headers or {}).get(ID) or raw.message_id or "?"
+        log.error("%s parks message %s: %s", self.queue, message_id, reason)
         headers = original_headers(raw)
         headers.update(
             {
