@@ -35,9 +35,8 @@ lock: $(UV) ## re-resolve dependencies and write requirements.lock (names, versi
 lint: setup ## ruff and mypy --strict over the whole workspace
 	$(VENV)/bin/ruff check .
 	$(VENV)/bin/ruff format --check .
-	$(VENV)/bin/mypy shared/contracts/src shared/chassis/src tools/devstack/src services/loadgenerator/src $(foreach s,$(SERVICES),services/$(s)/src)
-	$(VENV)/bin/mypy scripts
-	$(VENV)/bin/mypy bench
+	$(VENV)/bin/mypy shared/contracts/src shared/chassis/src tools/devstack/src services/loadgenerator/src \
+		$(foreach s,$(SERVICES),services/$(s)/src) scripts bench
 
 format: setup ## apply ruff's fixes and formatting
 	$(VENV)/bin/ruff check --fix .
