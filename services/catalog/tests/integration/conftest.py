@@ -50,8 +50,12 @@ async def catalog_database() -> AsyncIterator[str]:
 
 @pytest.fixture(scope="session")
 async def engine(catalog_database: str) -> AsyncIterator[AsyncEngine]:
-    # Room for the concurrency tests' fifty transactions at once.
-    engine = create_engine(catalog_database, pool_size=10, max_overflow=50, pool_pre_ping=False)
+    # The PostgreSQL server is shared (100 connections for everyone) and this engine lives for the whole run:
+    # two connections stay open; the concurrency tests' fifty transactions queue for at most ten, which still
+    # race each other for the same rows.
+    engine = create_engine(
+        catalog_database, pool_size=2, max_overflow=8, pool_timeout=60, pool_pre_ping=False
+    )
     yield engine
     await engine.dispose()
 
@@ -150,7 +154,12 @@ def outbox_messages(catalog_url: str, engine: AsyncEngine) -> Outbox:
 @pytest.fixture(scope="session")
 def settings(catalog_database: str) -> CatalogSettings:
     return CatalogSettings(
-        database_url=catalog_database, auth_local_secret=SECRET, log_json=False, currency="EUR"
+        database_url=catalog_database,
+        auth_local_secret=SECRET,
+        log_json=False,
+        currency="EUR",
+        database_pool_size=1,
+        database_max_overflow=4,
     )
 
 

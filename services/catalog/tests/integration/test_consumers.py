@@ -292,7 +292,8 @@ async def test_answers_reach_the_catalog_events_exchange_through_the_relay(
         assert len(await outbox_messages.messages("stock-reservation-rejected")) == 1
 
     await eventually(rejected)
-    assert await OutboxRelay(engine, amqp_url).publish_pending() == 2
+    async with OutboxRelay(engine, amqp_url) as relay:
+        assert await relay.publish_pending() == 2
 
     received = []
     async with queue.iterator(timeout=10) as messages:

@@ -1,5 +1,6 @@
 import asyncio
 import random
+from collections.abc import Coroutine
 from typing import Any
 from uuid import UUID, uuid4
 
@@ -13,6 +14,13 @@ from catalog.application.commands import DeleteBook, ReleaseStock, ReserveStock,
 from catalog.domain.reservation import RequestedLine
 
 pytestmark = pytest.mark.integration
+
+
+async def all_at_once(*work: Coroutine[Any, Any, None], within: float = 60) -> None:
+    """Run ``work`` concurrently; the first failure cancels the rest, so nothing outlives the test."""
+    async with asyncio.timeout(within), asyncio.TaskGroup() as group:
+        for each in work:
+            group.create_task(each)
 
 
 def reserve(order_id: UUID, *lines: tuple[UUID, int]) -> ReserveStock:
@@ -174,7 +182,7 @@ async def test_fifty_concurrent_orders_for_ten_copies_reserve_exactly_ten_withou
         async with uow_factory() as uow:
             await stock_handlers.reserve_stock(reserve(order, *lines), uow)
 
-    await asyncio.wait_for(asyncio.gather(*(place(order) for order in orders)), timeout=60)
+    await all_at_once(*(place(order) for order in orders))
 
     reserved = await outbox_messages.messages("stock-reserved")
     rejected = await outbox_messages.messages("stock-reservation-rejected")
@@ -199,9 +207,7 @@ async def test_concurrent_reservations_and_releases_keep_stock_plus_held_constan
             async with uow_factory() as uow:
                 await stock_handlers.release_stock(ReleaseStock(order, "cancelled"), uow)
 
-    await asyncio.wait_for(
-        asyncio.gather(*(reserve_then_maybe_release(i, o) for i, o in enumerate(orders))), timeout=60
-    )
+    await all_at_once(*(reserve_then_maybe_release(i, o) for i, o in enumerate(orders)))
     assert await stock_of(engine, book) + await held_of(engine, book) == 10
 
 
@@ -215,6 +221,6 @@ async def test_twin_reserve_stock_commands_for_one_order_racing_hold_it_once(
         async with uow_factory() as uow:
             await stock_handlers.reserve_stock(reserve(order, (book, 3)), uow)
 
-    await asyncio.gather(*(attempt() for _ in range(5)))
+    await all_at_once(*(attempt() for _ in range(5)))
     assert await stock_of(engine, book) == 7
     assert len(await outbox_messages.messages("stock-reserved")) == 5

@@ -13,6 +13,7 @@ from typing import Any
 from uuid import UUID
 
 import aio_pika
+import asyncpg
 import pytest
 from sqlalchemy import select, text
 from sqlalchemy.ext.asyncio import AsyncEngine
@@ -21,9 +22,11 @@ from chassis.db import create_engine
 from chassis.migrations import upgrade_to_head
 from chassis.runner import run_worker
 from chassis.tables import inbox, outbox
+from chassis.tables import metadata as chassis_metadata
+from chassis.testing.resources import fresh_database
 from contracts.base import Message
 from contracts.envelope import Envelope
-from notification.adapters.tables import notifications
+from notification.adapters.tables import metadata, notifications
 from notification.entrypoints.definition import MIGRATIONS_DIR, notification_definition
 from notification.entrypoints.settings import NotificationSettings
 from notification.smtp_sink import SmtpSink
@@ -55,6 +58,9 @@ def test_settings(database_url: str, amqp_url: str, smtp_port: int, **overrides:
         # One delivery at a time: a message published after another is handled after it.
         "consumer_prefetch": 1,
         "outbox_poll_interval": 0.1,
+        # The PostgreSQL server is shared: small pools.
+        "database_pool_size": 2,
+        "database_max_overflow": 3,
         "auth_local_secret": SECRET,
         "log_json": False,
         **overrides,
@@ -62,10 +68,24 @@ def test_settings(database_url: str, amqp_url: str, smtp_port: int, **overrides:
     return NotificationSettings(**values, _env_file=None)
 
 
+@pytest.fixture(scope="session")
+async def notification_database() -> AsyncIterator[str]:
+    """One database migrated by notification's own scripts for the whole run (see ``migrated_database``)."""
+    async with fresh_database("notification_test") as url:
+        await upgrade_to_head(MIGRATIONS_DIR, url)
+        yield url
+
+
 @pytest.fixture
-async def migrated_database(database_url: str) -> str:
-    await upgrade_to_head(MIGRATIONS_DIR, database_url)
-    return database_url
+async def migrated_database(notification_database: str) -> str:
+    """The migrated database, emptied: creating and migrating one per test cost more than the tests."""
+    tables = ", ".join(table.name for table in (*metadata.sorted_tables, *chassis_metadata.sorted_tables))
+    connection = await asyncpg.connect(notification_database)
+    try:
+        await connection.execute(f"TRUNCATE {tables} RESTART IDENTITY CASCADE")
+    finally:
+        await connection.close()
+    return notification_database
 
 
 @pytest.fixture

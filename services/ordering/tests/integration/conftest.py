@@ -17,6 +17,7 @@ from typing import Any
 from uuid import UUID
 
 import aio_pika
+import asyncpg
 import httpx
 import pytest
 from aio_pika.abc import AbstractIncomingMessage
@@ -28,6 +29,8 @@ from chassis.auth.tokens import mint_local_token
 from chassis.db import create_engine, session_factory
 from chassis.migrations import upgrade_to_head
 from chassis.runner import run_worker
+from chassis.tables import metadata as chassis_metadata
+from chassis.testing.resources import fresh_database
 from contracts.base import Message
 from contracts.catalog import (
     RejectionReason,
@@ -41,6 +44,7 @@ from contracts.envelope import Envelope, new_id
 from contracts.lines import OrderLine, PricedLine
 from contracts.money import Money
 from contracts.registry import parse
+from ordering.adapters.tables import metadata
 from ordering.adapters.unit_of_work import OrderingUnitOfWork
 from ordering.entrypoints.definition import MIGRATIONS_DIR, ordering_definition
 from ordering.entrypoints.settings import OrderingSettings
@@ -284,8 +288,30 @@ class Ordering:
         return [entry["change"] for entry in await self.history(order_id)]
 
 
+@pytest.fixture(scope="session")
+async def ordering_database() -> AsyncIterator[str]:
+    """One database migrated by ordering's own scripts for the whole run; each test empties it first.
+
+    Creating and migrating a database per test cost more than the tests themselves.
+    """
+    async with fresh_database("ordering_test") as url:
+        await upgrade_to_head(MIGRATIONS_DIR, url)
+        yield url
+
+
+async def emptied(database_url: str) -> str:
+    tables = ", ".join(table.name for table in (*metadata.sorted_tables, *chassis_metadata.sorted_tables))
+    connection = await asyncpg.connect(database_url)
+    try:
+        await connection.execute(f"TRUNCATE {tables} RESTART IDENTITY CASCADE")
+    finally:
+        await connection.close()
+    return database_url
+
+
 @pytest.fixture
-async def ordering(database_url: str, amqp_url: str) -> AsyncIterator[Ordering]:
+async def ordering(ordering_database: str, amqp_url: str) -> AsyncIterator[Ordering]:
+    database_url = await emptied(ordering_database)
     settings = OrderingSettings(
         database_url=database_url,
         amqp_url=amqp_url,
@@ -299,9 +325,10 @@ async def ordering(database_url: str, amqp_url: str) -> AsyncIterator[Ordering]:
         outbox_poll_interval=0.2,
         # The PostgreSQL server is shared: fewer deliveries in hand, fewer connections held.
         consumer_prefetch=2,
+        database_pool_size=3,
+        database_max_overflow=3,
         log_json=False,
     )
-    await upgrade_to_head(MIGRATIONS_DIR, database_url)
     catalog = FakeCatalog(amqp_url)
     await catalog.start()
     engine = create_engine(database_url, pool_size=3, max_overflow=2)
@@ -317,10 +344,15 @@ async def ordering(database_url: str, amqp_url: str) -> AsyncIterator[Ordering]:
         try:
             yield system
         finally:
-            await system.stop_workers()
-            await system.spy.stop()
-            await catalog.stop()
-            await engine.dispose()
+            # Everything stops even if one step fails: the next test empties this database.
+            try:
+                await system.stop_workers()
+            finally:
+                try:
+                    await system.spy.stop()
+                    await catalog.stop()
+                finally:
+                    await engine.dispose()
 
 
 @pytest.fixture

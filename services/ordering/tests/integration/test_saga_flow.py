@@ -131,6 +131,11 @@ async def test_a_late_reservation_after_giving_up_is_released_again(ordering, he
     await helpers.eventually(
         lambda: _has(ordering.catalog.releases_for(order_id)), what="the first ReleaseStock"
     )
+    # The catalog's answer to that release is handled before the late reservation arrives: both are
+    # consumed from different queues, so the history's order would otherwise be a race.
+    await helpers.eventually(
+        lambda: _ends_with(ordering, order_id, ["gave_up", "stock_released"]), what="the first release noted"
+    )
 
     lines = ordering.catalog.reserves_for(order_id)[0].lines
     await ordering.catalog.publish(ordering.catalog.reserved(order_id, lines))

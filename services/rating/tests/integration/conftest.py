@@ -53,7 +53,8 @@ async def migrated_db() -> AsyncIterator[str]:
 
 @pytest.fixture(scope="session")
 async def engine(migrated_db: str) -> AsyncIterator[AsyncEngine]:
-    engine = create_engine(migrated_db, pool_size=5, max_overflow=10)
+    # Lives for the whole run on a shared server: few connections kept open, more only while needed.
+    engine = create_engine(migrated_db, pool_size=2, max_overflow=8)
     yield engine
     await engine.dispose()
 
@@ -72,15 +73,28 @@ def uows(rating_db: str, engine: AsyncEngine) -> Callable[[], RatingUnitOfWork]:
     return uow_factory(session_factory(engine))
 
 
-@pytest.fixture
-async def api(rating_db: str) -> AsyncIterator[httpx.AsyncClient]:
-    settings = RatingSettings(database_url=rating_db, auth_local_secret=SECRET, log_json=False)
+@pytest.fixture(scope="session")
+async def session_api(migrated_db: str) -> AsyncIterator[httpx.AsyncClient]:
+    """One API app for the run: starting an app (and its pool) per test costs time and connections."""
+    settings = RatingSettings(
+        database_url=migrated_db,
+        auth_local_secret=SECRET,
+        log_json=False,
+        database_pool_size=1,
+        database_max_overflow=7,
+    )
     app = create_api(definition(), settings)
     async with (
         app.router.lifespan_context(app),
         httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://test") as client,
     ):
         yield client
+
+
+@pytest.fixture
+def api(rating_db: str, session_api: httpx.AsyncClient) -> httpx.AsyncClient:
+    """The rating API on an emptied database."""
+    return session_api
 
 
 def auth(subject: str) -> dict[str, str]:

@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import asyncio
+from collections.abc import Coroutine
 from datetime import UTC, datetime
+from typing import Any, TypeVar
 from uuid import UUID, uuid4
 
 import pytest
@@ -14,12 +16,21 @@ from rating.application.purchase_handlers import record_order_completed
 
 pytestmark = pytest.mark.integration
 
+T = TypeVar("T")
+
+
+async def all_at_once(*work: Coroutine[Any, Any, T]) -> list[T]:
+    """Run ``work`` concurrently; the first failure cancels the rest, so nothing outlives the test."""
+    async with asyncio.TaskGroup() as group:
+        tasks = [group.create_task(each) for each in work]
+    return [task.result() for task in tasks]
+
 
 async def test_concurrent_first_submissions_make_one_feedback_with_distinct_versions(rating) -> None:
     book = uuid4()
     await rating.book_created(book)
 
-    answers = await asyncio.gather(
+    answers = await all_at_once(
         *(
             rating.api.put(
                 f"/api/v1/books/{book}/feedback/mine",
@@ -46,7 +57,7 @@ async def test_a_submission_racing_the_order_that_verifies_it_ends_up_verified(r
             command = RecordOrderCompleted(uuid4(), "alice", (book,), datetime.now(UTC))
             await record_order_completed(command, uow)
 
-    await asyncio.gather(
+    await all_at_once(
         *(
             work
             for book in books

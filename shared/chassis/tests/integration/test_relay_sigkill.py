@@ -67,7 +67,13 @@ async def run_relay_process(database_url: str, amqp_url: str, *, kill_before_mar
         stdout=asyncio.subprocess.PIPE,
         stderr=asyncio.subprocess.STDOUT,
     )
-    output, _ = await asyncio.wait_for(process.communicate(), timeout=60)
+    try:
+        output, _ = await asyncio.wait_for(process.communicate(), timeout=60)
+    finally:
+        # An overrunning relay must not outlive the test: its database is dropped next.
+        if process.returncode is None:
+            process.kill()
+            await process.wait()
     assert process.returncode is not None
     return process.returncode, output.decode()
 

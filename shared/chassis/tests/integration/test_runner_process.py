@@ -49,6 +49,18 @@ async def start(role: str, env: dict[str, str]) -> asyncio.subprocess.Process:
     )
 
 
+async def output_of(process: asyncio.subprocess.Process, within: float) -> bytes:
+    """Wait for ``process`` to exit and return its output; kill it if it overruns, so no test leaves it behind
+    still connected to a database that is about to be dropped."""
+    try:
+        output, _ = await asyncio.wait_for(process.communicate(), within)
+    finally:
+        if process.returncode is None:
+            process.kill()
+            await process.wait()
+    return output
+
+
 async def wait_until_ready(port: int, process: asyncio.subprocess.Process, within: float = 40) -> None:
     loop = asyncio.get_running_loop()
     deadline = loop.time() + within
@@ -70,7 +82,7 @@ def json_lines(output: bytes) -> list[dict[str, object]]:
 
 async def test_the_migrate_role_upgrades_and_exits(database_url: str, amqp_url: str) -> None:
     process = await start("migrate", environment(database_url, amqp_url, free_port()))
-    output, _ = await asyncio.wait_for(process.communicate(), 60)
+    output = await output_of(process, 60)
 
     assert process.returncode == 0, output.decode()
     assert await is_at_head(SCRIPTS, database_url)
@@ -102,7 +114,7 @@ async def test_the_all_role_serves_then_stops_cleanly_on_sigterm(database_url: s
 
 async def test_an_unknown_role_is_refused(database_url: str, amqp_url: str) -> None:
     process = await start("dance", environment(database_url, amqp_url, free_port()))
-    output, _ = await asyncio.wait_for(process.communicate(), 30)
+    output = await output_of(process, 30)
 
     assert process.returncode == 2
     assert b"invalid choice" in output

@@ -192,6 +192,6 @@ async def test_commit_notifies_the_relay_and_rollback_does_not(
             thing.rename("after")
             await uow.save(thing)
             await uow.commit()
-        assert await asyncio.wait_for(notified.get(), timeout=5) == OUTBOX_CHANNEL
+        assert await asyncio.wait_for(notified.get(), timeout=15) == OUTBOX_CHANNEL
     finally:
         await listener.close()
