@@ -55,15 +55,12 @@ def service_version(service: str) -> str:
 
 
 def service_definition(service: str) -> ServiceDefinition:
-    """The service's ``ServiceDefinition``: from ``definition()`` or ``<service>_definition()``."""
+    """The service's ``ServiceDefinition``, from its ``entrypoints.definition.definition()``."""
     module = importlib.import_module(f"{service}.entrypoints.definition")
-    for name in ("definition", f"{service}_definition"):
-        factory = getattr(module, name, None)
-        if callable(factory):
-            found = factory()
-            if isinstance(found, ServiceDefinition):
-                return found
-    raise LookupError(f"{module.__name__} has no definition() returning a ServiceDefinition")
+    found = module.definition()
+    if not isinstance(found, ServiceDefinition):
+        raise LookupError(f"{module.__name__}.definition() returned {found!r}, not a ServiceDefinition")
+    return found
 
 
 def worker_topology(service: str, subscriptions: Sequence[Subscription[Any]]) -> ServiceTopology:

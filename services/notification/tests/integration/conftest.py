@@ -27,7 +27,7 @@ from chassis.testing.resources import fresh_database
 from contracts.base import Message
 from contracts.envelope import Envelope
 from notification.adapters.tables import metadata, notifications
-from notification.entrypoints.definition import MIGRATIONS_DIR, notification_definition
+from notification.entrypoints.definition import MIGRATIONS_DIR, definition
 from notification.entrypoints.settings import NotificationSettings
 from notification.smtp_sink import SmtpSink
 
@@ -160,7 +160,7 @@ class Worker:
 async def running_worker(settings: NotificationSettings) -> AsyncIterator[Worker]:
     stop, started = asyncio.Event(), asyncio.Event()
     task = asyncio.create_task(
-        run_worker(notification_definition(settings), settings, stop, serve_probes=False, started=started)
+        run_worker(definition(settings), settings, stop, serve_probes=False, started=started)
     )
     waiting = asyncio.create_task(started.wait())
     await asyncio.wait({task, waiting}, timeout=20, return_when=asyncio.FIRST_COMPLETED)

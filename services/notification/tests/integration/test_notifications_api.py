@@ -18,7 +18,7 @@ from notification.adapters.unit_of_work import NotificationUnitOfWork
 from notification.application.recording import RecordNotification, record_notification
 from notification.domain.content import EmailContent
 from notification.domain.delivery import DeliveryPolicy
-from notification.entrypoints.definition import notification_definition
+from notification.entrypoints.definition import definition
 from notification.entrypoints.settings import NotificationSettings
 
 pytestmark = pytest.mark.integration
@@ -60,7 +60,7 @@ async def http(migrated_database: str, amqp_url: str, engine) -> AsyncIterator[h
     settings = NotificationSettings(
         database_url=migrated_database, amqp_url=amqp_url, auth_local_secret=SECRET, _env_file=None
     )  # type: ignore[call-arg]
-    app = create_api(notification_definition(settings), settings)
+    app = create_api(definition(settings), settings)
     async with (
         app.router.lifespan_context(app),
         httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://test") as client,

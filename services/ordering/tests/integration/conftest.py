@@ -46,7 +46,7 @@ from contracts.money import Money
 from contracts.registry import parse
 from ordering.adapters.tables import metadata
 from ordering.adapters.unit_of_work import OrderingUnitOfWork
-from ordering.entrypoints.definition import MIGRATIONS_DIR, ordering_definition
+from ordering.entrypoints.definition import MIGRATIONS_DIR, definition
 from ordering.entrypoints.settings import OrderingSettings
 
 SECRET = "ordering-integration-tests-secret-0123456789"
@@ -237,9 +237,8 @@ class Ordering:
 
     async def start_worker(self) -> None:
         stop, started = asyncio.Event(), asyncio.Event()
-        definition = ordering_definition(self.settings)
         task = asyncio.create_task(
-            run_worker(definition, self.settings, stop, serve_probes=False, started=started)
+            run_worker(definition(self.settings), self.settings, stop, serve_probes=False, started=started)
         )
         self._workers.append((stop, task))
         waiting = asyncio.create_task(started.wait())
@@ -332,7 +331,7 @@ async def ordering(ordering_database: str, amqp_url: str) -> AsyncIterator[Order
     catalog = FakeCatalog(amqp_url)
     await catalog.start()
     engine = create_engine(database_url, pool_size=3, max_overflow=2)
-    app = create_api(ordering_definition(settings), settings)
+    app = create_api(definition(settings), settings)
     async with (
         app.router.lifespan_context(app),
         httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://ordering") as client,

@@ -5,11 +5,11 @@ from __future__ import annotations
 from collections.abc import Sequence
 
 from chassis.runner import main as run
-from notification.entrypoints.definition import notification_definition
+from notification.entrypoints.definition import definition
 
 
 def main(argv: Sequence[str] | None = None) -> None:
-    run(notification_definition(), argv)
+    run(definition(), argv)
 
 
 if __name__ == "__main__":

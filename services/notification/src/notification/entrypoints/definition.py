@@ -16,7 +16,7 @@ NAME = "notification"
 MIGRATIONS_DIR = Path(__file__).resolve().parents[3] / "migrations"
 
 
-def notification_definition(settings: NotificationSettings | None = None) -> ServiceDefinition:
+def definition(settings: NotificationSettings | None = None) -> ServiceDefinition:
     """The service; ``settings`` fixes its settings (tests), else they are read from the environment."""
 
     def current() -> NotificationSettings:

@@ -5,11 +5,11 @@ from __future__ import annotations
 from collections.abc import Sequence
 
 from chassis.runner import main as run
-from ordering.entrypoints.definition import ordering_definition
+from ordering.entrypoints.definition import definition
 
 
 def main(argv: Sequence[str] | None = None) -> None:
-    run(ordering_definition(), argv)
+    run(definition(), argv)
 
 
 if __name__ == "__main__":

@@ -16,7 +16,7 @@ NAME = "ordering"
 MIGRATIONS_DIR = Path(__file__).resolve().parents[3] / "migrations"
 
 
-def ordering_definition(settings: OrderingSettings | None = None) -> ServiceDefinition:
+def definition(settings: OrderingSettings | None = None) -> ServiceDefinition:
     """The service; ``settings`` fixes its settings (tests), else they are read from the environment."""
 
     def current() -> OrderingSettings:
