@@ -84,7 +84,7 @@ def up(config: StackConfig) -> int:
     print("Folio is up:")
     for service in SERVICES:
         probes = config.worker_url(service)
-        print(f"  {service:<13} {config.api_url(service)}/docs   (worker probes {probes}/health/ready)")
+        print(f"  {service:<13} {config.api_url(service)}/api/v1/docs  (worker probes {probes}/health/ready)")
     print(f"  {'mail sink':<13} {config.mail_url}/messages   (SMTP {config.host}:{config.smtp_port})")
     print(f"  logs          {log_path} (`make logs` follows them)")
     print(f"  tokens        FOLIO_AUTH_LOCAL_SECRET=$(cat {config.run_dir / 'auth-secret'}) folio-token mint")
