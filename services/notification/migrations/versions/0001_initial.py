@@ -1,4 +1,4 @@
-"""Notifications, and the chassis tables (outbox, inbox, idempotency keys)
+"""Notifications
 
 Revision ID: 0001
 Revises:
@@ -9,12 +9,12 @@ from collections.abc import Sequence
 
 import sqlalchemy as sa
 from alembic import op
-from sqlalchemy.dialects import postgresql
 
 revision: str = "0001"
 down_revision: str | None = None
 branch_labels: str | Sequence[str] | None = None
-depends_on: str | Sequence[str] | None = None
+# The chassis tables (outbox, inbox, idempotency keys) come from the chassis branch.
+depends_on: str | Sequence[str] | None = "chassis_0001"
 
 
 def upgrade() -> None:
@@ -72,72 +72,9 @@ def upgrade() -> None:
         unique=False,
         postgresql_where=sa.text("status = 'sending'"),
     )
-    op.create_table(
-        "idempotency_keys",
-        sa.Column("principal", sa.Text(), nullable=False),
-        sa.Column("key", sa.Text(), nullable=False),
-        sa.Column("method", sa.Text(), nullable=False),
-        sa.Column("path", sa.Text(), nullable=False),
-        sa.Column("request_hash", sa.Text(), nullable=False),
-        sa.Column("status_code", sa.Integer(), nullable=True),
-        sa.Column("response_headers", postgresql.JSONB(astext_type=sa.Text()), nullable=True),
-        sa.Column("response_body", sa.LargeBinary(), nullable=True),
-        sa.Column("created_at", sa.DateTime(timezone=True), server_default=sa.text("now()"), nullable=False),
-        sa.PrimaryKeyConstraint("principal", "key"),
-    )
-    op.create_table(
-        "inbox",
-        sa.Column("consumer", sa.Text(), nullable=False),
-        sa.Column("message_id", sa.Uuid(), nullable=False),
-        sa.Column("message_type", sa.Text(), nullable=False),
-        sa.Column("received_at", sa.DateTime(timezone=True), server_default=sa.text("now()"), nullable=False),
-        sa.PrimaryKeyConstraint("consumer", "message_id"),
-    )
-    op.create_index("inbox_received_at", "inbox", ["received_at"], unique=False)
-    op.create_table(
-        "outbox",
-        sa.Column("id", sa.BigInteger(), sa.Identity(always=False), nullable=False),
-        sa.Column("message_id", sa.Uuid(), nullable=False),
-        sa.Column("exchange", sa.Text(), nullable=False),
-        sa.Column("routing_key", sa.Text(), nullable=False),
-        sa.Column("type", sa.Text(), nullable=False),
-        sa.Column("body", sa.LargeBinary(), nullable=False),
-        sa.Column("headers", postgresql.JSONB(astext_type=sa.Text()), nullable=False),
-        sa.Column("created_at", sa.DateTime(timezone=True), server_default=sa.text("now()"), nullable=False),
-        sa.Column(
-            "available_at", sa.DateTime(timezone=True), server_default=sa.text("now()"), nullable=False
-        ),
-        sa.Column("published_at", sa.DateTime(timezone=True), nullable=True),
-        sa.Column("attempts", sa.Integer(), server_default="0", nullable=False),
-        sa.Column("last_error", sa.Text(), nullable=True),
-        sa.PrimaryKeyConstraint("id"),
-        sa.UniqueConstraint("message_id"),
-    )
-    op.create_index(
-        "outbox_pending",
-        "outbox",
-        ["available_at", "id"],
-        unique=False,
-        postgresql_where=sa.text("published_at IS NULL"),
-    )
-    op.create_index(
-        "outbox_published_at",
-        "outbox",
-        ["published_at"],
-        unique=False,
-        postgresql_where=sa.text("published_at IS NOT NULL"),
-    )
 
 
 def downgrade() -> None:
-    op.drop_index(
-        "outbox_published_at", table_name="outbox", postgresql_where=sa.text("published_at IS NOT NULL")
-    )
-    op.drop_index("outbox_pending", table_name="outbox", postgresql_where=sa.text("published_at IS NULL"))
-    op.drop_table("outbox")
-    op.drop_index("inbox_received_at", table_name="inbox")
-    op.drop_table("inbox")
-    op.drop_table("idempotency_keys")
     op.drop_index(
         "notifications_sending", table_name="notifications", postgresql_where=sa.text("status = 'sending'")
     )

@@ -8,15 +8,25 @@
 
 Migrations run on an async engine (asyncpg). ``upgrade_to_head`` is what the ``migrate`` role and tests call;
 the ``alembic`` CLI works too, taking the database URL from ``run_migrations(url=...)`` or ``sqlalchemy.url``.
+
 Concurrent upgrades of one database (two ``migrate`` jobs) queue on an advisory lock instead of racing.
+
+The chassis tables (outbox, inbox, idempotency keys) are migrated by the chassis itself: its revisions,
+in ``chassis/migrations_versions`` and labelled ``chassis``, are a second version location of every
+service's scripts (``alembic_config`` adds it), and a service's first revision
+``depends_on = "chassis_0001"``. A service's scripts therefore have two heads, its own and the chassis's;
+everything here upgrades to and checks ``heads``. A config built elsewhere (an ``alembic.ini``) must list
+``CHASSIS_VERSIONS`` in ``version_locations`` too; a new service revision names its parent
+(``alembic revision --head <service head>``), since ``head`` alone is ambiguous.
 """
 
 from __future__ import annotations
 
 import asyncio
 import enum
-from collections.abc import Sequence
-from dataclasses import dataclass
+import os
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
 from pathlib import Path
 
 from alembic import command
@@ -38,14 +48,27 @@ _alembic_in_use = asyncio.Lock()
 CONNECTION_ATTRIBUTE = "connection"
 URL_ATTRIBUTE = "database_url"
 
+# The chassis's own revisions (branch label ``chassis``), shipped inside the package.
+CHASSIS_VERSIONS = Path(__file__).resolve().parent / "migrations_versions"
+
 
 def alembic_config(script_location: str | Path, database_url: str | None = None) -> Config:
-    """An Alembic config without an ini file: the scripts' location and, optionally, the database."""
+    """An Alembic config without an ini file: the scripts' location and, optionally, the database.
+
+    Its version locations are the service's ``versions`` folder and the chassis's revisions.
+    """
     config = Config()
     config.set_main_option("script_location", str(script_location))
+    config.set_main_option("path_separator", "os")
+    config.set_main_option("version_locations", os.pathsep.join(version_locations(script_location)))
     if database_url is not None:
         config.attributes[URL_ATTRIBUTE] = database_url
     return config
+
+
+def version_locations(script_location: str | Path) -> list[str]:
+    """Where a service's revisions live: its own ``versions`` folder, then the chassis's."""
+    return [str(Path(script_location) / "versions"), str(CHASSIS_VERSIONS)]
 
 
 def run_migrations(*, target_metadata: MetaData | Sequence[MetaData], url: str | None = None) -> None:
@@ -102,7 +125,7 @@ def _new_engine(database_url: str) -> AsyncEngine:
     return create_async_engine(async_url(database_url), poolclass=NullPool)
 
 
-async def upgrade(script_location: str | Path, database_url: str, revision: str = "head") -> None:
+async def upgrade(script_location: str | Path, database_url: str, revision: str = "heads") -> None:
     """Migrate ``database_url`` up to ``revision`` with the scripts under ``script_location``."""
     engine = _new_engine(database_url)
     config = alembic_config(script_location, database_url)
@@ -119,8 +142,9 @@ async def upgrade(script_location: str | Path, database_url: str, revision: str 
 
 
 async def upgrade_to_head(script_location: str | Path, database_url: str) -> None:
-    """Apply every pending migration under ``script_location`` to ``database_url``."""
-    await upgrade(script_location, database_url, "head")
+    """Apply every pending migration under ``script_location`` (and the chassis's) to ``database_url``."""
+    # "heads", not "head": the service's branch and the chassis's are two heads.
+    await upgrade(script_location, database_url, "heads")
 
 
 class MigrationState(enum.StrEnum):
@@ -133,25 +157,36 @@ class MigrationState(enum.StrEnum):
 
 @dataclass(frozen=True, slots=True)
 class MigrationScripts:
-    """What a service's migration scripts say, read once: their heads and every revision they know."""
+    """What a service's migration scripts say, read once: their heads and every revision they know.
+
+    ``applied_with`` maps a revision to the ones it implies (its ancestors and dependencies): a database at
+    ``0001`` holds ``chassis_0001`` too, though ``alembic_version`` records only ``0001``.
+    """
 
     heads: frozenset[str]
     known: frozenset[str]
+    applied_with: Mapping[str, frozenset[str]] = field(default_factory=dict)
 
     @classmethod
     def load(cls, script_location: str | Path) -> MigrationScripts:
         scripts = ScriptDirectory.from_config(alembic_config(script_location))
+        known = frozenset(script.revision for script in scripts.walk_revisions())
         return cls(
             heads=frozenset(scripts.get_heads()),
-            known=frozenset(script.revision for script in scripts.walk_revisions()),
+            known=known,
+            applied_with={
+                revision: frozenset(script.revision for script in scripts.iterate_revisions(revision, "base"))
+                for revision in known
+            },
         )
 
     def state_of(self, current: Sequence[str]) -> MigrationState:
         revisions = frozenset(current)
-        if revisions == self.heads:
-            return MigrationState.AT_HEAD
         if revisions and not revisions <= self.known:
             return MigrationState.AHEAD
+        applied = revisions.union(*(self.applied_with.get(revision, ()) for revision in revisions))
+        if self.heads <= applied:
+            return MigrationState.AT_HEAD
         return MigrationState.BEHIND
 
 
@@ -170,7 +205,7 @@ async def migration_state(engine: AsyncEngine, scripts: MigrationScripts) -> Mig
 
 
 async def is_at_head(script_location: str | Path, database_url: str) -> bool:
-    """True when ``database_url`` carries exactly the head revision(s) of ``script_location``."""
+    """True when ``database_url`` carries every head of ``script_location`` (the chassis's included)."""
     engine = _new_engine(database_url)
     try:
         state = await migration_state(engine, MigrationScripts.load(script_location))

@@ -47,6 +47,18 @@ async def test_upgrade_to_head_creates_the_tables_and_reaches_head(database_url:
     )
 
 
+async def test_the_chassis_tables_come_from_the_chassis_branch(database_url: str) -> None:
+    assert MigrationScripts.load(SCRIPTS).heads == {"r2", "chassis_0001"}
+
+    await upgrade(SCRIPTS, database_url, "chassis@head")
+
+    assert {"outbox", "inbox", "idempotency_keys"} <= await tables_in(database_url)
+    assert "gadgets" not in await tables_in(database_url)
+    assert not await is_at_head(SCRIPTS, database_url)
+    await upgrade_to_head(SCRIPTS, database_url)
+    assert await is_at_head(SCRIPTS, database_url)
+
+
 async def test_upgrading_again_changes_nothing(database_url: str) -> None:
     await upgrade_to_head(SCRIPTS, database_url)
     await upgrade_to_head(SCRIPTS, database_url)
@@ -105,13 +117,15 @@ async def test_a_database_migrated_by_a_newer_build_is_ahead(database_url: str) 
 
 
 async def test_the_alembic_command_line_path_runs_on_its_own_engine(database_url: str) -> None:
-    # As `alembic upgrade head` would: env.py gets no connection and no running event loop.
-    await asyncio.to_thread(command.upgrade, alembic_config(SCRIPTS, database_url), "head")
+    # As `alembic upgrade heads` would: env.py gets no connection and no running event loop.
+    await asyncio.to_thread(command.upgrade, alembic_config(SCRIPTS, database_url), "heads")
 
     assert await is_at_head(SCRIPTS, database_url)
 
 
 def test_offline_mode_prints_the_sql(capsys: pytest.CaptureFixture[str]) -> None:
-    command.upgrade(alembic_config(SCRIPTS, "postgresql://nobody@127.0.0.1:1/none"), "head", sql=True)
+    command.upgrade(alembic_config(SCRIPTS, "postgresql://nobody@127.0.0.1:1/none"), "heads", sql=True)
 
-    assert "CREATE TABLE widgets" in capsys.readouterr().out
+    sql = capsys.readouterr().out
+    assert "CREATE TABLE outbox" in sql
+    assert "CREATE TABLE widgets" in sql

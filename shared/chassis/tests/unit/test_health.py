@@ -104,3 +104,19 @@ def test_migration_state(current: tuple[str, ...], state: MigrationState) -> Non
     scripts = MigrationScripts(heads=frozenset({"r2"}), known=frozenset({"r1", "r2"}))
 
     assert scripts.state_of(current) is state
+
+
+def test_a_revision_brings_the_heads_it_depends_on() -> None:
+    # A service's 0001 depends on chassis_0001; alembic_version then records only 0001.
+    scripts = MigrationScripts(
+        heads=frozenset({"0001", "chassis_0001"}),
+        known=frozenset({"0001", "chassis_0001"}),
+        applied_with={
+            "0001": frozenset({"0001", "chassis_0001"}),
+            "chassis_0001": frozenset({"chassis_0001"}),
+        },
+    )
+
+    assert scripts.state_of(("0001",)) is MigrationState.AT_HEAD
+    assert scripts.state_of(("0001", "chassis_0001")) is MigrationState.AT_HEAD
+    assert scripts.state_of(("chassis_0001",)) is MigrationState.BEHIND
