@@ -9,7 +9,6 @@ from sqlalchemy import (
     DateTime,
     Index,
     Integer,
-    MetaData,
     SmallInteger,
     Table,
     Text,
@@ -19,14 +18,9 @@ from sqlalchemy import (
     text,
 )
 
-NAMING = {
-    "ix": "ix_%(column_0_label)s",
-    "uq": "uq_%(table_name)s_%(column_0_name)s",
-    "ck": "ck_%(table_name)s_%(constraint_name)s",
-    "fk": "fk_%(table_name)s_%(column_0_name)s_%(referred_table_name)s",
-    "pk": "pk_%(table_name)s",
-}
-metadata = MetaData(naming_convention=NAMING)
+from chassis.tables import service_metadata
+
+metadata = service_metadata()
 
 feedback = Table(
     "feedback",
