@@ -1,7 +1,8 @@
 """The tables every service's database holds for reliable messaging and HTTP idempotency.
 
-Each service's Alembic environment migrates these beside its own tables
-(``target_metadata = [service_metadata, chassis.tables.metadata]``).
+The chassis migrates them itself (the ``chassis`` Alembic branch in ``chassis/migrations_versions``, which
+each service's first revision depends on); a service's env.py still lists this metadata beside its own
+(``target_metadata = [service metadata, chassis.tables.metadata]``) so autogenerate sees them as known.
 """
 
 from __future__ import annotations
