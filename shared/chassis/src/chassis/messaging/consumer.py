@@ -39,7 +39,21 @@ from chassis.messaging.topology import parking_queue_name, retry_queue_name
 from chassis.messaging.unreachable import is_unreachable
 from chassis.uow import UnitOfWork
 from contracts.base import Message
-from contracts.envelope import ID, Envelope, InvalidEnvelope
+from contracts.envelope import (
+    CAUSATION_ID,
+    CORRELATION_ID,
+    DATACONTENTTYPE,
+    ID,
+    SOURCE,
+    SPECVERSION,
+    SUBJECT,
+    TIME,
+    TRACEPARENT,
+    TRACESTATE,
+    TYPE,
+    Envelope,
+    InvalidEnvelope,
+)
 from contracts.registry import MessageRegistry
 from contracts.upcasting import Upcasters
 
@@ -56,6 +70,11 @@ ERROR_TYPE = "x-folio-error-type"
 ATTEMPTS = "x-folio-attempts"
 PARKED_AT = "x-folio-parked-at"
 QUEUE = "x-folio-queue"
+# The headers read as text: the envelope's and the attempt count.
+TEXT_HEADERS = frozenset(
+    {ID, SOURCE, TYPE, SPECVERSION, TIME, SUBJECT, DATACONTENTTYPE, CORRELATION_ID, CAUSATION_ID}
+    | {TRACEPARENT, TRACESTATE, "x-folio-attempt"}
+)
 FOLIO_HEADERS = (ATTEMPT, LAST_ERROR, ERROR, ERROR_TYPE, ATTEMPTS, PARKED_AT, QUEUE)
 # What the broker adds on dead-lettering and redelivery; dropped on republish, where it no longer applies.
 BROKER_HEADERS = (
@@ -257,8 +276,8 @@ class Consumer(Generic[U]):
             await self._intake.resume()
 
     async def _process(self, raw: AbstractIncomingMessage) -> None:
-        headers = dict(raw.headers or {})
         try:
+            headers = _readable_headers(raw.headers or {})
             envelope = Envelope.from_headers(headers)
             attempt = _attempt(headers)
         except (InvalidEnvelope, ValueError) as exc:
@@ -368,11 +387,22 @@ class Consumer(Generic[U]):
             raise
 
 
+def _readable_headers(headers: Mapping[str, Any]) -> dict[str, Any]:
+    """The headers with the envelope's text as ``str``; UnicodeDecodeError when one is not UTF-8.
+
+    The AMQP client hands over a string header that is not valid UTF-8 as bytes (and a byte array as
+    bytearray): such a message can never be read, however often it is delivered.
+    """
+    readable = dict(headers)
+    for name, value in headers.items():
+        if name in TEXT_HEADERS and isinstance(value, bytes | bytearray):
+            readable[name] = bytes(value).decode("utf-8")
+    return readable
+
+
 def _attempt(headers: Mapping[str, Any]) -> int:
     """How many times the message failed before (``x-folio-attempt``); a ValueError when unreadable."""
-    value = headers.get(ATTEMPT, 0)
-    text = value.decode() if isinstance(value, bytes) else str(value)
-    return int(text or 0)
+    return int(str(headers.get(ATTEMPT, 0)) or 0)
 
 
 def _channel_closed(raw: AbstractIncomingMessage) -> bool:

@@ -60,7 +60,7 @@ class Recovery:
     async def _probe_until_it_answers(self) -> None:
         retrying = AsyncRetrying(
             retry=retry_if_exception_type(Exception),
-            wait=wait_exponential_jitter(initial=self._first_pause, max=self._longest_pause),
+            wait=wait_exponential_jitter(multiplier=self._first_pause, max=self._longest_pause),
             before_sleep=self._log_failed_probe,
             reraise=True,
         )
