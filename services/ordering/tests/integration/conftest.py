@@ -309,6 +309,12 @@ async def emptied(database_url: str) -> str:
 
 
 @pytest.fixture
+async def empty_ordering_database(ordering_database: str) -> str:
+    """The run's ordering database, emptied, for a test that starts its own processes."""
+    return await emptied(ordering_database)
+
+
+@pytest.fixture
 async def ordering(ordering_database: str, amqp_url: str) -> AsyncIterator[Ordering]:
     database_url = await emptied(ordering_database)
     settings = OrderingSettings(
@@ -361,6 +367,7 @@ def helpers() -> Any:
     class Helpers:
         always = staticmethod(always)
         auth = staticmethod(auth)
+        secret = SECRET
         eventually = staticmethod(eventually)
         max_attempts = MAX_ATTEMPTS
         timeout = TIMEOUT
