@@ -240,7 +240,6 @@ async def test_the_broker_check_fails_on_a_dead_connection_and_passes_once_it_is
         granted = (await api.get(permissions)).json()
         (await api.delete(permissions)).raise_for_status()
         try:
-
             closed: list[str] = []
 
             async def connections_closed() -> bool:

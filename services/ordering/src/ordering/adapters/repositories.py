@@ -7,9 +7,10 @@ from datetime import UTC, datetime
 from decimal import Decimal
 from uuid import UUID
 
-from sqlalchemy import Row, insert, select, update
+from sqlalchemy import Row, func, insert, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from chassis.tables import outbox
 from ordering.adapters.tables import order_history, order_lines, orders, sagas
 from ordering.application.errors import ConcurrencyConflict
 from ordering.application.ports import Cause
@@ -123,6 +124,27 @@ class SqlSagas:
             .values(deadline_at=until, version=sagas.c.version + 1, updated_at=_now())
         )
 
+    async def requests_published_at(self, request_ids: Sequence[UUID]) -> dict[UUID, datetime | None]:
+        """When each request still in the outbox was published (None: not yet); pruned ones are absent."""
+        if not request_ids:
+            return {}
+        rows = await self.session.execute(
+            select(outbox.c.message_id, outbox.c.published_at).where(outbox.c.message_id.in_(request_ids))
+        )
+        return {row.message_id: row.published_at for row in rows}
+
+    async def count_by_state(self) -> dict[str, int]:
+        """How many sagas are in each state (a full count: for metrics scraped now and then)."""
+        rows = await self.session.execute(select(sagas.c.state, func.count()).group_by(sagas.c.state))
+        return {state: count for state, count in rows.tuples()}
+
+    async def oldest_waiting_since(self) -> datetime | None:
+        """When the longest wait on the catalog began, among sagas waiting now (served by the due index)."""
+        oldest: datetime | None = await self.session.scalar(
+            select(func.min(sagas.c.waiting_since)).where(sagas.c.deadline_at.is_not(None))
+        )
+        return oldest
+
     async def lock_due(self, now: datetime, limit: int) -> Sequence[Saga]:
         rows = await self.session.execute(
             select(sagas)
@@ -141,6 +163,9 @@ def _saga_columns(saga: Saga) -> dict[str, object]:
         "attempts": saga.attempts,
         "deadline_at": saga.deadline_at,
         "updated_at": _now(),
+        "request_id": saga.request_id,
+        "sent_at": saga.sent_at,
+        "waiting_since": saga.waiting_since,
     }
 
 
@@ -156,6 +181,9 @@ def _saga(row: Row[tuple[object, ...]]) -> Saga:
         attempts=m["attempts"],
         deadline_at=m["deadline_at"],
         version=m["version"],
+        request_id=m["request_id"],
+        sent_at=m["sent_at"],
+        waiting_since=m["waiting_since"],
     )
 
 
