@@ -240,3 +240,24 @@ async def _ends_with(ordering, order_id, expected: list[str]) -> bool:
 
 async def _changes_are(ordering, order_id, expected: list[str]) -> bool:
     return await ordering.changes(order_id) == expected
+
+
+async def test_a_release_the_catalog_does_not_answer_is_resent_until_it_does(ordering, helpers) -> None:
+    order_id = await ordering.place()
+    await ordering.wait_for_status(order_id, "confirmed")
+    ordering.catalog.answer_releases = False
+
+    response = await ordering.client.post(f"/api/v1/orders/{order_id}/cancel", headers=helpers.auth("alice"))
+    assert response.status_code == 202, response.text
+    # Far past the give-up horizon of a reservation: releasing never gives up.
+    await helpers.eventually(
+        lambda: _count(ordering.catalog.releases_for(order_id), 4), what="ReleaseStock sent again and again"
+    )
+    assert await ordering.status(order_id) == ("cancelling", "releasing")
+
+    ordering.catalog.answer_releases = True
+    await ordering.wait_for_status(order_id, "cancelled", "cancelled")
+    changes = await ordering.changes(order_id)
+    assert changes[:3] == ["placed", "confirmed", "cancelling"]
+    assert "release_stock_resent" in changes
+    assert changes[-1] == "cancelled"

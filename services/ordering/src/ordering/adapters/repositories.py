@@ -5,9 +5,10 @@ from __future__ import annotations
 from collections.abc import Sequence
 from datetime import UTC, datetime
 from decimal import Decimal
+from typing import Any
 from uuid import UUID
 
-from sqlalchemy import Row, func, insert, select, update
+from sqlalchemy import Row, Select, func, insert, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from chassis.tables import outbox
@@ -136,7 +137,7 @@ class SqlSagas:
     async def count_by_state(self) -> dict[str, int]:
         """How many sagas are in each state (a full count: for metrics scraped now and then)."""
         rows = await self.session.execute(select(sagas.c.state, func.count()).group_by(sagas.c.state))
-        return {state: count for state, count in rows.tuples()}
+        return {state: count for state, count in rows}
 
     async def oldest_waiting_since(self) -> datetime | None:
         """When the longest wait on the catalog began, among sagas waiting now (served by the due index)."""
@@ -146,14 +147,18 @@ class SqlSagas:
         return oldest
 
     async def lock_due(self, now: datetime, limit: int) -> Sequence[Saga]:
-        rows = await self.session.execute(
-            select(sagas)
-            .where(sagas.c.deadline_at.is_not(None), sagas.c.deadline_at <= now)
-            .order_by(sagas.c.deadline_at)
-            .limit(limit)
-            .with_for_update(skip_locked=True)
-        )
-        return [_saga(row) for row in rows]
+        return [_saga(row) for row in await self.session.execute(due_sagas(now, limit))]
+
+
+def due_sagas(now: datetime, limit: int) -> Select[Any]:
+    """The deadline scan; ``order_sagas_due`` (partial, on deadline_at) holds exactly the sagas it reads."""
+    return (
+        select(sagas)
+        .where(sagas.c.deadline_at.is_not(None), sagas.c.deadline_at <= now)
+        .order_by(sagas.c.deadline_at)
+        .limit(limit)
+        .with_for_update(skip_locked=True)
+    )
 
 
 def _saga_columns(saga: Saga) -> dict[str, object]:
