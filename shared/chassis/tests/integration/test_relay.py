@@ -327,10 +327,10 @@ class HeldBeforeMarking(OutboxRelay):
         self.holding = asyncio.Event()
         self.release = asyncio.Event()
 
-    async def _record(self, connection: AsyncConnection, result: BatchResult) -> None:
+    async def _record(self, connection: AsyncConnection, result: BatchResult) -> set[int]:
         self.holding.set()
         await self.release.wait()
-        await super()._record(connection, result)
+        return await super()._record(connection, result)
 
 
 async def test_a_second_relay_skips_rows_the_first_is_publishing(engine: AsyncEngine, amqp_url: str) -> None:
