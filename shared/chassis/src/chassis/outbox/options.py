@@ -23,6 +23,8 @@ class RelayOptions:
     # (failed_at, logged at ERROR, counted by folio_outbox_failed) until an operator retries it. None: never.
     # Only the row's own failures count: an unreachable broker spends no attempts.
     max_attempts: int | None = 20
+    # An exchange a passive declare found, and a target the broker refused, are believed this long.
+    recheck_interval: float = 10.0
     # A body larger than this is refused without a try (RabbitMQ's default max_message_size is 16 MiB
     # from 4.0 on, 128 MiB before); a broker configured lower refuses it itself, and only that row fails.
     max_body_bytes: int = 16 * 1024 * 1024

@@ -10,9 +10,10 @@ confirmed in time) or interrupted (the broker went away; the row is left as it w
 - Whatever else makes the broker close the channel (403 ACCESS_REFUSED, a 404 for an exchange deleted since
   its check, 406 for a body over the broker's limit) takes the publishes in flight with it, and RabbitMQ often
   closes the whole connection too (frames already on their way arrive on a closed channel). The relay then
-  reconnects and publishes the rows left unconfirmed again in halves, down to single rows, so that only the
-  culprit fails. A refusal of an exchange and routing key is remembered briefly, so the rows that follow it
-  fail at once instead of closing the channel batch after batch.
+  reconnects and publishes the rows left unconfirmed again: without the rows of the exchange the broker
+  named, or else in halves down to the single culprit, so that only the culprits fail. A refused exchange
+  (or topic) is remembered for ``exchange_check_ttl``, so the rows that follow fail at once instead of
+  closing the channel batch after batch.
 - The connection is re-established whenever it is found closed, so the relay outlives broker restarts;
   publishes cut short by a lost connection (not by a channel error) leave their rows untouched.
 """
@@ -21,6 +22,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import re
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
@@ -37,8 +39,12 @@ from contracts.envelope import CONTENT_TYPE, CORRELATION_ID, SOURCE, TIME
 
 log = logging.getLogger(__name__)
 
-# Channel errors that concern the exchange (and routing key) rather than the one message.
+# Channel errors that concern an exchange (or a topic of it) rather than the one message, and how RabbitMQ
+# names them: "ACCESS_REFUSED - access to exchange 'x' in vhost 'v' refused for user 'u'", "... access to
+# topic 'k' in exchange 'x' ...", "NOT_FOUND - no exchange 'x' in vhost 'v'".
 _TARGET_ERRORS = (aiormq.exceptions.ChannelAccessRefused, aiormq.exceptions.ChannelNotFoundEntity)
+_EXCHANGE_NAMED = re.compile(r"exchange '(?P<name>[^']*)'")
+_TOPIC_NAMED = re.compile(r"topic '(?P<name>[^']*)'")
 
 
 class BrokerUnavailable(Exception):
@@ -108,8 +114,8 @@ class Publisher:
         self._check_channel: AbstractChannel | None = None
         # Exchanges a passive declare found, and when (monotonic clock).
         self._exchanges_seen: dict[str, float] = {}
-        # (exchange, routing key) the broker refused, with its words and when (monotonic clock).
-        self._refused: dict[tuple[str, str], tuple[str, float]] = {}
+        # (exchange, topic or None for all) the broker refused, with its words and when (monotonic clock).
+        self._refused: dict[tuple[str, str | None], tuple[str, float]] = {}
         self._close_reason: BaseException | None = None
 
     @property
@@ -164,10 +170,24 @@ class Publisher:
         return result
 
     async def _publish_isolating_culprits(self, rows: list[PendingRow], result: BatchResult) -> None:
-        """Publish ``rows`` together; when a row makes the broker close the channel, find it by halving."""
+        """Publish ``rows`` together; when rows make the broker close the channel, fail those alone.
+
+        Every row left unconfirmed by a channel error is published again (the broker may have routed the
+        ones before the culprit without confirming them: they can arrive twice, which the consumers' inboxes
+        absorb). Where the broker's words name the exchange (and topic) it refused, its rows fail at once;
+        otherwise the rows are tried again in halves, down to the single culprit.
+        """
         groups = [rows] if rows else []
         while groups:
-            group = groups.pop()
+            group = []
+            for row in groups.pop():
+                refusal = self._refusal(row)
+                if refusal is None:
+                    group.append(row)
+                else:
+                    result.failed.append((row, refusal))
+            if not group:
+                continue
             try:
                 attempt = await self._attempt(group)
             except BrokerUnavailable:
@@ -176,34 +196,30 @@ class Publisher:
             result.failed.extend(attempt.result.failed)
             error = attempt.channel_error
             if error is None:
-                # Cut short by a lost connection: nothing row-specific to find.
-                result.interrupted.extend(attempt.unresolved)
-                result.interrupted.extend(row for rest in groups for row in rest)
                 if attempt.unresolved:
+                    # Cut short by a lost connection: nothing row-specific to find, and nothing more to do.
+                    result.interrupted.extend(attempt.unresolved)
+                    result.interrupted.extend(row for rest in groups for row in rest)
                     self._exchanges_seen.clear()
-                return
+                    return
+                continue
             # The broker may be closing this connection as well (frames that were on their way reach a
             # closed channel): start the next round on a new one rather than race its closing.
             await self._drop_connection()
+            target = _refused_target(error)
+            if target is not None:
+                self._refused[target] = (describe(error), time.monotonic())
             unresolved = attempt.unresolved
             if len(unresolved) == 1:
-                (culprit,) = unresolved
-                result.failed.append((culprit, describe(error)))
-                if isinstance(error, _TARGET_ERRORS):
-                    target = (culprit.exchange, culprit.routing_key)
-                    self._refused[target] = (describe(error), time.monotonic())
+                result.failed.append((unresolved[0], describe(error)))
                 continue
-            # Rows to a target refused meanwhile fail with it; the others are tried again in halves.
-            retry = []
-            for row in unresolved:
-                refusal = self._refusal(row)
-                if refusal is None:
-                    retry.append(row)
-                else:
-                    result.failed.append((row, refusal))
-            middle = len(retry) // 2
+            if any(self._refusal(row) is not None for row in unresolved):
+                # The culprits are known by name (and fail as the group is taken): the others go together.
+                groups.append(unresolved)
+                continue
+            middle = len(unresolved) // 2
             # Popped from the end: the first half goes first, keeping the rows roughly in order.
-            groups.extend(half for half in (retry[middle:], retry[:middle]) if half)
+            groups.extend((unresolved[middle:], unresolved[:middle]))
 
     async def _attempt(self, rows: Sequence[PendingRow]) -> _Attempt:
         """Publish ``rows`` on the publishing channel, all in flight together, and sort their outcomes."""
@@ -253,14 +269,17 @@ class Publisher:
         return attempt
 
     def _refusal(self, row: PendingRow) -> str | None:
-        refused = self._refused.get((row.exchange, row.routing_key))
-        if refused is None:
-            return None
-        error, when = refused
-        if time.monotonic() - when >= self._exchange_check_ttl:
-            del self._refused[(row.exchange, row.routing_key)]
-            return None
-        return error
+        """The broker's words if it refused ``row``'s exchange (or its topic) within the recheck interval."""
+        now = time.monotonic()
+        for target in ((row.exchange, None), (row.exchange, row.routing_key)):
+            refused = self._refused.get(target)
+            if refused is None:
+                continue
+            error, when = refused
+            if now - when < self._exchange_check_ttl:
+                return error
+            del self._refused[target]
+        return None
 
     def _too_large(self, row: PendingRow) -> str | None:
         if len(row.body) <= self._max_body_bytes:
@@ -319,6 +338,18 @@ class Publisher:
         if self._connection is not None:
             connection, self._connection = self._connection, None
             await _close_quietly(connection)
+
+
+def _refused_target(error: ChannelClosed) -> tuple[str, str | None] | None:
+    """(exchange, topic or None) the broker's words say it refused, if they say so."""
+    if not isinstance(error, _TARGET_ERRORS):
+        return None
+    words = " ".join(str(arg) for arg in error.args)
+    exchange = _EXCHANGE_NAMED.search(words)
+    if exchange is None:
+        return None
+    topic = _TOPIC_NAMED.search(words)
+    return exchange["name"], None if topic is None else topic["name"]
 
 
 def describe(error: BaseException) -> str:

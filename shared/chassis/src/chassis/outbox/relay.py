@@ -44,6 +44,7 @@ class OutboxRelay:
             max_in_flight=self.options.max_in_flight,
             publish_timeout=self.options.publish_timeout,
             max_body_bytes=self.options.max_body_bytes,
+            exchange_check_ttl=self.options.recheck_interval,
         )
         self._wake = asyncio.Event()
         # Rows this relay has published since it started (for tests, benchmarks and logs).

@@ -12,7 +12,7 @@ from datetime import datetime
 from typing import Any
 from uuid import UUID
 
-from sqlalchemy import BigInteger, any_, bindparam, select, text, update
+from sqlalchemy import BigInteger, Integer, any_, bindparam, select, text, update
 from sqlalchemy.dialects.postgresql import ARRAY
 from sqlalchemy.ext.asyncio import AsyncConnection
 
@@ -70,7 +70,7 @@ _TAKE = (
         outbox.c.available_at <= text("now()"),
     )
     .order_by(outbox.c.available_at, outbox.c.id)
-    .limit(bindparam("limit"))
+    .limit(bindparam("limit", type_=Integer))
     # Rows another relay holds are skipped, not waited for: two relays share the work and never a row.
     .with_for_update(skip_locked=True)
 )
