@@ -8,6 +8,7 @@ from __future__ import annotations
 import socket
 
 import pytest
+from prometheus_client import REGISTRY
 
 from contracts.envelope import new_id
 from contracts.examples import example
@@ -112,3 +113,18 @@ async def test_no_more_smtp_sessions_are_open_at_once_than_the_setting_allows(
 
     assert len(slow.messages) == 6
     assert slow.sessions_peak == 2
+
+
+async def test_emails_waiting_for_a_mail_server_that_is_down_show_in_the_pending_gauge(
+    start_worker, bus, db, eventually
+) -> None:
+    async with start_worker(smtp_port=free_port(), give_up_after_seconds=60, metrics_interval_seconds=0.1):
+        for n in range(2):
+            await bus.publish(confirmed(f"reader{n}@example.com"))
+
+        async def both_waiting() -> bool:
+            return REGISTRY.get_sample_value("folio_notification_pending") == 2
+
+        await eventually(both_waiting)
+
+    assert {row["status"] for row in await db.notifications()} <= {"pending", "sending"}
