@@ -414,7 +414,7 @@ def expected_postgres_init() -> str:
     from chassis.bootstrap.exporters import postgres_init
 
     # The bootstrap's development passwords, whatever this shell's environment says.
-    return postgres_init(build(env={}), lock_default_databases=True)
+    return postgres_init(build(env={}, dev=True), lock_default_databases=True)
 
 
 def check_generated() -> list[str]:
