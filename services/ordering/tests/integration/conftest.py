@@ -315,8 +315,6 @@ async def ordering(ordering_database: str, amqp_url: str) -> AsyncIterator[Order
         database_url=database_url,
         amqp_url=amqp_url,
         auth_local_secret=SECRET,
-        auth_issuer=None,
-        auth_audience=None,
         reserve_timeout_seconds=TIMEOUT,
         reserve_max_attempts=MAX_ATTEMPTS,
         deadline_scan_interval_seconds=0.1,

@@ -23,7 +23,7 @@ from typing import Any
 from fastapi import FastAPI
 from fastapi.dependencies.models import Dependant
 from fastapi.openapi.utils import get_openapi
-from fastapi.routing import APIRoute
+from fastapi.routing import APIRoute, RouteContext, iter_route_contexts
 from fastapi.security.base import SecurityBase
 from pydantic import BaseModel, ConfigDict, Field
 
@@ -77,7 +77,7 @@ def _dependants(dependant: Dependant) -> Iterator[Dependant]:
         yield from _dependants(child)
 
 
-def problem_statuses(route: APIRoute) -> tuple[dict[int, str], list[str] | None]:
+def problem_statuses(route: APIRoute | RouteContext) -> tuple[dict[int, str], list[str] | None]:
     """The problem statuses ``route`` can answer (with descriptions) and its required roles (None: public)."""
     dependants = list(_dependants(route.dependant))
     calls = [dependant.call for dependant in dependants]
@@ -118,10 +118,11 @@ def _components() -> dict[str, Any]:
 
 
 def _rewrite(document: dict[str, Any], app: FastAPI) -> dict[str, Any]:
+    # Contexts, not app.routes: FastAPI keeps included routers as such, each route seen with its prefix.
     routes = {
         (route.path_format, method.lower()): route
-        for route in app.routes
-        if isinstance(route, APIRoute) and route.include_in_schema
+        for route in iter_route_contexts(app.routes)
+        if isinstance(route.original_route, APIRoute) and route.include_in_schema
         for method in route.methods or ()
     }
     for path, item in document.get("paths", {}).items():

@@ -21,6 +21,7 @@ from typing import Any
 
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
+from fastapi.routing import iter_route_contexts
 from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.responses import Response
 from starlette.routing import Match
@@ -172,8 +173,9 @@ async def _on_validation(request: Request, exc: Exception) -> Response:
 def _allowed_methods(request: Request) -> list[str]:
     """Every method some route serves at this path (Starlette names only the first route's)."""
     methods: set[str] = set()
-    for route in request.app.router.routes:
-        route_methods = getattr(route, "methods", None)
+    # Route contexts: FastAPI keeps included routers whole; a context is one route under its prefix.
+    for route in iter_route_contexts(request.app.router.routes):
+        route_methods = route.methods
         if route_methods and route.matches(request.scope)[0] != Match.NONE:
             methods.update(route_methods)
     if "GET" in methods:
