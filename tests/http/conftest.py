@@ -49,11 +49,14 @@ class World:
     book_id: str
     author_id: str
     order_id: str
+    # Deletions get a book of their own, so that the shared one stays for every other test.
+    doomed_book_id: str
     identities: dict[str, Identity]
 
-    def path_values(self) -> dict[str, str]:
+    def path_values(self, method: str = "GET") -> dict[str, str]:
         """A value for each path parameter name, pointing at alice's resources where there are some."""
-        return {"book_id": self.book_id, "order_id": self.order_id, "id": self.author_id}
+        book_id = self.doomed_book_id if method.upper() == "DELETE" else self.book_id
+        return {"book_id": book_id, "order_id": self.order_id, "id": self.author_id}
 
 
 @pytest.fixture(scope="session")
@@ -117,6 +120,7 @@ def world(stack: Stack) -> Iterator[World]:
         author_id = folio.create_author("Ursula K. Le Guin")
         book = folio.create_book("The Dispossessed", price="9.50", stock=1000, author_ids=[author_id])
         book_id = str(book["id"])
+        doomed = folio.create_book("The Lathe of Heaven", price="8.00", stock=1, author_ids=[author_id])
         order_id = folio.place_order(alice, {book_id: 1})
         folio.give_feedback(alice, book_id, stars=5, comment="An ambiguous utopia.")
         eventually(
@@ -128,6 +132,7 @@ def world(stack: Stack) -> Iterator[World]:
             book_id=book_id,
             author_id=author_id,
             order_id=order_id,
+            doomed_book_id=str(doomed["id"]),
             identities=_identities(stack.config.secret(), folio, alice, bob),
         )
 

@@ -101,7 +101,7 @@ def _operations(document: dict[str, Any]) -> list[tuple[str, str, dict[str, Any]
 def _request(
     document: dict[str, Any], method: str, path: str, operation: dict[str, Any], world: Any
 ) -> dict[str, Any]:
-    known = world.path_values()
+    known = world.path_values(method)
     params: dict[str, str] = {}
     for parameter in operation.get("parameters", []):
         name, where = parameter["name"], parameter["in"]

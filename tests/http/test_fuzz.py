@@ -83,16 +83,17 @@ def test_the_api_answers_only_what_its_openapi_documents(
     base_url = stack.config.api_url(service)
     schema = schemathesis.openapi.from_url(f"{base_url}/api/v1/openapi.json")
     headers = world.identities[role].headers
-    known = world.path_values()
     found: Found = defaultdict(list)
     operations = 0
     for result in schema.get_all_operations():
         operation = result.ok()
+        if operation.method.upper() == "HEAD":
+            continue  # the GET it mirrors is fuzzed; HEAD itself is in the auth matrix and test_bad_input
         operations += 1
         _fuzz_operation(operation, base_url, headers, found)
         names = {parameter.name for parameter in operation.path_parameters}
-        # Deleting the shared book would leave the other tests nothing to reach.
-        if names and operation.method.upper() != "DELETE":
+        if names:
+            known = world.path_values(operation.method)
             fixed = {name: known[name] for name in names if name in known}
             _fuzz_operation(operation, base_url, headers, found, path_parameters=fixed)
     kinds = Counter(kind for kind, _ in found)
