@@ -23,7 +23,8 @@ from devstack.client import Customer, Folio, eventually
 from devstack.config import SERVICES, StackConfig, with_free_ports
 from devstack.stack import Stack
 
-START_TIMEOUT = 180.0
+# Generous: nine processes import and start at once, and a CI machine may be busy.
+START_TIMEOUT = 300.0
 HTTP_ENV = {"FOLIO_OUTBOX_POLL_INTERVAL": "0.5", "FOLIO_LOG_LEVEL": "WARNING"}
 
 

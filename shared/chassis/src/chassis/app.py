@@ -2,8 +2,9 @@
 
 ``create_api(definition, settings)`` gives an app whose lifespan opens the database engine and the broker
 probe and puts the shared objects on ``app.state`` (``settings``, ``session_factory``, ``uow_factory``,
-``token_verifier``, ``resources``, ``health``), with problem details for every error, ``/health/live``,
-``/health/ready``, ``/metrics``, tracing, request ids, and the OpenAPI document at ``/api/v1/openapi.json``.
+``token_verifier``, ``resources``, ``health``), with problem details for every error, the request guard
+(body limit, JSON bodies, storable URLs, HEAD), ``/health/live``, ``/health/ready``, ``/metrics``, tracing,
+request ids, and the OpenAPI document, problems and security included, at ``/api/v1/openapi.json``.
 Routers get a unit of work per request from :data:`UnitOfWorkDep` (or a narrower :func:`uow_dependency`).
 """
 

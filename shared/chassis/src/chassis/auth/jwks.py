@@ -18,7 +18,6 @@ from collections.abc import Callable, Collection
 
 import httpx
 from jwt import PyJWK, PyJWKSet
-from jwt.exceptions import PyJWKSetError
 
 logger = logging.getLogger(__name__)
 
@@ -102,7 +101,7 @@ class JwksKeys:
                 response.raise_for_status()
                 document = response.json()
             key_set = PyJWKSet.from_dict(document if isinstance(document, dict) else {})
-        except (httpx.HTTPError, ValueError, PyJWKSetError) as error:
+        except Exception as error:  # whatever went wrong, the keys we have stay good
             logger.warning(
                 "cannot refresh the JWKS from %s (keeping the last good keys): %s", self.url, error
             )
