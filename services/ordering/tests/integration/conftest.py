@@ -324,8 +324,6 @@ async def ordering(ordering_database: str, amqp_url: str) -> AsyncIterator[Order
         database_url=database_url,
         amqp_url=amqp_url,
         auth_local_secret=SECRET,
-        auth_issuer=None,
-        auth_audience=None,
         saga_first_deadline_seconds=TIMEOUT,
         saga_max_deadline_seconds=TIMEOUT,
         saga_give_up_after_seconds=HORIZON,

@@ -2,9 +2,10 @@
 
 ``create_api(definition, settings)`` gives an app whose lifespan opens the database engine and puts the
 shared objects on ``app.state`` (``settings``, ``session_factory``, ``uow_factory``, ``token_verifier``,
-``resources``, ``health``), with problem details for every error, ``/health/live``, ``/health/ready``
-(database and migrations: never the broker), ``/metrics``, tracing, request ids, and the OpenAPI document
-at ``/api/v1/openapi.json``.
+``resources``, ``health``), with problem details for every error, the request guard (body limit, JSON
+bodies, storable URLs, HEAD), ``/health/live``, ``/health/ready`` (database and migrations: never the
+broker), ``/metrics``, tracing, request ids, and the OpenAPI document, problems and security included, at
+``/api/v1/openapi.json``.
 Routers get a unit of work per request from :data:`UnitOfWorkDep` (or a narrower :func:`uow_dependency`).
 """
 
@@ -24,6 +25,8 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 from chassis.auth.verifier import TokenVerifier
 from chassis.definition import AppResources, ServiceDefinition
 from chassis.health import HealthChecks, database_check, health_router, migrations_check
+from chassis.http.guard import RequestGuard
+from chassis.http.openapi import document_api
 from chassis.http.problems import install_problem_handlers
 from chassis.lifecycle import open_resources
 from chassis.observability.logging import bound_request_id
@@ -96,16 +99,21 @@ def create_api(definition: ServiceDefinition, settings: ServiceSettings | None =
         openapi_url=f"{API_PREFIX}/openapi.json",
         docs_url=f"{API_PREFIX}/docs",
         redoc_url=None,
+        # A redirect would build its Location from the Host header; an unknown path is a 404 problem.
+        redirect_slashes=False,
     )
     # Cheap and offline, so available even to tests that never run the lifespan.
     app.state.settings = settings
     app.state.token_verifier = TokenVerifier.from_settings(settings)
 
     install_problem_handlers(app)
+    # Outside the problem handlers' catch-all: refusals happen before anything is parsed or authenticated.
+    app.add_middleware(RequestGuard, max_body_bytes=settings.http_max_body_bytes)
     app.include_router(health_router(info={"service": definition.name, "version": definition.version}))
     app.include_router(metrics_router())
     for router in definition.api_routers():
         app.include_router(router)
+    document_api(app)
     # Added last, so outermost: they see every request, including those the problem handlers answer.
     app.add_middleware(HttpMetricsMiddleware)
     app.add_middleware(RequestIdMiddleware)

@@ -25,7 +25,7 @@ import functools
 import json
 from typing import Annotated, Any, Self, cast
 
-from pydantic import Field, SecretStr, field_validator
+from pydantic import Field, SecretStr, field_validator, model_validator
 from pydantic_settings import (
     BaseSettings,
     DotEnvSettingsSource,
@@ -34,6 +34,9 @@ from pydantic_settings import (
     PydanticBaseSettingsSource,
     SettingsConfigDict,
 )
+
+from chassis.auth.tokens import LOCAL_AUDIENCE, LOCAL_ISSUER
+from chassis.auth.verifier import DEFAULT_ROLE_CLAIMS
 
 SHARED_ENV_PREFIX = "FOLIO_"
 
@@ -61,11 +64,23 @@ class ServiceSettings(BaseSettings):
     http_host: str = "127.0.0.1"
     http_port: int = 8000
 
-    # Tokens are verified against the OIDC issuer's JWKS in production; the HS256 secret is for local use.
+    # Tokens are verified against the OIDC issuer's JWKS in production, or with an HS256 secret for local
+    # use; never both (the settings refuse it). Either way iss and aud must match.
     auth_jwks_url: str | None = None
-    auth_local_secret: SecretStr | None = None
     auth_issuer: str | None = None
-    auth_audience: str | None = None
+    auth_audience: str = LOCAL_AUDIENCE
+    auth_local_secret: SecretStr | None = None
+    auth_local_issuer: str = LOCAL_ISSUER
+    auth_local_audience: str = LOCAL_AUDIENCE
+    # Dotted claim paths whose values (lists of strings) are the caller's roles; {audience} is ours.
+    auth_role_claims: Annotated[tuple[str, ...], NoDecode] = DEFAULT_ROLE_CLAIMS
+    # An unknown key id refetches the JWKS at most this often; the key set is refreshed when this old.
+    auth_jwks_min_refresh_seconds: float = Field(default=30.0, ge=1)
+    auth_jwks_max_age_seconds: float = Field(default=300.0, ge=1)
+    auth_jwks_timeout_seconds: float = Field(default=5.0, gt=0)
+
+    # Request bodies above this are refused with 413 before they are read.
+    http_max_body_bytes: int = Field(default=1024 * 1024, ge=1)
 
     log_level: str = "INFO"
     log_json: bool = True
@@ -91,9 +106,9 @@ class ServiceSettings(BaseSettings):
     # How often the worker refreshes its backlog gauges (outbox, parked messages, the service's own).
     metrics_interval_seconds: float = Field(default=15.0, gt=0)
 
-    @field_validator("retry_delays", mode="before")
+    @field_validator("retry_delays", "auth_role_claims", mode="before")
     @classmethod
-    def _parse_delays(cls, value: Any) -> Any:
+    def _parse_list(cls, value: Any) -> Any:
         if isinstance(value, str):
             text = value.strip()
             if text.startswith("["):
@@ -107,6 +122,30 @@ class ServiceSettings(BaseSettings):
         if any(delay < 0 for delay in value):
             raise ValueError("retry delays must not be negative")
         return value
+
+    @field_validator("auth_local_secret", "auth_jwks_url", "auth_issuer", mode="before")
+    @classmethod
+    def _empty_is_unset(cls, value: Any) -> Any:
+        # An optional Secret or ConfigMap key that is absent often arrives as an empty variable.
+        return None if value == "" else value
+
+    @field_validator("auth_role_claims")
+    @classmethod
+    def _no_realm_roles(cls, value: tuple[str, ...]) -> tuple[str, ...]:
+        if any(path.split(".")[0] == "realm_access" for path in value):
+            raise ValueError("realm-wide roles (realm_access) are not this service's to grant")
+        return value
+
+    @model_validator(mode="after")
+    def _one_way_to_verify_tokens(self) -> Self:
+        if self.auth_jwks_url and self.auth_local_secret is not None:
+            raise ValueError(
+                "auth_local_secret (FOLIO_AUTH_LOCAL_SECRET) must not be set together with auth_jwks_url: "
+                "local HS256 tokens are for development only"
+            )
+        if self.auth_jwks_url and not self.auth_issuer:
+            raise ValueError("auth_jwks_url needs auth_issuer: tokens must come from one known issuer")
+        return self
 
     @classmethod
     def settings_customise_sources(

@@ -4,6 +4,7 @@ import time
 
 import jwt
 import pytest
+from pydantic import ValidationError
 
 from chassis.auth import Caller, InvalidToken, TokenVerifier, mint_local_token
 from chassis.auth.tokens import LOCAL_AUDIENCE, LOCAL_ISSUER
@@ -64,10 +65,12 @@ def test_wrong_issuer_is_refused(verifier: TokenVerifier) -> None:
         verifier.verify(mint_local_token(SECRET, "alice", issuer="https://evil.example"))
 
 
-def test_unconfigured_issuer_and_audience_are_not_checked() -> None:
-    lenient = TokenVerifier(local_secret=SECRET)
-    token = mint_local_token(SECRET, "alice", issuer="anyone", audience="anything")
-    assert lenient.verify(token).subject == "alice"
+def test_the_local_issuer_and_audience_are_checked_by_default() -> None:
+    verifier = TokenVerifier(local_secret=SECRET)
+    assert verifier.verify(mint_local_token(SECRET, "alice")).subject == "alice"
+    for claims in ({"issuer": "anyone"}, {"audience": "anything"}, {"issuer": None}, {"audience": None}):
+        with pytest.raises(InvalidToken):
+            verifier.verify(mint_local_token(SECRET, "alice", **claims))  # type: ignore[arg-type]
 
 
 def test_token_without_roles_is_a_caller_without_roles(verifier: TokenVerifier) -> None:
@@ -76,17 +79,54 @@ def test_token_without_roles_is_a_caller_without_roles(verifier: TokenVerifier) 
     assert not caller.is_admin
 
 
-def test_keycloak_style_roles_are_read(verifier: TokenVerifier) -> None:
+def test_roles_come_from_roles_and_this_audiences_client_roles_only(verifier: TokenVerifier) -> None:
     token = mint_local_token(
         SECRET,
         "kc-user",
         roles=["customer"],
         extra_claims={
             "realm_access": {"roles": ["admin", "offline_access"]},
-            "resource_access": {LOCAL_AUDIENCE: {"roles": ["auditor"]}, "other": {"roles": ["x"]}},
+            "resource_access": {LOCAL_AUDIENCE: {"roles": ["auditor"]}, "other": {"roles": ["admin"]}},
         },
     )
-    assert verifier.verify(token).roles == {"customer", "admin", "offline_access", "auditor"}
+    assert verifier.verify(token).roles == {"customer", "auditor"}
+
+
+def test_roles_claim_paths_are_configurable() -> None:
+    verifier = TokenVerifier(local_secret=SECRET, role_claims=["https://folio.example/roles"])
+    token = mint_local_token(
+        SECRET, "u", roles=["admin"], extra_claims={"https://folio.example/roles": ["x"]}
+    )
+    assert verifier.verify(token).roles == {"x"}
+
+
+@pytest.mark.parametrize("roles", ["customer admin", [["admin"]], {"admin": True}, ["admin", 1]])
+def test_roles_that_are_not_a_list_of_strings_are_refused(verifier: TokenVerifier, roles: object) -> None:
+    token = mint_local_token(SECRET, "mallory", extra_claims={"roles": roles})
+    with pytest.raises(InvalidToken, match="list of strings"):
+        verifier.verify(token)
+
+
+@pytest.mark.parametrize(
+    ("claims", "reason"),
+    [
+        ({"sub": "nul\x00byte"}, "subject"),
+        ({"sub": "line\nbreak"}, "subject"),
+        ({"sub": "s" * 256}, "subject"),
+        ({"email": "a@b.example\nBcc: victim@example.com"}, "email"),
+        ({"email": "a" * 311 + "@b.example"}, "email"),
+        ({"email": "nul\x00@b.example"}, "email"),
+        ({"email": "not-an-address"}, "email"),
+        ({"email": ["a@b.example"]}, "email"),
+        ({"roles": ["ad\x00min"]}, "role"),
+    ],
+)
+def test_claims_that_cannot_be_stored_or_mailed_are_refused_with_a_reason(
+    verifier: TokenVerifier, claims: dict[str, object], reason: str
+) -> None:
+    token = mint_local_token(SECRET, "alice", extra_claims=claims)
+    with pytest.raises(InvalidToken, match=reason):
+        verifier.verify(token)
 
 
 def test_token_without_subject_or_expiry_is_refused(verifier: TokenVerifier) -> None:
@@ -118,10 +158,24 @@ def test_short_secrets_are_refused() -> None:
         TokenVerifier(local_secret="short")
 
 
-def test_from_settings_uses_the_auth_settings() -> None:
-    settings = ServiceSettings(auth_local_secret=SECRET, auth_audience="folio-api")
+def test_from_settings_uses_the_local_auth_settings() -> None:
+    settings = ServiceSettings(
+        auth_local_secret=SECRET, auth_local_issuer="dev-box", auth_local_audience="folio-api"
+    )
     verifier = TokenVerifier.from_settings(settings)
     assert not verifier.uses_jwks
-    assert verifier.verify(mint_local_token(SECRET, "alice", audience="folio-api")).subject == "alice"
+    token = mint_local_token(SECRET, "alice", issuer="dev-box", audience="folio-api")
+    assert verifier.verify(token).subject == "alice"
     with pytest.raises(InvalidToken):
         verifier.verify(mint_local_token(SECRET, "alice"))
+
+
+def test_a_service_refuses_a_local_secret_beside_a_jwks() -> None:
+    jwks = {"auth_jwks_url": "https://id.example/jwks.json", "auth_issuer": "https://id.example/"}
+    with pytest.raises(ValidationError, match="FOLIO_AUTH_LOCAL_SECRET"):
+        ServiceSettings(**jwks, auth_local_secret=SECRET)
+    with pytest.raises(ValidationError, match="auth_issuer"):
+        ServiceSettings(auth_jwks_url=jwks["auth_jwks_url"])
+    with pytest.raises(ValidationError, match="realm"):
+        ServiceSettings(auth_role_claims="roles,realm_access.roles")
+    assert TokenVerifier.from_settings(ServiceSettings(**jwks, auth_local_secret="")).uses_jwks

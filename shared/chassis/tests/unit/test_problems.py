@@ -127,9 +127,11 @@ async def test_missing_role_is_403(client: httpx.AsyncClient) -> None:
 async def test_unknown_route_is_404_and_wrong_method_405(client: httpx.AsyncClient) -> None:
     body = problem(await client.get("/nowhere"), 404)
     assert body["title"] == "Not Found"
+    assert body["detail"] == "Nothing is served at /nowhere."
     response = await client.delete("/me")
-    problem(response, 405)
-    assert response.headers["allow"] == "GET"
+    body = problem(response, 405)
+    assert response.headers["allow"] == "GET, HEAD"
+    assert body["detail"] == "DELETE is not served at /me; allowed: GET, HEAD."
 
 
 async def test_not_found_and_conflict_helpers(client: httpx.AsyncClient) -> None:

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from decimal import Decimal
-from typing import Annotated
+from typing import Annotated, Any
 from uuid import UUID
 
 from fastapi import APIRouter, Depends, Query, Request, Response, status
@@ -20,6 +20,8 @@ from chassis.http.idempotency import idempotency_key_header, idempotent
 from chassis.http.pagination import Page, Pagination
 
 router = APIRouter(prefix="/api/v1/books", tags=["books"])
+
+_ISBN_TAKEN: dict[int | str, dict[str, Any]] = {409: {"description": "Another book has this ISBN"}}
 
 PRICE_QUERY = r"^(0|[1-9][0-9]{0,9})(\.[0-9]{1,2})?$"
 
@@ -79,6 +81,7 @@ async def read(book_id: UUID, uow: Uow) -> BookOut:
     status_code=status.HTTP_201_CREATED,
     response_model=BookOut,
     dependencies=[Depends(idempotency_key_header)],
+    responses=_ISBN_TAKEN,
     summary="Add a book (admin)",
 )
 async def create(
@@ -105,7 +108,12 @@ async def create(
             return await slot.respond(status.HTTP_201_CREATED, book, headers=headers)
 
 
-@router.patch("/{book_id}", response_model=BookOut, summary="Change a book's details or price (admin)")
+@router.patch(
+    "/{book_id}",
+    response_model=BookOut,
+    responses=_ISBN_TAKEN,
+    summary="Change a book's details or price (admin)",
+)
 async def change(
     book_id: UUID, body: BookPatch, caller: AdminCaller, uow: Uow, settings: Settings
 ) -> BookOut:

@@ -30,8 +30,12 @@ def party_router(
     create: Callable[[str, CatalogUow], Awaitable[UUID]],
     listing: Callable[[ListParties, CatalogUow], Awaitable[Slice[PartyView]]],
     detail: Callable[[UUID, CatalogUow], Awaitable[PartyView]],
+    unique_names: bool,
 ) -> APIRouter:
     router = APIRouter(prefix=f"/api/v1/{path}", tags=[path])
+    clashes: dict[int | str, dict[str, Any]] | None = (
+        {409: {"description": f"A {kind} of this name exists"}} if unique_names else None
+    )
 
     @router.get("", response_model=Page[PartyOut], summary=f"List {path}")
     async def list_all(
@@ -54,6 +58,7 @@ def party_router(
         status_code=status.HTTP_201_CREATED,
         response_model=PartyOut,
         dependencies=[Depends(idempotency_key_header)],
+        responses=clashes,
         summary=f"Add a {kind} (admin)",
     )
     async def add(body: PartyIn, request: Request, caller: AdminCaller, uow: Uow) -> Response:
@@ -84,6 +89,7 @@ def routers() -> list[APIRouter]:
             create=_creator(CreateAuthor, party_handlers.create_author),
             listing=queries.list_authors,
             detail=queries.author_detail,
+            unique_names=False,
         ),
         party_router(
             path="categories",
@@ -91,6 +97,7 @@ def routers() -> list[APIRouter]:
             create=_creator(CreateCategory, party_handlers.create_category),
             listing=queries.list_categories,
             detail=queries.category_detail,
+            unique_names=True,
         ),
         party_router(
             path="publishers",
@@ -98,5 +105,6 @@ def routers() -> list[APIRouter]:
             create=_creator(CreatePublisher, party_handlers.create_publisher),
             listing=queries.list_publishers,
             detail=queries.publisher_detail,
+            unique_names=True,
         ),
     ]

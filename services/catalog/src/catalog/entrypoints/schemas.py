@@ -7,13 +7,14 @@ from decimal import Decimal
 from typing import Annotated, Any, Self
 from uuid import UUID
 
-from pydantic import BaseModel, ConfigDict, Field, StrictInt, field_validator, model_validator
+from pydantic import BaseModel, Field, StrictInt, field_validator, model_validator
 
 from catalog.application.commands import PriceInput
 from catalog.application.read_models import BookView, PartyView
 from catalog.domain.errors import InvalidIsbn
 from catalog.domain.isbn import Isbn
 from catalog.domain.names import MAX_DESCRIPTION, MAX_NAME, MAX_TITLE
+from chassis.http.schemas import RequestBody
 
 # Non-negative, at most two decimals, as a string: a JSON number is never money.
 AMOUNT_PATTERN = r"^(0|[1-9][0-9]{0,9})(\.[0-9]{1,2})?$"
@@ -21,10 +22,8 @@ MAX_AUTHORS = 50
 MAX_QUANTITY = 1_000_000
 
 
-class Body(BaseModel):
-    """Unknown fields are refused: a misspelt field must not be silently ignored."""
-
-    model_config = ConfigDict(extra="forbid")
+class Body(RequestBody):
+    """Unknown fields and text PostgreSQL cannot store are refused (see ``RequestBody``)."""
 
 
 class MoneyIn(Body):

@@ -8,14 +8,14 @@ from __future__ import annotations
 
 from collections.abc import Awaitable, Callable, Iterator
 from contextlib import contextmanager
-from typing import Annotated, TypeVar
+from typing import Annotated, Any, TypeVar
 from uuid import UUID
 
 from fastapi import APIRouter, Depends, Query, Request, Response, status
 
 from chassis.app import uow_dependency
 from chassis.auth.caller import Caller
-from chassis.auth.dependencies import CurrentCaller
+from chassis.auth.dependencies import AdminCaller, CurrentCaller
 from chassis.http.idempotency import idempotency_key_header, idempotent
 from chassis.http.pagination import Page, Pagination
 from chassis.http.problems import conflict, forbidden, not_found, validation_problem
@@ -34,6 +34,9 @@ from ordering.entrypoints.schemas import (
 )
 
 PREFIX = "/api/v1/orders"
+_STATE_CONFLICT: dict[int | str, dict[str, Any]] = {
+    409: {"description": "The order's state does not allow this, or it changed meanwhile"}
+}
 # A lost optimistic race on the saga (a catalog reply landed meanwhile) is retried on a fresh read.
 CONFLICT_RETRIES = 3
 
@@ -155,7 +158,12 @@ def orders_router() -> APIRouter:
                 entries = await queries.order_timeline(order_id, _actor(caller), uow)
         return TimelineOut(order_id=order_id, entries=[HistoryEntryOut.of(e) for e in entries])
 
-    @router.post("/{order_id}/cancel", status_code=status.HTTP_202_ACCEPTED, response_model=OrderOut)
+    @router.post(
+        "/{order_id}/cancel",
+        status_code=status.HTTP_202_ACCEPTED,
+        response_model=OrderOut,
+        responses=_STATE_CONFLICT,
+    )
     async def cancel_order(order_id: UUID, caller: CurrentCaller, uows: Uows, response: Response) -> OrderOut:
         """Cancel an order: at once when no stock is held, else once the catalog released it (poll)."""
         actor = _actor(caller)
@@ -169,12 +177,10 @@ def orders_router() -> APIRouter:
         response.headers["Location"] = location(order_id)
         return order
 
-    @router.post("/{order_id}/complete", response_model=OrderOut)
-    async def complete_order(order_id: UUID, caller: CurrentCaller, uows: Uows) -> OrderOut:
+    @router.post("/{order_id}/complete", response_model=OrderOut, responses=_STATE_CONFLICT)
+    async def complete_order(order_id: UUID, caller: AdminCaller, uows: Uows) -> OrderOut:
         """Mark a confirmed order fulfilled (admin only)."""
         actor = _actor(caller)
-        if not actor.is_admin:
-            raise forbidden("Only an admin completes orders.", required_roles=["admin"])
 
         async def complete(uow: OrderingUnitOfWork) -> OrderOut:
             await commands.complete_order(order_id, actor, uow)

@@ -7,8 +7,9 @@ from decimal import Decimal
 from typing import Annotated
 from uuid import UUID
 
-from pydantic import BaseModel, ConfigDict, Field, PlainSerializer
+from pydantic import BaseModel, Field, PlainSerializer, StrictInt
 
+from chassis.http.schemas import RequestBody
 from ordering.application.views import HistoryEntry, OrderDetails, OrderSummary
 from ordering.domain.lines import OrderLine
 from ordering.domain.order import MAX_QUANTITY
@@ -17,17 +18,14 @@ from ordering.domain.order import MAX_QUANTITY
 Amount = Annotated[Decimal, PlainSerializer(lambda d: format(d, "f"), return_type=str, when_used="json")]
 
 
-class LineIn(BaseModel):
-    model_config = ConfigDict(extra="forbid")
-
+class LineIn(RequestBody):
     book_id: UUID
-    quantity: int = Field(ge=1, le=MAX_QUANTITY)
+    # Strict: true is not a quantity of one.
+    quantity: StrictInt = Field(ge=1, le=MAX_QUANTITY)
 
 
-class PlaceOrderIn(BaseModel):
+class PlaceOrderIn(RequestBody):
     """The books to order; who orders comes from the access token, never from here."""
-
-    model_config = ConfigDict(extra="forbid")
 
     lines: list[LineIn] = Field(min_length=1, max_length=100)
 

@@ -6,16 +6,15 @@ from datetime import datetime
 from typing import Annotated, Self
 from uuid import UUID
 
-from pydantic import BaseModel, ConfigDict, Field, StrictInt, StrictStr
+from pydantic import BaseModel, Field, StrictInt, StrictStr
 
+from chassis.http.schemas import RequestBody
 from rating.application.read_models import FeedbackView, RatingSummary
 from rating.domain.feedback import MAX_COMMENT, MAX_STARS, MIN_STARS
 
 
-class FeedbackIn(BaseModel):
+class FeedbackIn(RequestBody):
     """The customer comes from the access token, never from the body; unknown fields are refused."""
-
-    model_config = ConfigDict(extra="forbid")
 
     # Strict: "4", 4.0 and true are not a number of stars.
     stars: Annotated[StrictInt, Field(ge=MIN_STARS, le=MAX_STARS, examples=[4])]

@@ -16,6 +16,9 @@ from collections.abc import Sequence
 from chassis.auth.tokens import LOCAL_AUDIENCE, LOCAL_ISSUER, mint_local_token
 
 SECRET_ENV = "FOLIO_AUTH_LOCAL_SECRET"
+# The services' own settings (ServiceSettings.auth_local_issuer/_audience), so minted tokens match them.
+ISSUER_ENV = "FOLIO_AUTH_LOCAL_ISSUER"
+AUDIENCE_ENV = "FOLIO_AUTH_LOCAL_AUDIENCE"
 
 
 def _parser() -> argparse.ArgumentParser:
@@ -32,10 +35,14 @@ def _parser() -> argparse.ArgumentParser:
     mint.add_argument("--secret", help=f"HS256 secret (default: ${SECRET_ENV})")
     mint.add_argument("--ttl", type=float, default=3600, help="lifetime in seconds (default 3600)")
     mint.add_argument(
-        "--issuer", default=LOCAL_ISSUER, help=f"iss claim (default {LOCAL_ISSUER}; '' for none)"
+        "--issuer",
+        default=os.environ.get(ISSUER_ENV, LOCAL_ISSUER),
+        help=f"iss claim (default ${ISSUER_ENV} or {LOCAL_ISSUER}; '' for none: no service accepts it)",
     )
     mint.add_argument(
-        "--audience", default=LOCAL_AUDIENCE, help=f"aud claim (default {LOCAL_AUDIENCE}; '' for none)"
+        "--audience",
+        default=os.environ.get(AUDIENCE_ENV, LOCAL_AUDIENCE),
+        help=f"aud claim (default ${AUDIENCE_ENV} or {LOCAL_AUDIENCE}; '' for none: no service accepts it)",
     )
     commands.add_parser("secret", help="print a new random secret suitable for local tokens")
     return parser

@@ -14,7 +14,6 @@ The app factory puts a :class:`TokenVerifier` on ``app.state.token_verifier``. R
 
 from __future__ import annotations
 
-from collections.abc import Awaitable, Callable
 from typing import Annotated
 
 from fastapi import Depends, Request
@@ -24,8 +23,14 @@ from chassis.auth.caller import ADMIN, Caller
 from chassis.auth.verifier import InvalidToken, TokenVerifier, VerifierUnavailable
 from chassis.http.problems import ProblemError, forbidden, unauthorized
 
+BEARER_SCHEME = "bearer"
 # auto_error=False: a missing token becomes our 401 problem, not FastAPI's plain 403/401.
-_bearer = HTTPBearer(auto_error=False, description="OAuth2 access token (JWT) from the OIDC issuer")
+_bearer = HTTPBearer(
+    auto_error=False,
+    scheme_name=BEARER_SCHEME,
+    bearerFormat="JWT",
+    description="OAuth2 access token (JWT) from the OIDC issuer, for this service's audience",
+)
 BearerCredentials = Annotated[HTTPAuthorizationCredentials | None, Depends(_bearer)]
 
 
@@ -64,20 +69,24 @@ CurrentCaller = Annotated[Caller, Depends(current_caller)]
 OptionalCaller = Annotated[Caller | None, Depends(optional_caller)]
 
 
-def require_role(*roles: str) -> Callable[[Caller], Awaitable[Caller]]:
-    """A dependency admitting callers holding any of ``roles`` (403 otherwise)."""
-    if not roles:
-        raise ValueError("require_role needs at least one role")
-    wanted = frozenset(roles)
+class RoleRequirement:
+    """A dependency admitting callers holding any of ``roles`` (403 otherwise); the OpenAPI names them."""
 
-    async def caller_with_role(caller: CurrentCaller) -> Caller:
-        if not caller.roles & wanted:
+    def __init__(self, *roles: str) -> None:
+        if not roles:
+            raise ValueError("require_role needs at least one role")
+        self.roles = frozenset(roles)
+
+    async def __call__(self, caller: CurrentCaller) -> Caller:
+        if not caller.roles & self.roles:
             raise forbidden(
-                f"This needs the role {' or '.join(sorted(wanted))}.", required_roles=sorted(wanted)
+                f"This needs the role {' or '.join(sorted(self.roles))}.", required_roles=sorted(self.roles)
             )
         return caller
 
-    return caller_with_role
+
+def require_role(*roles: str) -> RoleRequirement:
+    return RoleRequirement(*roles)
 
 
 AdminCaller = Annotated[Caller, Depends(require_role(ADMIN))]

@@ -20,6 +20,8 @@ T = TypeVar("T")
 
 DEFAULT_PAGE_SIZE = 20
 MAX_PAGE_SIZE = 100
+# Deeper pages are refused (422): the offset stays far inside 64 bits and no query scans that far.
+MAX_PAGE = 10_000
 
 
 @dataclass(frozen=True, slots=True)
@@ -30,8 +32,8 @@ class PageParams:
     size: int = DEFAULT_PAGE_SIZE
 
     def __post_init__(self) -> None:
-        if self.page < 1 or not 1 <= self.size <= MAX_PAGE_SIZE:
-            raise ValueError(f"page must be >= 1 and size within 1..{MAX_PAGE_SIZE}")
+        if not 1 <= self.page <= MAX_PAGE or not 1 <= self.size <= MAX_PAGE_SIZE:
+            raise ValueError(f"page must be within 1..{MAX_PAGE} and size within 1..{MAX_PAGE_SIZE}")
 
     @property
     def offset(self) -> int:
@@ -43,7 +45,7 @@ class PageParams:
 
 
 def page_params(
-    page: Annotated[int, Query(ge=1, description="Page number, from 1")] = 1,
+    page: Annotated[int, Query(ge=1, le=MAX_PAGE, description="Page number, from 1")] = 1,
     size: Annotated[int, Query(ge=1, le=MAX_PAGE_SIZE, description="Items per page")] = DEFAULT_PAGE_SIZE,
 ) -> PageParams:
     return PageParams(page=page, size=size)

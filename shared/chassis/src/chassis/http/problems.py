@@ -21,8 +21,10 @@ from typing import Any
 
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
+from fastapi.routing import iter_route_contexts
 from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.responses import Response
+from starlette.routing import Match
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 logger = logging.getLogger(__name__)
@@ -67,9 +69,13 @@ class ProblemError(Exception):
         super().__init__(f"{status} {self.title}" + (f": {detail}" if detail else ""))
 
     def to_dict(self, instance: str | None = None) -> dict[str, Any]:
-        body: dict[str, Any] = {"type": self.type, "title": self.title, "status": self.status}
-        if self.detail is not None:
-            body["detail"] = self.detail
+        # Every problem has a detail, so clients can always show one line to a person.
+        body: dict[str, Any] = {
+            "type": self.type,
+            "title": self.title,
+            "status": self.status,
+            "detail": self.detail if self.detail is not None else f"{self.title}.",
+        }
         if self.instance or instance:
             body["instance"] = self.instance or instance
         body.update(self.extensions)
@@ -164,14 +170,34 @@ async def _on_validation(request: Request, exc: Exception) -> Response:
     return validation_problem(_validation_errors(exc)).to_response(instance=request.url.path)
 
 
+def _allowed_methods(request: Request) -> list[str]:
+    """Every method some route serves at this path (Starlette names only the first route's)."""
+    methods: set[str] = set()
+    # Route contexts: FastAPI keeps included routers whole; a context is one route under its prefix.
+    for route in iter_route_contexts(request.app.router.routes):
+        route_methods = route.methods
+        if route_methods and route.matches(request.scope)[0] != Match.NONE:
+            methods.update(route_methods)
+    if "GET" in methods:
+        methods.add("HEAD")  # served by the request guard
+    return sorted(methods)
+
+
 async def _on_http(request: Request, exc: Exception) -> Response:
     assert isinstance(exc, StarletteHTTPException)
-    title = _phrase(exc.status_code)
-    detail = exc.detail if isinstance(exc.detail, str) and exc.detail != title else None
-    problem = ProblemError(exc.status_code, title, detail, headers=exc.headers)
     if exc.status_code < 400:
         # Not an error (e.g. 304 raised as an exception): no problem body.
         return Response(status_code=exc.status_code, headers=dict(exc.headers or {}))
+    title = _phrase(exc.status_code)
+    detail = exc.detail if isinstance(exc.detail, str) and exc.detail != title else None
+    headers = dict(exc.headers or {})
+    if exc.status_code == 404 and detail is None:
+        detail = f"Nothing is served at {request.url.path}."
+    elif exc.status_code == 405:
+        allowed = _allowed_methods(request) or [m.strip() for m in headers.get("Allow", "").split(",")]
+        headers["Allow"] = ", ".join(allowed)
+        detail = f"{request.method} is not served at {request.url.path}; allowed: {headers['Allow']}."
+    problem = ProblemError(exc.status_code, title, detail, headers=headers)
     return problem.to_response(instance=request.url.path)
 
 
