@@ -55,7 +55,7 @@ E2E_ENV = {
     # A killed worker leaves its claimed batch `uncertain` (at most once): the fault tests bound them by it.
     "NOTIFICATION_SENDER_BATCH_SIZE": "10",
 }
-START_TIMEOUT = 180.0
+START_TIMEOUT = 360.0
 
 
 @contextmanager

@@ -119,7 +119,7 @@ def test_mail_server_down_longer_than_the_smtp_budget(
 def test_mail_server_throttling_with_421(
     drill: datetime, healthy: Stack, folio: Folio, admin: Admin, smtp_switch: SmtpSwitch
 ) -> None:
-    away = outage(healthy.config.extra_env, "smtp")
+    away = max(10.0, outage(healthy.config.extra_env, "smtp"))
     load = SteadyLoad(folio, books=3, stock=300, seed=93)
     with load.running(per_second=RATE):
         placed_at_least(load, 10)
