@@ -1,10 +1,13 @@
-"""The whole system as real processes, started once per test session the way `make up` starts it (the same
-process list), on databases, a vhost and ports of its own, and removed afterwards even when a test fails.
+"""The whole system as real processes, started once per test session the way `deploy/base` runs it (two
+replicas of every service's api and worker; the client spreads calls over both apis), on databases, a vhost
+and ports of its own, and removed afterwards even when a test fails.
 
 Timings are shrunk through the environment so that faults play out in seconds: the saga gives the catalog
 4 s for its first ReserveStock, then 8 s per resend, and gives up 12 s after the first ReserveStock was
 published (longer than a worker takes to restart); retries wait under a second, and a notification left
-mid hand-off by a killed worker is resolved after 5 s.
+mid hand-off by a killed worker is resolved after 5 s. The notification workers reach the mail sink through
+an `SmtpSwitch`, so that a drill can take the mail server away or make it throttle while the sink keeps what
+it received.
 """
 
 from __future__ import annotations
@@ -12,16 +15,22 @@ from __future__ import annotations
 import shutil
 import tempfile
 import uuid
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass, replace
 from pathlib import Path
 
 import pytest
 
+from devstack import private_postgres
 from devstack.admin import Admin
 from devstack.client import Folio
 from devstack.config import StackConfig, with_free_ports
+from devstack.faults import SmtpSwitch
+from devstack.private_postgres import PrivatePostgres
 from devstack.stack import Stack
 
+REPLICAS = 2
 SAGA_FIRST_DEADLINE_SECONDS = 4.0
 SAGA_MAX_DEADLINE_SECONDS = 8.0
 # When the saga gives up on the catalog, counted from the first ReserveStock's publication.
@@ -38,6 +47,9 @@ E2E_ENV = {
     "FOLIO_RETRY_DELAYS": "0.2,0.5,1",
     "FOLIO_OUTBOX_POLL_INTERVAL": "0.5",
     "FOLIO_LOG_LEVEL": "INFO",
+    # Sixteen service processes share the server with everyone else's tests.
+    "FOLIO_DATABASE_POOL_SIZE": "3",
+    "FOLIO_DATABASE_MAX_OVERFLOW": "3",
     "NOTIFICATION_SMTP_TIMEOUT_SECONDS": "1",
     "NOTIFICATION_SMTP_DEADLINE_SECONDS": "2",
     "NOTIFICATION_SENDING_LEASE_SECONDS": "5",
@@ -47,22 +59,40 @@ E2E_ENV = {
     # A killed worker leaves its claimed batch `uncertain` (at most once): the fault tests bound them by it.
     "NOTIFICATION_SENDER_BATCH_SIZE": "10",
 }
-START_TIMEOUT = 180.0
+START_TIMEOUT = 360.0
 
 
-@pytest.fixture(scope="session")
-def stack(request: pytest.FixtureRequest) -> Iterator[Stack]:
+@contextmanager
+def running_stack(
+    request: pytest.FixtureRequest,
+    switch: SmtpSwitch,
+    *,
+    postgres_admin_url: str | None = None,
+    hold_back: Iterable[tuple[str, str]] = (),
+) -> Iterator[Stack]:
+    """A stack of its own, every process started and ready but the (service, role) held back; removed
+    on exit."""
     tag = uuid.uuid4().hex[:8]
     # Outside pytest's rotating temporary directories, so that the logs of a failed run stay to be read.
     run_dir = Path(tempfile.gettempdir()) / "folio-e2e" / tag
     config = with_free_ports(
-        StackConfig(prefix=f"e2e_{tag}", vhost=f"folio_e2e_{tag}", run_dir=run_dir, extra_env=E2E_ENV)
+        StackConfig(
+            prefix=f"e2e_{tag}",
+            vhost=f"folio_e2e_{tag}",
+            run_dir=run_dir,
+            replicas=REPLICAS,
+            postgres_admin_url=postgres_admin_url,
+        )
     )
+    switch.upstream_port = config.smtp_port
+    config = replace(config, extra_env={**E2E_ENV, "NOTIFICATION_SMTP_PORT": str(switch.port)})
     running = Stack(config)
+    held = {name for service, role in hold_back for name in running.replicas(service, role)}
     try:
         running.prepare()
-        running.start()
-        running.wait_ready(timeout=START_TIMEOUT)
+        first = [name for name in running.specs if name not in held]
+        running.start(first)
+        running.wait_ready(first, timeout=START_TIMEOUT)
         yield running
     finally:
         # Nothing is kept: no need to wait long for graceful stops.
@@ -71,6 +101,28 @@ def stack(request: pytest.FixtureRequest) -> Iterator[Stack]:
             print(f"\ne2e stack logs kept in {running.log_dir}")
         else:
             shutil.rmtree(run_dir, ignore_errors=True)
+
+
+@contextmanager
+def started_switch() -> Iterator[SmtpSwitch]:
+    switch = SmtpSwitch(upstream_port=0).start()
+    try:
+        yield switch
+    finally:
+        switch.stop()
+
+
+@pytest.fixture(scope="session")
+def smtp_switch() -> Iterator[SmtpSwitch]:
+    """Between the session stack's notification workers and its mail sink."""
+    with started_switch() as switch:
+        yield switch
+
+
+@pytest.fixture(scope="session")
+def stack(request: pytest.FixtureRequest, smtp_switch: SmtpSwitch) -> Iterator[Stack]:
+    with running_stack(request, smtp_switch) as running:
+        yield running
 
 
 @pytest.fixture(scope="session")
@@ -98,3 +150,31 @@ def healthy(stack: Stack) -> Iterator[Stack]:
 def last_deadline() -> float:
     """Seconds after placing an order at which the saga gives up on an unanswering catalog."""
     return LAST_DEADLINE_SECONDS
+
+
+# Held back when the private stack starts: the drill of a consumer's queue absent starts them itself.
+HELD_BACK = (("catalog", "worker"), ("rating", "worker"))
+
+
+@dataclass(frozen=True)
+class PrivateStack:
+    stack: Stack
+    postgres: PrivatePostgres
+    held_back: tuple[tuple[str, str], ...]
+
+
+@pytest.fixture(scope="module")
+def private_stack(request: pytest.FixtureRequest) -> Iterator[PrivateStack]:
+    """A stack on a PostgreSQL server of its own (a drill restarts it), with its catalog and rating
+    workers not started yet."""
+    if not private_postgres.available():
+        pytest.skip(f"needs initdb and pg_ctl in {private_postgres.BIN}")
+    server = PrivatePostgres(Path(tempfile.mkdtemp(prefix="folio-pg-"))).start()
+    try:
+        with (
+            started_switch() as switch,
+            running_stack(request, switch, postgres_admin_url=server.url, hold_back=HELD_BACK) as running,
+        ):
+            yield PrivateStack(running, server, HELD_BACK)
+    finally:
+        server.remove()

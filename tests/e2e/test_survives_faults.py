@@ -105,10 +105,13 @@ class Workload:
         return thread
 
 
-def kill_and_restart(stack: Stack, name: str) -> None:
-    stack.kill(name)
-    stack.start([name])
-    stack.wait_ready([name], timeout=READY_TIMEOUT)
+def kill_and_restart(stack: Stack, service: str) -> None:
+    """SIGKILL every replica of ``service``'s worker at once, then start them again."""
+    names = stack.replicas(service, "worker")
+    for name in names:
+        stack.kill(name)
+    stack.start(names)
+    stack.wait_ready(names, timeout=READY_TIMEOUT)
 
 
 def test_sigkill_each_worker_in_turn_with_200_orders_in_flight(
@@ -118,7 +121,7 @@ def test_sigkill_each_worker_in_turn_with_200_orders_in_flight(
     with load.placing(200, per_second=12):
         for service, after in (("catalog", 20), ("ordering", 80), ("notification", 140)):
             eventually(lambda after=after: load.placed >= after, timeout=60, what=f"{after} orders placed")
-            kill_and_restart(healthy, f"{service}-worker")
+            kill_and_restart(healthy, service)
         folio.restock(load.books[0], 10)
         load.ledger.restocked(load.books[0], 10)
     statuses = wait_settled(folio, load.ledger, RECOVERY_TIMEOUT)
@@ -129,13 +132,14 @@ def test_sigkill_each_worker_in_turn_with_200_orders_in_flight(
     finishing = load.finish(statuses, per_second=15)
     for service in ("rating", "notification"):
         time.sleep(0.5)  # pacing only: let some completions and cancels go out before the kill
-        kill_and_restart(healthy, f"{service}-worker")
+        kill_and_restart(healthy, service)
     finishing.join(120)
     assert not load.errors, load.errors[:3]
 
-    # Each kill of the notification worker may leave the batch it had claimed of unknown fate.
+    # Each kill of a notification worker may leave the batch it had claimed of unknown fate.
     batch = int(healthy.config.extra_env["NOTIFICATION_SENDER_BATCH_SIZE"])
-    outcome = check(folio, admin, load.ledger, timeout=RECOVERY_TIMEOUT, uncertain_allowed=2 * batch)
+    kills = 2 * healthy.config.replicas
+    outcome = check(folio, admin, load.ledger, timeout=RECOVERY_TIMEOUT, uncertain_allowed=kills * batch)
     assert sum(outcome.statuses.values()) == 200
     print(outcome)
 
@@ -173,7 +177,8 @@ def test_catalog_down_past_the_last_deadline(
     healthy: Stack, folio: Folio, admin: Admin, last_deadline: float
 ) -> None:
     load = Workload(folio, books=2, stock=20, customers=3, seed=3)
-    healthy.stop(["catalog-api", "catalog-worker"])
+    catalog = [*healthy.replicas("catalog", "api"), *healthy.replicas("catalog", "worker")]
+    healthy.stop(catalog)
     began = time.monotonic()
     for _ in range(10):
         load.place_one()
@@ -183,8 +188,8 @@ def test_catalog_down_past_the_last_deadline(
     assert set(statuses.values()) == {"cancelled"}, statuses
     assert time.monotonic() - began >= last_deadline * 0.9
 
-    healthy.start(["catalog-api", "catalog-worker"])
-    healthy.wait_ready(["catalog-api", "catalog-worker"], timeout=READY_TIMEOUT)
+    healthy.start(catalog)
+    healthy.wait_ready(catalog, timeout=READY_TIMEOUT)
 
     # The catalog answers the ReserveStock it finds waiting, late; the saga records it and compensates.
     def answered_late() -> bool:

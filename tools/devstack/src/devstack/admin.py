@@ -8,6 +8,7 @@ import asyncio
 import time
 from collections.abc import Callable, Coroutine, Sequence
 from dataclasses import dataclass
+from datetime import datetime
 from typing import Any, TypeVar
 from urllib.parse import quote, urlsplit, urlunsplit
 
@@ -18,6 +19,7 @@ import httpx
 from chassis.messaging.parked import ParkedMessage, list_parked
 from chassis.testing.resources import with_database, with_vhost
 from chassis.testing.servers import test_servers
+from contracts import topology
 from devstack.config import SERVICES, StackConfig
 
 T = TypeVar("T")
@@ -58,7 +60,7 @@ class Admin:
     def __init__(self, config: StackConfig) -> None:
         servers = test_servers()
         self.config = config
-        self.postgres_url = servers.postgres_url
+        self.postgres_url = config.postgres_admin_url or servers.postgres_url
         self.amqp_url = with_vhost(servers.amqp_url, config.vhost)
         parts = urlsplit(servers.rabbitmq_management_url)
         self.management_url = urlunsplit(
@@ -82,6 +84,17 @@ class Admin:
     def query(self, service: str, sql: str, *args: object) -> list[asyncpg.Record]:
         return run(self.fetch(service, sql, *args))
 
+    def execute(self, sql: str, *args: object) -> None:
+        """Run ``sql`` as the superuser on the server's ``postgres`` database (not a service's)."""
+        run(self._execute(sql, *args))
+
+    async def _execute(self, sql: str, *args: object) -> None:
+        connection = await asyncpg.connect(self.postgres_url)
+        try:
+            await connection.execute(sql, *args)
+        finally:
+            await connection.close()
+
     def held_stock(self) -> dict[str, int]:
         """Copies held by reservations per book: catalog has no API for them, so read its database."""
         rows = self.query(
@@ -95,6 +108,39 @@ class Admin:
         """The catalog's reservation status (held, rejected, released) per order id."""
         rows = self.query("catalog", "SELECT order_id, status FROM stock_reservations")
         return {str(row["order_id"]): str(row["status"]) for row in rows}
+
+    def saga_states(self, order_ids: Sequence[str]) -> dict[str, str]:
+        """Each order's saga state (``abandoned`` tells a give-up apart from a customer's cancel)."""
+        rows = self.query(
+            "ordering",
+            "SELECT order_id::text AS id, state FROM order_sagas WHERE order_id::text = ANY($1)",
+            list(order_ids),
+        )
+        return {str(row["id"]): str(row["state"]) for row in rows}
+
+    def undelivered(self, since: datetime) -> list[str]:
+        """Messages published since ``since`` that a subscribing service has not handled (no inbox row)."""
+        return run(self._undelivered(since))
+
+    async def _undelivered(self, since: datetime) -> list[str]:
+        handled: dict[str, set[str]] = {}
+        for service in SERVICES:
+            rows = await self.fetch(
+                service, "SELECT DISTINCT message_id::text AS id FROM inbox WHERE received_at >= $1", since
+            )
+            handled[service] = {str(row["id"]) for row in rows}
+        missing = []
+        for publisher in SERVICES:
+            rows = await self.fetch(
+                publisher,
+                "SELECT message_id::text AS id, type FROM outbox WHERE created_at >= $1",
+                since,
+            )
+            for row in rows:
+                for subscriber, types in topology.SUBSCRIPTIONS.items():
+                    if row["type"] in types and row["id"] not in handled[subscriber]:
+                        missing.append(f"{row['type']} {row['id']} never reached {subscriber}")
+        return missing
 
     # --- RabbitMQ ---------------------------------------------------------------------------------------
 
@@ -145,6 +191,43 @@ class Admin:
         with self.management() as api:
             vhost = quote(self.config.vhost, safe="")
             api.delete(f"/api/queues/{vhost}/{quote(queue, safe='')}/contents").raise_for_status()
+
+    def permissions(self, user: str) -> dict[str, str]:
+        """``user``'s configure, write and read patterns on the stack's vhost."""
+        with self.management() as api:
+            vhost = quote(self.config.vhost, safe="")
+            response = api.get(f"/api/permissions/{vhost}/{quote(user, safe='')}")
+            response.raise_for_status()
+            found = response.json()
+            return {key: str(found[key]) for key in ("configure", "write", "read")}
+
+    def set_permissions(self, user: str, permissions: dict[str, str]) -> None:
+        with self.management() as api:
+            vhost = quote(self.config.vhost, safe="")
+            api.put(f"/api/permissions/{vhost}/{quote(user, safe='')}", json=permissions).raise_for_status()
+
+    def close_connections(self, user: str, name: str | None = None) -> int:
+        """Close ``user``'s connections to the stack's vhost (only those called ``name``, if given).
+
+        A channel caches the permissions it has checked: only a new connection sees a changed permission.
+        """
+        closed = 0
+        with self.management() as api:
+            vhost = quote(self.config.vhost, safe="")
+            response = api.get(f"/api/vhosts/{vhost}/connections")
+            response.raise_for_status()
+            for connection in response.json():
+                properties = connection.get("client_properties") or {}
+                if connection.get("user") != user:
+                    continue
+                if name is not None and properties.get("connection_name") != name:
+                    continue
+                api.delete(
+                    f"/api/connections/{quote(str(connection['name']), safe='')}",
+                    headers={"X-Reason": "e2e: permissions changed"},
+                )
+                closed += 1
+        return closed
 
     # --- the whole system -------------------------------------------------------------------------------
 

@@ -5,6 +5,7 @@ It talks HTTP only, as any outside client would; tokens are minted with the stac
 
 from __future__ import annotations
 
+import itertools
 import random
 import time
 import uuid
@@ -15,7 +16,7 @@ from typing import Any, TypeVar
 import httpx
 
 from chassis.auth.tokens import mint_local_token
-from devstack.config import StackConfig
+from devstack.config import SERVICES, StackConfig
 
 T = TypeVar("T")
 Json = dict[str, Any]
@@ -79,7 +80,10 @@ def isbn13() -> str:
 
 
 class Folio:
-    """The four services' APIs and the mail sink of one stack."""
+    """The four services' APIs and the mail sink of one stack.
+
+    Calls go round robin over a service's API replicas, as a load balancer in front of them would.
+    """
 
     def __init__(self, config: StackConfig, *, timeout: float = 15.0) -> None:
         self.config = config
@@ -87,6 +91,7 @@ class Folio:
         self.http = httpx.Client(timeout=timeout)
         self.admin = Customer("folio-admin", "admin@folio.example")
         self._tokens: dict[tuple[str, bool], str] = {}
+        self._replica = {service: itertools.cycle(range(config.replicas)) for service in SERVICES}
 
     def close(self) -> None:
         self.http.close()
@@ -122,7 +127,7 @@ class Folio:
             headers["Authorization"] = f"Bearer {self.token(self.admin, admin=True)}"
         elif who is not None:
             headers["Authorization"] = f"Bearer {self.token(who)}"
-        url = f"{self.config.api_url(service)}/api/v1{path}"
+        url = f"{self.config.api_url(service, next(self._replica[service]))}/api/v1{path}"
         response = self.http.request(method, url, headers=headers, **kwargs)
         if response.status_code not in expect:
             raise ApiError(response)
@@ -182,9 +187,12 @@ class Folio:
 
     # --- ordering ---------------------------------------------------------------------------------------
 
-    def place_order(self, who: Customer, lines: dict[str, int]) -> str:
+    def place_order(self, who: Customer, lines: dict[str, int], *, key: str | None = None) -> str:
+        """Place an order; with ``key`` (an Idempotency-Key) the same call may be repeated safely."""
         body = {"lines": [{"book_id": book, "quantity": quantity} for book, quantity in lines.items()]}
-        return str(self.call("POST", "ordering", "/orders", who=who, json=body).json()["id"])
+        headers = {"Idempotency-Key": key} if key else {}
+        answer = self.call("POST", "ordering", "/orders", who=who, json=body, headers=headers)
+        return str(answer.json()["id"])
 
     def order(self, order_id: str) -> Json:
         found: Json = self.call("GET", "ordering", f"/orders/{order_id}", admin=True).json()

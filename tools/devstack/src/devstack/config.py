@@ -29,7 +29,10 @@ class StackConfig:
     prefix: str = "folio"
     vhost: str = "folio"
     run_dir: Path = Path(".run")
-    # APIs listen on api_port + i (catalog, ordering, rating, notification), worker probes on worker_port + i.
+    # Processes per service and role (`make up` runs one; the end-to-end tests run two, as deploy/base does).
+    replicas: int = 1
+    # APIs listen on api_port + r * 4 + i (replica r; i for catalog, ordering, rating, notification), worker
+    # probes on worker_port + r * 4 + i.
     api_port: int = 8001
     worker_port: int = 9001
     smtp_port: int = 1025
@@ -37,12 +40,21 @@ class StackConfig:
     host: str = "127.0.0.1"
     # Set for every process on top of the stack's own variables (tests shrink the saga's timeouts here).
     extra_env: dict[str, str] = field(default_factory=dict)
+    # The PostgreSQL superuser the stack bootstraps its databases with; None: the test servers' (or the
+    # bootstrap's default). A drill that restarts PostgreSQL points this at a private server.
+    postgres_admin_url: str | None = None
 
-    def api_url(self, service: str) -> str:
-        return f"http://{self.host}:{self.api_port + SERVICES.index(service)}"
+    def api_http_port(self, service: str, replica: int = 0) -> int:
+        return self.api_port + replica * len(SERVICES) + SERVICES.index(service)
 
-    def worker_url(self, service: str) -> str:
-        return f"http://{self.host}:{self.worker_port + SERVICES.index(service)}"
+    def worker_http_port(self, service: str, replica: int = 0) -> int:
+        return self.worker_port + replica * len(SERVICES) + SERVICES.index(service)
+
+    def api_url(self, service: str, replica: int = 0) -> str:
+        return f"http://{self.host}:{self.api_http_port(service, replica)}"
+
+    def worker_url(self, service: str, replica: int = 0) -> str:
+        return f"http://{self.host}:{self.worker_http_port(service, replica)}"
 
     @property
     def mail_url(self) -> str:
@@ -53,7 +65,7 @@ class StackConfig:
         return self.run_dir / "mail"
 
     def ports(self) -> list[int]:
-        count = len(SERVICES)
+        count = len(SERVICES) * self.replicas
         return [
             *range(self.api_port, self.api_port + count),
             *range(self.worker_port, self.worker_port + count),
@@ -97,7 +109,7 @@ def port_free(port: int, host: str = "127.0.0.1") -> bool:
 
 def with_free_ports(config: StackConfig, *, low: int = 20000, high: int = 60000) -> StackConfig:
     """``config`` moved to a block of ports nobody listens on (tests run beside a `make up` stack)."""
-    count = len(SERVICES)
+    count = len(SERVICES) * config.replicas
     rng = secrets.SystemRandom()
     for _ in range(200):
         base = rng.randrange(low, high - 3 * count, 10)
@@ -129,6 +141,7 @@ def bootstrap_env(config: StackConfig) -> dict[str, str]:
         check=True,
         capture_output=True,
         text=True,
+        env=bootstrap_process_env(config),
     ).stdout
     values: dict[str, str] = {}
     for line in out.splitlines():
@@ -139,6 +152,14 @@ def bootstrap_env(config: StackConfig) -> dict[str, str]:
     return values
 
 
+def bootstrap_process_env(config: StackConfig) -> dict[str, str]:
+    """The environment folio-bootstrap runs with: the caller's, pointed at the stack's PostgreSQL."""
+    env = dict(os.environ)
+    if config.postgres_admin_url is not None:
+        env["FOLIO_POSTGRES_ADMIN_URL"] = config.postgres_admin_url
+    return env
+
+
 def stack_variables(config: StackConfig, urls: dict[str, str]) -> dict[str, str]:
     """What the stack sets for every process, on top of the caller's environment."""
     env = dict(urls)
@@ -147,8 +168,8 @@ def stack_variables(config: StackConfig, urls: dict[str, str]) -> dict[str, str]
     env["FOLIO_LOG_JSON"] = "true"
     env["NOTIFICATION_SMTP_HOST"] = config.host
     env["NOTIFICATION_SMTP_PORT"] = str(config.smtp_port)
-    for i, service in enumerate(SERVICES):
-        env[f"{service.upper()}_HTTP_PORT"] = str(config.api_port + i)
+    for service in SERVICES:
+        env[f"{service.upper()}_HTTP_PORT"] = str(config.api_http_port(service))
     env.update(config.extra_env)
     return env
 

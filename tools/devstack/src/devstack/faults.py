@@ -1,15 +1,21 @@
 """Faults the end-to-end tests inflict on a running stack: copies of every message on the bus, poison
-messages in the services' queues, and a restart of the broker itself.
+messages in the services' queues, a restart of the broker itself, a service's database refusing
+connections, a broker permission taken away, and the mail server down or throttling (`SmtpSwitch`).
+A PostgreSQL server to restart is a private one (`devstack.private_postgres`), never the shared one.
 """
 
 from __future__ import annotations
 
 import asyncio
+import re
 import subprocess
 import threading
 import time
 import uuid
 from collections import Counter
+from collections.abc import Iterator
+from contextlib import contextmanager
+from typing import Any
 
 import aio_pika
 from aio_pika.abc import AbstractExchange, AbstractIncomingMessage
@@ -167,3 +173,157 @@ def restart_rabbitmq(admin: Admin, timeout: float = 120) -> float:
 async def _connect_once(admin: Admin) -> None:
     connection = await aio_pika.connect(admin.amqp_url, timeout=5)
     await connection.close()
+
+
+@contextmanager
+def refusing_connections(admin: Admin, service: str) -> Iterator[None]:
+    """``service``'s database refuses every new connection and loses its open ones, until the block ends.
+
+    ``ALLOW_CONNECTIONS false`` plus terminating its sessions, as an operator (or a failover) would; only
+    ever on the stack's own database. The superuser stays connected to ``postgres`` to give it back.
+    """
+    database = f"{admin.config.prefix}_{service}"
+    admin.execute(f'ALTER DATABASE "{database}" ALLOW_CONNECTIONS false')
+    try:
+        admin.execute(
+            "SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE datname = $1"
+            " AND pid <> pg_backend_pid()",
+            database,
+        )
+        yield
+    finally:
+        admin.execute(f'ALTER DATABASE "{database}" ALLOW_CONNECTIONS true')
+
+
+@contextmanager
+def refusing_exchange(admin: Admin, service: str, exchange: str) -> Iterator[None]:
+    """``service``'s broker user may no longer publish to ``exchange``, until the block ends.
+
+    A channel caches the permissions it has checked, so the relay's connections are closed (the relay
+    reconnects and meets the new rule); consumers keep theirs.
+    """
+    user = f"{admin.config.prefix}_{service}"
+    granted = admin.permissions(user)
+    refused = {**granted, "write": f"(?!^{re.escape(exchange)}$){granted['write']}"}
+    admin.set_permissions(user, refused)
+    try:
+        if not admin.close_connections(user, name=RELAY_CONNECTION):
+            admin.close_connections(user)
+        yield
+    finally:
+        admin.set_permissions(user, granted)
+
+
+# The name the outbox relay gives its broker connection (`chassis.outbox.publisher`).
+RELAY_CONNECTION = "folio-outbox-relay"
+
+
+class SmtpSwitch:
+    """A TCP switch in front of the stack's mail sink: the notification workers talk to ``port``.
+
+    ``forward()`` (the default) passes every session on to the sink; ``down()`` stops listening
+    (connection refused, as with the mail server stopped; sessions in flight finish, as a server stopping
+    gracefully lets them, so no hand-off is cut during DATA); ``throttle()`` answers
+    each session itself, greeting and EHLO as a server would and ``421`` at MAIL FROM, then hangs up (a
+    server that throttles). The sink keeps running throughout, so it still lists every e-mail it accepted.
+    Runs its own event loop in a thread: ``start()``, ``stop()``.
+    """
+
+    THROTTLED = b"421 4.7.0 Too many messages from you, try again later\r\n"
+
+    def __init__(self, upstream_port: int, *, host: str = "127.0.0.1", port: int = 0) -> None:
+        self.host = host
+        self.port = port
+        self.upstream_port = upstream_port
+        self.mode = "forward"
+        # Sessions answered with 421 so far.
+        self.throttled = 0
+        self._loop = asyncio.new_event_loop()
+        self._server: asyncio.Server | None = None
+        self._sessions: set[asyncio.StreamWriter] = set()
+        self._thread = threading.Thread(target=self._loop.run_forever, name="smtp switch", daemon=True)
+
+    def start(self) -> SmtpSwitch:
+        self._thread.start()
+        self._call(self._listen())
+        return self
+
+    def stop(self) -> None:
+        self._call(self._close())
+        self._loop.call_soon_threadsafe(self._loop.stop)
+        self._thread.join(10)
+
+    def forward(self) -> None:
+        self.mode = "forward"
+        self._call(self._listen())
+
+    def throttle(self) -> None:
+        self.mode = "throttle"
+        self._call(self._listen())
+
+    def down(self) -> None:
+        self.mode = "down"
+        self._call(self._close(abort=False))
+
+    def _call(self, coroutine: Any) -> None:
+        asyncio.run_coroutine_threadsafe(coroutine, self._loop).result(10)
+
+    async def _listen(self) -> None:
+        if self._server is None:
+            self._server = await asyncio.start_server(self._session, self.host, self.port)
+            self.port = self._server.sockets[0].getsockname()[1]
+
+    async def _close(self, *, abort: bool = True) -> None:
+        if self._server is not None:
+            self._server.close()
+            self._server = None
+        if abort:
+            for writer in list(self._sessions):
+                writer.transport.abort()
+
+    async def _session(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        self._sessions.add(writer)
+        try:
+            if self.mode == "throttle":
+                await self._throttle(reader, writer)
+            else:
+                await self._pipe(reader, writer)
+        except (ConnectionError, asyncio.IncompleteReadError):
+            pass
+        finally:
+            self._sessions.discard(writer)
+            writer.transport.abort()
+
+    async def _throttle(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        writer.write(b"220 folio-throttle ESMTP\r\n")
+        while line := await reader.readline():
+            verb = line[:4].upper()
+            if verb in (b"EHLO", b"HELO"):
+                writer.write(b"250 folio-throttle\r\n")
+            elif verb == b"QUIT":
+                writer.write(b"221 2.0.0 Bye\r\n")
+                break
+            elif verb in (b"RSET", b"NOOP"):
+                writer.write(b"250 2.0.0 OK\r\n")
+            else:
+                self.throttled += 1
+                writer.write(self.THROTTLED)
+                break
+            await writer.drain()
+        await writer.drain()
+
+    async def _pipe(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        upstream_reader, upstream_writer = await asyncio.open_connection(self.host, self.upstream_port)
+        self._sessions.add(upstream_writer)
+        try:
+
+            async def copy(source: asyncio.StreamReader, target: asyncio.StreamWriter) -> None:
+                while chunk := await source.read(65536):
+                    target.write(chunk)
+                    await target.drain()
+                target.close()
+
+            await asyncio.gather(copy(reader, upstream_writer), copy(upstream_reader, writer))
+        finally:
+            self._sessions.discard(upstream_writer)
+            upstream_writer.transport.abort()

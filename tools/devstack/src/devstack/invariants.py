@@ -6,12 +6,18 @@
   arrived in the mail sink: no e-mail lost or doubled;
 - for every book, stock plus held reservations equals the initial stock plus restocks;
 - nothing is parked.
+
+`check_recovered` adds what a drill (a long fault, `tests/e2e/test_long_faults.py`) must also end with: no
+e-mail of unknown fate, no order abandoned, each order's changes and each of its e-mails (by order and kind,
+as the mail sink received them) exactly once, and every message published since the drill began handled
+by every service that subscribes to it.
 """
 
 from __future__ import annotations
 
 from collections import Counter
 from dataclasses import dataclass, field
+from datetime import datetime
 
 from devstack.admin import Admin
 from devstack.client import SETTLED, Folio, Json, eventually
@@ -144,3 +150,39 @@ def check(
         uncertain=uncertain,
         uncertain_arrived=arrived,
     )
+
+
+def check_recovered(
+    folio: Folio, admin: Admin, ledger: Ledger, *, since: datetime, timeout: float = 90
+) -> Outcome:
+    """:func:`check`, and what a drill adds (see the module's docstring)."""
+    outcome = check(folio, admin, ledger, timeout=timeout)
+
+    states = admin.saga_states(ledger.orders)
+    abandoned = sorted(order for order, state in states.items() if state == "abandoned")
+    assert not abandoned, f"{len(abandoned)} orders abandoned by the saga: {abandoned[:5]}"
+
+    wanted = set(ledger.orders)
+    statuses = {
+        str(o["id"]): str(o["status"]) for o in folio.pages("ordering", "/orders") if str(o["id"]) in wanted
+    }
+    kinds = {
+        str(n["id"]): (str(n["order_id"]), str(n["template"]))
+        for n in folio.notifications()
+        if str(n["order_id"]) in wanted
+    }
+    received = Counter(
+        kinds[str(m["notification_id"])] for m in folio.mails() if m["notification_id"] in kinds
+    )
+    for order_id in ledger.orders:
+        history = folio.history(order_id)
+        changes = Counter(str(entry["change"]) for entry in history)
+        doubled = {change: n for change, n in changes.items() if n > 1}
+        assert not doubled, f"order {order_id} changed twice: {doubled}"
+        for template in expected_templates(history, statuses[order_id]):
+            got = received[(order_id, template)]
+            assert got == 1, f"order {order_id}: {got} e-mails {template}, expected exactly one"
+
+    undelivered = admin.undelivered(since)
+    assert not undelivered, f"{len(undelivered)} messages never handled: {undelivered[:5]}"
+    return outcome

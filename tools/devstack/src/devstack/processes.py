@@ -36,24 +36,38 @@ def process_specs(config: StackConfig) -> list[ProcessSpec]:
             ready_url=f"{config.mail_url}/health",
         )
     ]  # fmt: skip
-    for i, service in enumerate(SERVICES):
+    for service in SERVICES:
         script = bin_path(f"folio-{service}")
-        specs.append(
-            ProcessSpec(
-                name=f"{service}-api",
-                argv=(script, "api"),
-                ready_url=f"{config.api_url(service)}/health/ready",
+        port = f"{service.upper()}_HTTP_PORT"
+        for replica in range(config.replicas):
+            specs.append(
+                ProcessSpec(
+                    name=process_name(config, service, "api", replica),
+                    argv=(script, "api"),
+                    env={port: str(config.api_http_port(service, replica))},
+                    ready_url=f"{config.api_url(service, replica)}/health/ready",
+                )
             )
-        )
-        specs.append(
-            ProcessSpec(
-                name=f"{service}-worker",
-                argv=(script, "worker"),
-                env={f"{service.upper()}_HTTP_PORT": str(config.worker_port + i)},
-                ready_url=f"{config.worker_url(service)}/health/ready",
+            specs.append(
+                ProcessSpec(
+                    name=process_name(config, service, "worker", replica),
+                    argv=(script, "worker"),
+                    env={port: str(config.worker_http_port(service, replica))},
+                    ready_url=f"{config.worker_url(service, replica)}/health/ready",
+                )
             )
-        )
     return specs
+
+
+def process_name(config: StackConfig, service: str, role: str, replica: int = 0) -> str:
+    """``catalog-worker`` with one replica; ``catalog-worker-1``, ``catalog-worker-2`` with two."""
+    name = f"{service}-{role}"
+    return name if config.replicas == 1 else f"{name}-{replica + 1}"
+
+
+def replica_names(config: StackConfig, service: str, role: str) -> list[str]:
+    """Every replica of one service's role, as the process list names them."""
+    return [process_name(config, service, role, replica) for replica in range(config.replicas)]
 
 
 def procfile(specs: list[ProcessSpec]) -> str:

@@ -13,15 +13,22 @@ from pathlib import Path
 
 import httpx
 
-from devstack.config import SERVICES, StackConfig, bin_path, bootstrap_env, service_env
-from devstack.processes import ProcessSpec, process_specs
+from devstack.config import (
+    SERVICES,
+    StackConfig,
+    bin_path,
+    bootstrap_env,
+    bootstrap_process_env,
+    service_env,
+)
+from devstack.processes import ProcessSpec, process_specs, replica_names
 
 
 def bootstrap(config: StackConfig, *, teardown: bool = False) -> None:
     command = "teardown" if teardown else "apply"
     argv = [bin_path("folio-bootstrap"), command, "--dev", "--prefix", config.prefix, "--vhost", config.vhost]
     # The stack's own settings (retry delays) too: the retry queues must match what its workers declare.
-    env = {**os.environ, **config.extra_env}
+    env = {**bootstrap_process_env(config), **config.extra_env}
     result = subprocess.run(argv, capture_output=True, text=True, check=False, env=env)
     if result.returncode != 0:
         raise RuntimeError(f"folio-bootstrap {command} failed:\n{result.stdout}\n{result.stderr}")
@@ -86,6 +93,17 @@ class Stack:
                     stderr=subprocess.STDOUT,
                     preexec_fn=_die_with_parent,
                 )
+
+    def replicas(self, service: str, role: str) -> list[str]:
+        """The process names of every replica of ``service``'s ``role`` (``api`` or ``worker``)."""
+        return replica_names(self.config, service, role)
+
+    def pause(self, name: str) -> None:
+        """SIGSTOP: the process keeps its connections but answers nothing until :meth:`resume`."""
+        self.processes[name].send_signal(signal.SIGSTOP)
+
+    def resume(self, name: str) -> None:
+        self.processes[name].send_signal(signal.SIGCONT)
 
     def running(self, name: str) -> bool:
         process = self.processes.get(name)
