@@ -9,8 +9,10 @@ PY := $(VENV)/bin/python
 UV := $(shell command -v uv 2>/dev/null || echo .tools/bin/uv)
 PACKAGES := shared/contracts shared/chassis services/catalog services/ordering services/rating services/notification tools/devstack services/loadgenerator
 SERVICES := catalog ordering rating notification
+# What the images build the workspace packages with (pyproject.toml's build-system), locked with hashes.
+BUILD_BACKEND := hatchling>=1.25
 
-.PHONY: help setup lock lint format test test-unit test-integration test-e2e infra up down logs demo bench catalog docs deploy-check alerts schemas
+.PHONY: help setup lock lint format test test-unit test-integration test-e2e images infra up down logs demo bench catalog docs deploy-check alerts schemas
 
 help: ## list the commands
 	@grep -hE '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-18s %s\n", $$1, $$2}'
@@ -31,6 +33,9 @@ lock: $(UV) ## re-resolve dependencies and write requirements.lock (names, versi
 	$(UV) lock --quiet
 	$(UV) export --quiet --frozen --all-groups --no-emit-workspace --no-emit-project --no-header -o requirements.lock
 	$(foreach s,$(SERVICES),$(UV) export --quiet --frozen --package folio-$(s) --no-dev --no-emit-workspace --no-header -o services/$(s)/requirements.lock;)
+	echo '$(BUILD_BACKEND)' | $(UV) pip compile --quiet --generate-hashes --no-header --no-annotate \
+		--python-version 3.11 - -o services/catalog/build-requirements.lock
+	$(foreach s,$(filter-out catalog,$(SERVICES)),cp services/catalog/build-requirements.lock services/$(s)/;)
 
 lint: setup ## ruff and mypy --strict over the whole workspace
 	$(VENV)/bin/ruff check .
@@ -71,6 +76,9 @@ docs: setup ## regenerate the AsyncAPI documents and the EventCatalog content fr
 
 bench: setup ## orders at rising rates against the running system (or a stack of its own): table, JSON, PNG
 	$(PY) bench/system_bench.py $(BENCH_ARGS)
+
+images: ## build every service image (Docker, else Podman; a Debian stand-in base where none can be pulled)
+	scripts/build_images.sh $(IMAGES)
 
 deploy-check: setup ## validate Dockerfiles, compose and every Kubernetes overlay offline
 	$(PY) scripts/deploy_check.py
