@@ -291,6 +291,8 @@ async def test_the_broker_check_fails_on_a_dead_connection_and_passes_once_it_is
             (await api.put(permissions, json=body)).raise_for_status()
         await eventually(ready, within=60)
         assert (await http.get("/health/ready")).status_code == 200
+
+
 async def test_the_worker_metrics_show_outbox_rows_waiting_and_messages_parked_with_real_values(
     worker: Worker,
 ) -> None:
