@@ -16,13 +16,12 @@ from collections.abc import Sequence
 import aio_pika
 from aio_pika.abc import AbstractRobustConnection
 from prometheus_client import Gauge
-from sqlalchemy import func, select, text
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from chassis.definition import AppResources
 from chassis.lifecycle import sleep_unless_stopped
 from chassis.messaging.topology import parking_queue_name, queue_name
-from chassis.tables import outbox
+from chassis.outbox.store import outbox_figures
 
 log = logging.getLogger(__name__)
 
@@ -37,22 +36,13 @@ OUTBOX_OLDEST_PENDING_AGE = Gauge(
 OUTBOX_FAILED = Gauge("folio_outbox_failed", "Outbox rows the relay gave up on", ["service"])
 PARKED = Gauge("folio_parked_messages", "Messages parked in <queue>.dlq, by consumer queue", ["queue"])
 
-# MERGE (h9-relay): replace with the outbox store's backlog function (it counts `failed_at IS NOT NULL`).
-# Until that column exists the relay never gives up on a row, so none has failed.
-OUTBOX_FAILED_QUERY = text("SELECT 0")
-
 
 async def collect_outbox(engine: AsyncEngine, service: str) -> None:
-    # The relay's own partial index (published_at IS NULL) holds exactly these rows.
-    backlog = select(func.count(), func.extract("epoch", func.now() - func.min(outbox.c.created_at))).where(
-        outbox.c.published_at.is_(None)
-    )
     async with engine.connect() as connection:
-        pending, oldest_age = (await connection.execute(backlog)).one()
-        failed = (await connection.execute(OUTBOX_FAILED_QUERY)).scalar_one()
-    OUTBOX_PENDING.labels(service).set(pending)
-    OUTBOX_OLDEST_PENDING_AGE.labels(service).set(float(oldest_age or 0))
-    OUTBOX_FAILED.labels(service).set(failed)
+        figures = await outbox_figures(connection)
+    OUTBOX_PENDING.labels(service).set(figures.pending)
+    OUTBOX_OLDEST_PENDING_AGE.labels(service).set(figures.oldest_pending_age_seconds)
+    OUTBOX_FAILED.labels(service).set(figures.failed)
 
 
 async def collect_parked(connection: AbstractRobustConnection, queues: Sequence[str]) -> None:
