@@ -283,6 +283,27 @@ async def test_a_body_too_large_fails_alone(engine: AsyncEngine, amqp_url: str) 
     assert "larger than" in row.last_error
 
 
+async def test_a_row_the_broker_refuses_without_naming_an_exchange_is_found_by_halving(
+    engine: AsyncEngine, amqp_url: str
+) -> None:
+    await declare_exchanges(amqp_url, "a.events")
+    await add_rows(engine, [(n, "a.events") for n in range(30)])
+    # A CC header must be an array: RabbitMQ closes the channel with 406 PRECONDITION_FAILED.
+    async with engine.begin() as connection:
+        await connection.execute(
+            text('UPDATE outbox SET headers = headers || \'{"CC": "not-a-list"}\' WHERE id = 17')
+        )
+    async with BoundQueue(amqp_url, "a.events") as a, OutboxRelay(engine, amqp_url, SLOW_RETRY) as relay:
+        assert await relay.publish_pending() == 29
+        await a.wait_for(29)
+
+    assert sorted(set(ns(a))) == [n for n in range(30) if n != 16]
+    (row,) = await unpublished(engine)
+    assert row.n == 16
+    assert row.attempts == 1
+    assert "PRECONDITION_FAILED" in row.last_error
+
+
 # ------------------------------------------------------------------------------------- given up, visibly
 
 
