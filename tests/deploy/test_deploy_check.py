@@ -4,6 +4,7 @@ the rules have teeth, and every generated file matches its generator."""
 from __future__ import annotations
 
 import copy
+import functools
 import importlib.util
 import json
 import os
@@ -44,9 +45,21 @@ def compose() -> dict[str, Any]:
     return dict(config)
 
 
+@functools.cache
+def _rendered(overlay: str) -> tuple[tuple[dict[str, Any], ...], tuple[str, ...]]:
+    docs, errors = check.render_overlay(overlay)
+    return tuple(docs), tuple(errors)
+
+
+def render_overlay(overlay: str) -> tuple[list[dict[str, Any]], list[str]]:
+    """``kubectl kustomize`` once per overlay and test run (it takes seconds); a fresh copy each call."""
+    docs, errors = _rendered(overlay)
+    return copy.deepcopy(list(docs)), list(errors)
+
+
 @pytest.fixture(scope="module", params=check.OVERLAYS)
 def rendered(request: pytest.FixtureRequest) -> tuple[str, list[dict[str, Any]]]:
-    docs, errors = check.render_overlay(request.param)
+    docs, errors = render_overlay(request.param)
     assert errors == []
     return request.param, docs
 
@@ -247,10 +260,10 @@ def test_every_service_has_hardened_api_and_worker_with_probes(
 
 
 def test_no_production_manifest_carries_a_local_token_secret() -> None:
-    production, _ = check.render_overlay("production")
+    production, _ = render_overlay("production")
     assert "FOLIO_AUTH_LOCAL_SECRET" not in yaml.safe_dump_all(production)
     assert "folio-auth" not in yaml.safe_dump_all(production)
-    local, _ = check.render_overlay("local")
+    local, _ = render_overlay("local")
     for name in SERVICES:
         for role in ("api", "worker"):
             container = _find(local, "Deployment", f"{name}-{role}")["spec"]["template"]["spec"][
@@ -260,7 +273,7 @@ def test_no_production_manifest_carries_a_local_token_secret() -> None:
 
 
 def test_only_folios_pods_and_the_operators_reach_the_broker() -> None:
-    docs, _ = check.render_overlay("production")
+    docs, _ = render_overlay("production")
     policy = _find(docs, "NetworkPolicy", "folio-broker-ingress")["spec"]
     assert policy["podSelector"]["matchLabels"] == {"app.kubernetes.io/name": "folio-broker"}
     amqp = [rule for rule in policy["ingress"] if {"protocol": "TCP", "port": 5672} in rule.get("ports", [])]
@@ -276,8 +289,8 @@ def test_only_folios_pods_and_the_operators_reach_the_broker() -> None:
 
 
 def test_overlays_differ_in_size_and_tags() -> None:
-    local, _ = check.render_overlay("local")
-    production, _ = check.render_overlay("production")
+    local, _ = render_overlay("local")
+    production, _ = render_overlay("production")
     for name in SERVICES:
         assert _find(local, "Deployment", f"{name}-api")["spec"]["replicas"] == 1
         assert _find(production, "Deployment", f"{name}-api")["spec"]["replicas"] == 3
@@ -293,7 +306,7 @@ def test_overlays_differ_in_size_and_tags() -> None:
 
 
 def test_notification_alone_may_reach_smtp() -> None:
-    docs, _ = check.render_overlay("production")
+    docs, _ = render_overlay("production")
     for name in SERVICES:
         egress = _find(docs, "NetworkPolicy", f"{name}-egress")["spec"]["egress"]
         ports = {p["port"] for rule in egress for p in rule.get("ports", [])}
@@ -309,7 +322,7 @@ def _mutated(docs: list[dict[str, Any]], kind: str, name: str) -> tuple[list[dic
 
 
 def test_rules_catch_a_weakened_manifest() -> None:
-    docs, _ = check.render_overlay("local")
+    docs, _ = render_overlay("local")
     broken, worker = _mutated(docs, "Deployment", "rating-worker")
     container = worker["spec"]["template"]["spec"]["containers"][0]
     container["securityContext"]["readOnlyRootFilesystem"] = False
@@ -336,7 +349,7 @@ def test_rules_catch_a_weakened_manifest() -> None:
 
 
 def test_validators_catch_unknown_fields() -> None:
-    docs, _ = check.render_overlay("local")
+    docs, _ = render_overlay("local")
     _, cluster = _mutated(docs, "Cluster", "catalog-db")
     cluster["spec"]["instancez"] = 2
     _, permission = _mutated(docs, "Permission", "catalog")
