@@ -29,7 +29,7 @@ from devstack.stack import Stack
 
 pytestmark = pytest.mark.e2e
 
-MAX_EXAMPLES = 6
+MAX_EXAMPLES = 4
 CHECKS = [not_a_server_error, status_code_conformance, content_type_conformance, response_schema_conformance]
 MODES = (schemathesis.GenerationMode.POSITIVE, schemathesis.GenerationMode.NEGATIVE)
 
