@@ -10,7 +10,8 @@
 # Usage: scripts/build_images.sh [--engine] [service...]
 #   --engine   only make sure an engine is there (installed and configured); build nothing
 # Environment: FOLIO_IMAGE_TAG (default dev), FOLIO_DEBIAN_MIRROR (default: from /etc/apt/sources.list*),
-#   FOLIO_PULL_TIMEOUT (seconds allowed for pulling the base image, default 60).
+#   FOLIO_PULL_TIMEOUT (seconds allowed for pulling the base image, default 60), FOLIO_IMAGE_JOBS (images
+#   built at once, default 2).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 ROOT=$PWD
@@ -148,8 +149,22 @@ main() {
   mkdir -p "$LOGS"
   for name in "${services[@]}"; do
     [ -f "services/$name/Dockerfile" ] || die "no services/$name/Dockerfile"
-    build "$name"
   done
+  # Side by side, FOLIO_IMAGE_JOBS at a time: a build waits on downloads and disk more than on a core.
+  local jobs=${FOLIO_IMAGE_JOBS:-2} running=0 failed=0
+  for name in "${services[@]}"; do
+    if [ "$running" -ge "$jobs" ]; then
+      wait -n || failed=1
+      running=$((running - 1))
+    fi
+    build "$name" &
+    running=$((running + 1))
+  done
+  while [ "$running" -gt 0 ]; do
+    wait -n || failed=1
+    running=$((running - 1))
+  done
+  [ "$failed" = 0 ] || die "some images failed to build (above)"
 }
 
 main "$@"
