@@ -10,8 +10,7 @@
 # Usage: scripts/build_images.sh [--engine] [service...]
 #   --engine   only make sure an engine is there (installed and configured); build nothing
 # Environment: FOLIO_IMAGE_TAG (default dev), FOLIO_DEBIAN_MIRROR (default: from /etc/apt/sources.list*),
-#   FOLIO_PULL_TIMEOUT (seconds allowed for pulling the base image, default 60), FOLIO_IMAGE_JOBS (images
-#   built at once, default 2).
+#   FOLIO_PULL_TIMEOUT (seconds allowed for pulling the base image, default 60).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 ROOT=$PWD
@@ -150,21 +149,11 @@ main() {
   for name in "${services[@]}"; do
     [ -f "services/$name/Dockerfile" ] || die "no services/$name/Dockerfile"
   done
-  # Side by side, FOLIO_IMAGE_JOBS at a time: a build waits on downloads and disk more than on a core.
-  local jobs=${FOLIO_IMAGE_JOBS:-2} running=0 failed=0
+  # One after the other: two builds at once took as long here, and each built the stages the images share
+  # (the base, the venv) again, so that the next build found only one of the copies in its cache.
   for name in "${services[@]}"; do
-    if [ "$running" -ge "$jobs" ]; then
-      wait -n || failed=1
-      running=$((running - 1))
-    fi
-    build "$name" &
-    running=$((running + 1))
+    build "$name"
   done
-  while [ "$running" -gt 0 ]; do
-    wait -n || failed=1
-    running=$((running - 1))
-  done
-  [ "$failed" = 0 ] || die "some images failed to build (above)"
 }
 
 main "$@"
