@@ -148,6 +148,10 @@ main() {
   mkdir -p "$LOGS"
   for name in "${services[@]}"; do
     [ -f "services/$name/Dockerfile" ] || die "no services/$name/Dockerfile"
+  done
+  # One after the other: two builds at once took as long here, and each built the stages the images share
+  # (the base, the venv) again, so that the next build found only one of the copies in its cache.
+  for name in "${services[@]}"; do
     build "$name"
   done
 }

@@ -220,19 +220,22 @@ def compose_stack(request: pytest.FixtureRequest) -> Iterator[ComposeStack]:
     tag = uuid.uuid4().hex[:8]
     run_dir = Path(tempfile.gettempdir()) / "folio-containers" / tag
     run_dir.mkdir(parents=True)
-    engine = docker_engine() or podman_engine(run_dir)
-    if engine is None:
-        unavailable("no container engine: no Docker engine answers and Podman is missing (make images)")
-    assert engine is not None
+    engine = None
     try:
+        engine = docker_engine() or podman_engine(run_dir)
+        if engine is None:
+            unavailable("no container engine: no Docker engine answers and Podman is missing (make images)")
+        assert engine is not None
         missing = [s for s in SERVICES if not engine.has_image(f"folio/{s}:{IMAGE_TAG}")]
         if missing:
-            unavailable(
-                f"no image folio/{{{','.join(missing)}}}:{IMAGE_TAG} in {engine.name}: run make images"
-            )
+            names = ",".join(missing)
+            unavailable(f"no image folio/{{{names}}}:{IMAGE_TAG} in {engine.name}: run make images")
         yield from _run(engine, tag, run_dir, request)
     finally:
-        engine.stop()
+        if engine is not None:
+            engine.stop()
+        if not request.session.testsfailed:
+            shutil.rmtree(run_dir, ignore_errors=True)
 
 
 def _run(engine: Engine, tag: str, run_dir: Path, request: pytest.FixtureRequest) -> Iterator[ComposeStack]:
@@ -272,5 +275,3 @@ def _run(engine: Engine, tag: str, run_dir: Path, request: pytest.FixtureRequest
         stack.compose("down", "--volumes", "--timeout", "30", timeout=180)
         sink.stop(timeout=10)
         bootstrap(config, teardown=True)
-        if not request.session.testsfailed:
-            shutil.rmtree(run_dir, ignore_errors=True)
