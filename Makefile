@@ -55,8 +55,9 @@ test: lint deploy-check ## everything CI runs: lint, unit, contract, integration
 	$(PY) -m contracts.schemas check
 	$(VENV)/bin/pytest -q -p no:cacheprovider shared services tests
 
-infra: setup ## create each service's database, role, vhost user and permissions (idempotent)
-	$(VENV)/bin/folio-bootstrap apply
+infra: setup ## start local servers where stopped, then each service's databases, roles, broker users, queues (idempotent)
+	scripts/local_servers.sh
+	$(VENV)/bin/folio-bootstrap apply --dev
 
 catalog: setup ## build the EventCatalog site (Node 22 from npm) and check it has a page for every message
 	$(PY) scripts/gen_asyncapi.py --check

@@ -414,7 +414,7 @@ def expected_postgres_init() -> str:
     from chassis.bootstrap.exporters import postgres_init
 
     # The bootstrap's development passwords, whatever this shell's environment says.
-    return postgres_init(build(env={}), lock_default_databases=True)
+    return postgres_init(build(env={}, dev=True), lock_default_databases=True)
 
 
 def check_generated() -> list[str]:
@@ -427,6 +427,8 @@ def check_generated() -> list[str]:
     topology = _load_script("gen_k8s_topology")
     if topology.OUTPUT.read_text() != topology.render():
         errors.append("deploy/base/rabbitmq.yaml is stale: .venv/bin/python scripts/gen_k8s_topology.py")
+    if topology.POSTGRES_OUTPUT.read_text() != topology.render_postgres():
+        errors.append("deploy/base/postgres.yaml is stale: .venv/bin/python scripts/gen_k8s_topology.py")
     return errors
 
 

@@ -105,7 +105,7 @@ def test_compose_refuses_to_start_without_the_secrets() -> None:
 
 def test_compose_service_urls_are_the_bootstraps(compose: dict[str, Any]) -> None:
     expected = service_env(
-        build(env={}),
+        build(env={}, dev=True),
         {
             "FOLIO_POSTGRES_ADMIN_URL": "postgresql://postgres@postgres:5432/postgres",
             "FOLIO_RABBITMQ_AMQP_URL": "amqp://rabbitmq:5672",
@@ -116,6 +116,11 @@ def test_compose_service_urls_are_the_bootstraps(compose: dict[str, Any]) -> Non
             env = compose["services"][f"{name}-{role}"]["environment"]
             for key in (f"{name.upper()}_DATABASE_URL", f"{name.upper()}_AMQP_URL"):
                 assert env[key] == expected[key], (role, key)
+            # The runtime role only: api and worker never get the owner's credentials.
+            assert f"{name.upper()}_MIGRATION_DATABASE_URL" not in env
+        migrate = compose["services"][f"{name}-migrate"]["environment"]
+        key = f"{name.upper()}_MIGRATION_DATABASE_URL"
+        assert migrate[key] == expected[key]
 
 
 def test_compose_broker_definitions_come_from_the_bootstrap(compose: dict[str, Any], tmp_path: Path) -> None:
@@ -129,7 +134,7 @@ def test_compose_broker_definitions_come_from_the_bootstrap(compose: dict[str, A
     subprocess.run([str(check.BIN / "folio-bootstrap"), *command], check=True, env=env)
     document = json.loads((tmp_path / "definitions.json").read_text())
 
-    definitions = build(env={})
+    definitions = build(env={}, dev=True)
     users = {u["name"]: u for u in document["users"]}
     assert set(users) == {"admin", *(s.amqp_user for s in definitions.services)}
     assert users["admin"]["tags"] == ["administrator"]
@@ -138,6 +143,8 @@ def test_compose_broker_definitions_come_from_the_bootstrap(compose: dict[str, A
     for access in definitions.services:
         expected = (access.permissions.configure, access.permissions.write, access.permissions.read)
         assert permissions[access.amqp_user] == expected
+    assert {q["name"] for q in document["queues"]} == {q.name for q in definitions.queues}
+    assert len(document["bindings"]) == len(definitions.bindings)
 
     # The broker loads exactly the file written there, from the shared volume.
     conf = (ROOT / "compose" / "rabbitmq" / "folio.conf").read_text()
@@ -188,6 +195,9 @@ def test_overlay_custom_resources_match_the_vendored_schemas(
         "Exchange",
         "User",
         "Permission",
+        "TopicPermission",
+        "Queue",
+        "Binding",
     }
     assert check.validate_custom(custom, overlay) == []
 
@@ -215,15 +225,54 @@ def test_every_service_has_hardened_api_and_worker_with_probes(
             assert pod["securityContext"]["runAsNonRoot"] is True
             assert pod["securityContext"]["seccompProfile"]["type"] == "RuntimeDefault"
             env = {e["name"]: e for e in container["env"]}
-            assert env[f"{name.upper()}_DATABASE_URL"]["valueFrom"]["secretKeyRef"] == {
-                "name": f"{name}-db-app",
-                "key": "uri",
+            # The runtime role, never the owner's Secret.
+            assert env[f"{name.upper()}_DB_PASSWORD"]["valueFrom"]["secretKeyRef"] == {
+                "name": f"{name}-db-runtime",
+                "key": "password",
             }
-        assert _find(docs, "Job", f"{name}-migrate")["spec"]["template"]["spec"]["containers"][0]["args"] == [
-            "migrate"
-        ]
-        database = _find(docs, "Cluster", f"{name}-db")["spec"]["bootstrap"]["initdb"]
-        assert database == {"database": f"folio_{name}", "owner": f"folio_{name}"}
+            assert f"@{name}-db-rw:5432/folio_{name}" in env[f"{name.upper()}_DATABASE_URL"]["value"]
+            assert not any(
+                e.get("valueFrom", {}).get("secretKeyRef", {}).get("name") == f"{name}-db-app"
+                for e in env.values()
+            )
+        migrate = _find(docs, "Job", f"{name}-migrate")["spec"]["template"]["spec"]["containers"][0]
+        assert migrate["args"] == ["migrate"]
+        assert {e["name"]: e for e in migrate["env"]}[f"{name.upper()}_MIGRATION_DATABASE_URL"]["valueFrom"][
+            "secretKeyRef"
+        ] == {"name": f"{name}-db-app", "key": "uri"}
+        cluster = _find(docs, "Cluster", f"{name}-db")["spec"]
+        database = cluster["bootstrap"]["initdb"]
+        assert (database["database"], database["owner"]) == (f"folio_{name}", f"folio_{name}")
+        assert [r["name"] for r in cluster["managed"]["roles"]] == [f"folio_{name}_runtime"]
+
+
+def test_no_production_manifest_carries_a_local_token_secret() -> None:
+    production, _ = check.render_overlay("production")
+    assert "FOLIO_AUTH_LOCAL_SECRET" not in yaml.safe_dump_all(production)
+    assert "folio-auth" not in yaml.safe_dump_all(production)
+    local, _ = check.render_overlay("local")
+    for name in SERVICES:
+        for role in ("api", "worker"):
+            container = _find(local, "Deployment", f"{name}-{role}")["spec"]["template"]["spec"][
+                "containers"
+            ][0]
+            assert "FOLIO_AUTH_LOCAL_SECRET" in {e["name"] for e in container["env"]}
+
+
+def test_only_folios_pods_and_the_operators_reach_the_broker() -> None:
+    docs, _ = check.render_overlay("production")
+    policy = _find(docs, "NetworkPolicy", "folio-broker-ingress")["spec"]
+    assert policy["podSelector"]["matchLabels"] == {"app.kubernetes.io/name": "folio-broker"}
+    amqp = [rule for rule in policy["ingress"] if {"protocol": "TCP", "port": 5672} in rule.get("ports", [])]
+    assert len(amqp) == 1
+    (peer,) = amqp[0]["from"]
+    assert peer["podSelector"]["matchLabels"] == {"app.kubernetes.io/part-of": "folio"}
+    assert set(peer["podSelector"]["matchExpressions"][0]["values"]) <= {"worker", "api"}
+    assert "migrate" not in peer["podSelector"]["matchExpressions"][0]["values"]
+    for name in SERVICES:
+        ingress = _find(docs, "NetworkPolicy", f"{name}-db-ingress")["spec"]["ingress"]
+        clients = ingress[0]["from"][0]["podSelector"]["matchLabels"]
+        assert clients == {"app.kubernetes.io/name": name}
 
 
 def test_overlays_differ_in_size_and_tags() -> None:
@@ -334,14 +383,16 @@ def test_postgres_init_is_the_bootstrap_exporters_output(tmp_path: Path) -> None
     output = tmp_path / "init.sql"
     env = {k: v for k, v in os.environ.items() if not re.fullmatch(r"FOLIO_\w+_DB_PASSWORD", k)}
     subprocess.run(
-        [str(check.BIN / "folio-bootstrap"), "export-postgres-init", "-o", str(output)], check=True, env=env
+        [str(check.BIN / "folio-bootstrap"), "export-postgres-init", "--dev", "-o", str(output)],
+        check=True,
+        env=env,
     )
     assert (ROOT / "compose" / "postgres" / "10-folio.sql").read_text() == output.read_text()
 
 
 def test_kubernetes_permissions_are_the_bootstraps() -> None:
     docs = list(yaml.safe_load_all((ROOT / "deploy" / "base" / "rabbitmq.yaml").read_text()))
-    definitions = build(env={})
+    definitions = build(env={}, dev=True)
     permissions = {d["metadata"]["name"]: d["spec"] for d in docs if d["kind"] == "Permission"}
     assert set(permissions) == set(SERVICES)
     for access in definitions.services:
@@ -355,4 +406,22 @@ def test_kubernetes_permissions_are_the_bootstraps() -> None:
         }
     exchanges = {(d["spec"]["name"], d["spec"]["type"]) for d in docs if d["kind"] == "Exchange"}
     assert exchanges == {(e.name, e.type) for e in definitions.exchanges}
+    topic = {
+        (d["spec"]["userReference"]["name"], *d["spec"]["permissions"].values())
+        for d in docs
+        if d["kind"] == "TopicPermission"
+    }
+    assert topic == {
+        (a.service, p.exchange, p.write, p.read) for a in definitions.services for p in a.topic_permissions
+    }
+    queues = {d["spec"]["name"]: d["spec"] for d in docs if d["kind"] == "Queue"}
+    assert {name: {"x-queue-type": spec["type"], **spec["arguments"]} for name, spec in queues.items()} == {
+        q.name: dict(q.arguments) for q in definitions.queues
+    }
+    bindings = {
+        (d["spec"]["source"], d["spec"]["destination"], d["spec"]["routingKey"])
+        for d in docs
+        if d["kind"] == "Binding"
+    }
+    assert bindings == {(b.source, b.queue, b.routing_key) for b in definitions.bindings}
     assert topology.render() == (ROOT / "deploy" / "base" / "rabbitmq.yaml").read_text()

@@ -256,7 +256,9 @@ async def migrate(definition: ServiceDefinition, settings: ServiceSettings, stop
     """Upgrade the service's database to head, waiting (a while) for the database to accept connections."""
 
     async def upgrade() -> None:
-        await upgrade_to_head(definition.migrations_dir, settings.database_url)
+        await upgrade_to_head(
+            definition.migrations_dir, settings.migration_database_url or settings.database_url
+        )
 
     await with_backoff(upgrade, what="the database (migrate)", stop=stop, deadline=MIGRATE_DATABASE_DEADLINE)
     log.info("%s database is at the head revision", definition.name)

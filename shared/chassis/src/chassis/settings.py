@@ -49,6 +49,9 @@ class ServiceSettings(BaseSettings):
     )
 
     database_url: str = "postgresql://postgres@127.0.0.1:5432/folio"
+    # The role that owns the schema, for `migrate` only; api and worker connect with `database_url` (a role
+    # with DML rights alone). Unset: `migrate` uses `database_url` too.
+    migration_database_url: str | None = None
     # Per process. Eight processes share one server locally (PostgreSQL allows 100 connections by default),
     # so the defaults stay small; production raises them with the replica count in mind.
     database_pool_size: int = Field(default=5, ge=1)

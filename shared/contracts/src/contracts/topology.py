@@ -9,29 +9,36 @@ from __future__ import annotations
 
 SERVICES: tuple[str, ...] = ("catalog", "ordering", "rating", "notification")
 
+# Each service's consumer queues: ``<service>.<handler>`` and the message types bound to it. The bootstrap
+# declares them (with their retry and parking queues) before any worker runs, so that nothing published
+# before a consumer first starts is lost; each worker is tested to consume exactly these.
+QUEUES: dict[str, dict[str, tuple[str, ...]]] = {
+    "catalog": {
+        "reserve_stock": ("folio.catalog.reserve-stock.v1",),
+        "release_stock": ("folio.catalog.release-stock.v1",),
+        "rating_projection": ("folio.rating.feedback-submitted.v1", "folio.rating.feedback-deleted.v1"),
+    },
+    "ordering": {
+        "stock_reserved": ("folio.catalog.stock-reserved.v1",),
+        "stock_reservation_rejected": ("folio.catalog.stock-reservation-rejected.v1",),
+        "stock_released": ("folio.catalog.stock-released.v1",),
+    },
+    "rating": {
+        "book_replica": ("folio.catalog.book-created.v1", "folio.catalog.book-deleted.v1"),
+        "verified_purchases": ("folio.ordering.order-completed.v1",),
+    },
+    "notification": {
+        "order_emails": (
+            "folio.ordering.order-confirmed.v1",
+            "folio.ordering.order-cancelled.v1",
+            "folio.ordering.order-completed.v1",
+        ),
+    },
+}
+
 # Message types each service consumes (its queues bind to them).
 SUBSCRIPTIONS: dict[str, tuple[str, ...]] = {
-    "catalog": (
-        "folio.catalog.reserve-stock.v1",
-        "folio.catalog.release-stock.v1",
-        "folio.rating.feedback-submitted.v1",
-        "folio.rating.feedback-deleted.v1",
-    ),
-    "ordering": (
-        "folio.catalog.stock-reserved.v1",
-        "folio.catalog.stock-reservation-rejected.v1",
-        "folio.catalog.stock-released.v1",
-    ),
-    "rating": (
-        "folio.catalog.book-created.v1",
-        "folio.catalog.book-deleted.v1",
-        "folio.ordering.order-completed.v1",
-    ),
-    "notification": (
-        "folio.ordering.order-confirmed.v1",
-        "folio.ordering.order-cancelled.v1",
-        "folio.ordering.order-completed.v1",
-    ),
+    service: tuple(t for types in queues.values() for t in types) for service, queues in QUEUES.items()
 }
 
 # Commands each service sends to another service's command exchange.

@@ -132,6 +132,7 @@ def bootstrap_env(config: StackConfig) -> dict[str, str]:
             bin_path("folio-bootstrap"),
             "apply",
             "--print-env",
+            "--dev",
             "--prefix",
             config.prefix,
             "--vhost",

@@ -26,10 +26,10 @@ from devstack.processes import ProcessSpec, process_specs, replica_names
 
 def bootstrap(config: StackConfig, *, teardown: bool = False) -> None:
     command = "teardown" if teardown else "apply"
-    argv = [bin_path("folio-bootstrap"), command, "--prefix", config.prefix, "--vhost", config.vhost]
-    result = subprocess.run(
-        argv, capture_output=True, text=True, check=False, env=bootstrap_process_env(config)
-    )
+    argv = [bin_path("folio-bootstrap"), command, "--dev", "--prefix", config.prefix, "--vhost", config.vhost]
+    # The stack's own settings (retry delays) too: the retry queues must match what its workers declare.
+    env = {**bootstrap_process_env(config), **config.extra_env}
+    result = subprocess.run(argv, capture_output=True, text=True, check=False, env=env)
     if result.returncode != 0:
         raise RuntimeError(f"folio-bootstrap {command} failed:\n{result.stdout}\n{result.stderr}")
 

@@ -1,37 +1,49 @@
-"""``folio-bootstrap``: create, remove or export Folio's databases, roles and broker users.
+"""``folio-bootstrap``: create, remove or export Folio's databases, roles, broker users and topology.
 
 Servers come from the environment: ``FOLIO_POSTGRES_ADMIN_URL`` (a superuser, default
 postgresql://postgres@127.0.0.1:5432/postgres), ``FOLIO_RABBITMQ_MANAGEMENT_URL`` (an administrator, default
 http://guest:guest@127.0.0.1:15672) and, for ``--print-env``, ``FOLIO_RABBITMQ_AMQP_URL`` (host and port of
-the AMQP listener, default amqp://127.0.0.1:5672). Passwords: ``FOLIO_<SERVICE>_DB_PASSWORD`` and
-``FOLIO_<SERVICE>_AMQP_PASSWORD``; production sets them, development uses ``<prefix>_<service>-dev``.
+the AMQP listener, default amqp://127.0.0.1:5672). Passwords: ``FOLIO_<SERVICE>_DB_PASSWORD`` (the runtime
+role of api and worker), ``FOLIO_<SERVICE>_MIGRATION_DB_PASSWORD`` (the migration role, owner of the
+database) and ``FOLIO_<SERVICE>_AMQP_PASSWORD``. Without them the bootstrap refuses, unless told that this
+is a development setup (``--dev`` or ``FOLIO_BOOTSTRAP_DEV=1``): then they are ``<role>-dev``.
+The retry queues take their delays from ``<SERVICE>_RETRY_DELAYS`` or ``FOLIO_RETRY_DELAYS``, as the
+workers do: run the bootstrap with the workers' settings.
 
-Isolation: a service role can connect only to its own database, because the bootstrap revokes PUBLIC's
+Isolation: a service's roles can connect only to its own database, because the bootstrap revokes PUBLIC's
 privileges on every database it creates. ``postgres`` and ``template1`` stay open to PUBLIC on a shared
 server (revoking there would lock out its other users); on a server of Folio's own pass
 ``--lock-default-databases`` (the compose init script does), or restrict with pg_hba.conf:
     host  sameuser  +folio_services  all  scram-sha-256
     host  all       +folio_services  all  reject
+(``sameuser`` does not cover the runtime roles, ``<prefix>_<service>_runtime``: list their databases.)
 """
 
 from __future__ import annotations
 
 import argparse
 import asyncio
+import contextlib
 import json
 import os
 import shlex
 import sys
-from collections.abc import Mapping, Sequence
+from collections.abc import AsyncIterator, Mapping, Sequence
 from pathlib import Path
-from urllib.parse import quote, urlsplit
+from urllib.parse import quote, urlsplit, urlunsplit
 
 import asyncpg
 import httpx
 
 from chassis.bootstrap import exporters, postgres, rabbitmq
 from chassis.bootstrap.changes import Change, summary
-from chassis.bootstrap.definitions import DEFAULT_PREFIX, DEFAULT_VHOST, Definitions, build
+from chassis.bootstrap.definitions import (
+    DEFAULT_PREFIX,
+    DEFAULT_VHOST,
+    Definitions,
+    MissingPasswords,
+    build,
+)
 
 DEFAULT_POSTGRES_ADMIN_URL = "postgresql://postgres@127.0.0.1:5432/postgres"
 DEFAULT_MANAGEMENT_URL = "http://guest:guest@127.0.0.1:15672"
@@ -48,7 +60,8 @@ def management_url(env: Mapping[str, str]) -> str:
 
 
 def service_env(definitions: Definitions, env: Mapping[str, str]) -> dict[str, str]:
-    """``<SERVICE>_DATABASE_URL`` and ``<SERVICE>_AMQP_URL`` for every service, as its settings read them."""
+    """``<SERVICE>_DATABASE_URL`` (runtime role), ``<SERVICE>_MIGRATION_DATABASE_URL`` (migration role) and
+    ``<SERVICE>_AMQP_URL`` for every service, as its settings read them."""
     pg = urlsplit(postgres_admin_url(env))
     amqp = urlsplit(env.get("FOLIO_RABBITMQ_AMQP_URL", DEFAULT_AMQP_URL))
     pg_host = f"{pg.hostname or '127.0.0.1'}:{pg.port or 5432}"
@@ -56,14 +69,62 @@ def service_env(definitions: Definitions, env: Mapping[str, str]) -> dict[str, s
     out = {}
     for s in definitions.services:
         prefix = s.service.upper()
-        out[f"{prefix}_DATABASE_URL"] = (
-            f"postgresql://{quote(s.role, safe='')}:{quote(s.db_password, safe='')}@{pg_host}/{s.database}"
-        )
+        for key, role, password in (
+            ("DATABASE_URL", s.runtime_role, s.runtime_password),
+            ("MIGRATION_DATABASE_URL", s.migration_role, s.migration_password),
+        ):
+            out[f"{prefix}_{key}"] = (
+                f"postgresql://{quote(role, safe='')}:{quote(password, safe='')}@{pg_host}/{s.database}"
+            )
         out[f"{prefix}_AMQP_URL"] = (
             f"amqp://{quote(s.amqp_user, safe='')}:{quote(s.amqp_password, safe='')}@{amqp_host}/"
             f"{quote(definitions.vhost, safe='')}"
         )
     return out
+
+
+class Unreachable(RuntimeError):
+    """A server did not answer; the message names the URL tried and what to check."""
+
+
+def redacted(url: str) -> str:
+    parts = urlsplit(url)
+    if parts.password is None:
+        return url
+    netloc = f"{parts.username}:***@{parts.hostname}" + (f":{parts.port}" if parts.port else "")
+    return urlunsplit((parts.scheme, netloc, parts.path, parts.query, parts.fragment))
+
+
+@contextlib.asynccontextmanager
+async def _reaching_postgres(url: str) -> AsyncIterator[None]:
+    try:
+        yield
+    except (OSError, asyncpg.PostgresConnectionError, asyncpg.InvalidAuthorizationSpecificationError) as e:
+        raise Unreachable(
+            f"cannot reach PostgreSQL at {redacted(url)} ({type(e).__name__}: {e}). Check that it runs"
+            " (scripts/local_servers.sh starts a local one) and that FOLIO_POSTGRES_ADMIN_URL names a"
+            " superuser it accepts."
+        ) from e
+
+
+@contextlib.asynccontextmanager
+async def _reaching_management(url: str) -> AsyncIterator[None]:
+    try:
+        yield
+    except httpx.TransportError as e:
+        raise Unreachable(
+            f"cannot reach the RabbitMQ management API at {redacted(url)} ({type(e).__name__}: {e}). Check"
+            " that RabbitMQ runs and its management plugin is on (`rabbitmq-plugins enable"
+            " rabbitmq_management`; `make infra` does both for a local broker), or set"
+            " FOLIO_RABBITMQ_MANAGEMENT_URL."
+        ) from e
+    except httpx.HTTPStatusError as e:
+        if e.response.status_code not in (401, 403):
+            raise
+        raise Unreachable(
+            f"the RabbitMQ management API at {redacted(url)} refused {e.request.method} {e.request.url.path}"
+            f" ({e.response.status_code}): FOLIO_RABBITMQ_MANAGEMENT_URL must name an administrator"
+        ) from e
 
 
 async def apply(
@@ -73,13 +134,11 @@ async def apply(
     dry_run: bool = False,
     lock: tuple[str, ...] = (),
 ) -> list[Change]:
-    conn = await asyncpg.connect(postgres_admin_url(env))
-    try:
-        changes = await postgres.apply(conn, definitions, dry_run=dry_run, lock=lock)
-    finally:
-        await conn.close()
+    pg_url = postgres_admin_url(env)
+    async with _reaching_postgres(pg_url):
+        changes = await postgres.apply(pg_url, definitions, dry_run=dry_run, lock=lock)
     url = management_url(env)
-    async with rabbitmq.management_client(url) as api:
+    async with _reaching_management(url), rabbitmq.management_client(url) as api:
         admin_user, _ = rabbitmq.admin_credentials(url)
         changes += await rabbitmq.apply(api, definitions, admin_user=admin_user, dry_run=dry_run)
     return changes
@@ -88,12 +147,11 @@ async def apply(
 async def teardown(
     definitions: Definitions, env: Mapping[str, str], *, dry_run: bool = False
 ) -> list[Change]:
-    conn = await asyncpg.connect(postgres_admin_url(env))
-    try:
-        changes = await postgres.teardown(conn, definitions, dry_run=dry_run)
-    finally:
-        await conn.close()
-    async with rabbitmq.management_client(management_url(env)) as api:
+    pg_url = postgres_admin_url(env)
+    async with _reaching_postgres(pg_url):
+        changes = await postgres.teardown(pg_url, definitions, dry_run=dry_run)
+    url = management_url(env)
+    async with _reaching_management(url), rabbitmq.management_client(url) as api:
         changes += await rabbitmq.teardown(api, definitions, dry_run=dry_run)
     return changes
 
@@ -111,6 +169,11 @@ def parser() -> argparse.ArgumentParser:
         "--prefix", default=DEFAULT_PREFIX, help="names are <prefix>_<service> (default: folio)"
     )
     common.add_argument("--vhost", default=DEFAULT_VHOST, help="RabbitMQ vhost (default: folio)")
+    common.add_argument(
+        "--dev",
+        action="store_true",
+        help="a development setup: passwords not given are <role>-dev (also FOLIO_BOOTSTRAP_DEV=1)",
+    )
     apply_cmd = commands.add_parser("apply", parents=[common], help="create what is missing (the default)")
     apply_cmd.add_argument("--dry-run", action="store_true", help="report what would change, change nothing")
     apply_cmd.add_argument(
@@ -159,7 +222,17 @@ def run(argv: Sequence[str], env: Mapping[str, str]) -> int:
     if not argv or (argv[0] not in COMMANDS and argv[0] not in ("-h", "--help")):
         argv.insert(0, "apply")
     args = parser().parse_args(argv)
-    definitions = build(args.prefix, args.vhost, env)
+    # Teardown needs no password; everything else refuses to invent one outside development.
+    dev = args.dev or env.get("FOLIO_BOOTSTRAP_DEV", "") in ("1", "true", "yes") or args.command == "teardown"
+    try:
+        definitions = build(args.prefix, args.vhost, env, dev=dev)
+    except MissingPasswords as missing:
+        print(
+            f"folio-bootstrap: no passwords given; set {', '.join(missing.names)},"
+            " or pass --dev (FOLIO_BOOTSTRAP_DEV=1) for a development setup with <role>-dev passwords",
+            file=sys.stderr,
+        )
+        return 2
     if args.command == "export-rabbitmq-definitions":
         admin = None
         if args.admin_user:
@@ -187,6 +260,9 @@ def run(argv: Sequence[str], env: Mapping[str, str]) -> int:
         else:
             lock = postgres.DEFAULT_DATABASES if args.lock_default_databases else ()
             changes = asyncio.run(apply(definitions, env, dry_run=args.dry_run, lock=lock))
+    except Unreachable as error:
+        print(f"folio-bootstrap: {error}", file=sys.stderr)
+        return 1
     except (OSError, asyncpg.PostgresError, httpx.HTTPError, rabbitmq.ConflictError) as error:
         print(f"folio-bootstrap: {type(error).__name__}: {error}", file=sys.stderr)
         return 1

@@ -1,8 +1,9 @@
 """Passwords: where they come from, and the hashed forms PostgreSQL and RabbitMQ store.
 
-Production sets ``FOLIO_<SERVICE>_DB_PASSWORD`` and ``FOLIO_<SERVICE>_AMQP_PASSWORD``; without them a
-deterministic development password derived from the name is used, so that every developer's machine and
-every ``--print-env`` agree without a secret store. Salts are derived from name and password, not random,
+Production sets ``FOLIO_<SERVICE>_DB_PASSWORD`` (the runtime role), ``FOLIO_<SERVICE>_MIGRATION_DB_PASSWORD``
+and ``FOLIO_<SERVICE>_AMQP_PASSWORD``. A development setup (and only one that says so) gets a deterministic
+password derived from the name instead, so that every developer's machine and every ``--print-env`` agree
+without a secret store. Salts are derived from name and password, not random,
 so exported files are reproducible (diffable, checkable for drift); they remain per-user and per-password.
 """
 
@@ -17,9 +18,13 @@ SCRAM_ITERATIONS = 4096  # PostgreSQL's default scram_iterations
 RABBIT_HASHING = "rabbit_password_hashing_sha256"
 
 
-def password_for(service: str, name: str, kind: str, env: Mapping[str, str]) -> str:
-    """``kind`` is ``DB`` or ``AMQP``: ``FOLIO_CATALOG_DB_PASSWORD`` or the dev default for ``name``."""
-    return env.get(f"FOLIO_{service.upper()}_{kind}_PASSWORD") or dev_password(name)
+def password_for(service: str, name: str, kind: str, env: Mapping[str, str], *, dev: bool) -> str | None:
+    """``kind`` is ``DB``, ``MIGRATION_DB`` or ``AMQP``: ``FOLIO_CATALOG_DB_PASSWORD``, else (``dev`` only)
+    the development password of ``name``, else None."""
+    given = env.get(f"FOLIO_{service.upper()}_{kind}_PASSWORD")
+    if given:
+        return given
+    return dev_password(name) if dev else None
 
 
 def dev_password(name: str) -> str:

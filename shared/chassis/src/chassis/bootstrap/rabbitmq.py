@@ -1,4 +1,5 @@
-"""Vhost, service users, their permissions and the system's exchanges, through the management HTTP API."""
+"""Vhost, service users, their permissions and topic permissions, and the system's whole topology
+(exchanges, queues, bindings), through the management HTTP API."""
 
 from __future__ import annotations
 
@@ -8,14 +9,15 @@ from urllib.parse import quote, urlsplit, urlunsplit
 import httpx
 
 from chassis.bootstrap.changes import Action, Change
-from chassis.bootstrap.definitions import Definitions, Exchange, Permissions
+from chassis.bootstrap.definitions import Definitions, Exchange, Permissions, Queue, TopicPermission
 from chassis.bootstrap.passwords import rabbit_password_matches
 
 FULL = Permissions(".*", ".*", ".*")
 
 
 class ConflictError(RuntimeError):
-    """An object exists with properties the bootstrap cannot change in place (an exchange's type)."""
+    """An object exists with properties the bootstrap cannot change in place (an exchange's type, a queue's
+    arguments)."""
 
 
 def management_client(url: str) -> httpx.AsyncClient:
@@ -51,6 +53,10 @@ async def _put(api: httpx.AsyncClient, path: str, body: dict[str, Any]) -> None:
 
 def exchange_body(exchange: Exchange) -> dict[str, Any]:
     return {"type": exchange.type, "durable": True, "auto_delete": False, "internal": False, "arguments": {}}
+
+
+def queue_body(queue: Queue) -> dict[str, Any]:
+    return {"durable": True, "auto_delete": False, "arguments": dict(queue.arguments)}
 
 
 def _tags(user: dict[str, Any]) -> list[str]:
@@ -90,8 +96,91 @@ async def apply(
                 api, vhost, service.amqp_user, service.permissions, dry_run, vhost_exists=exists
             )
         )
+        changes.append(
+            await _topic_permissions(
+                api, vhost, service.amqp_user, service.topic_permissions, dry_run, vhost_exists=exists
+            )
+        )
     for exchange in definitions.exchanges:
         changes.append(await _exchange(api, vhost, exchange, dry_run, vhost_exists=exists))
+    changes += await _queues(api, definitions, dry_run, vhost_exists=exists)
+    changes += await _bindings(api, definitions, dry_run, vhost_exists=exists)
+    return changes
+
+
+async def _topic_permissions(
+    api: httpx.AsyncClient,
+    vhost: str,
+    user: str,
+    wanted: tuple[TopicPermission, ...],
+    dry_run: bool,
+    *,
+    vhost_exists: bool,
+) -> Change:
+    path = f"/api/topic-permissions/{_q(vhost)}/{_q(user)}"
+    current = (await _get(api, path) or []) if vhost_exists else []
+    have = {(p["exchange"], p["write"], p["read"]) for p in current}
+    want = {(p.exchange, p.write, p.read) for p in wanted}
+    name = f"{user}@{vhost}"
+    if have == want:
+        return Change("rabbitmq", "topic-permissions", name, "present")
+    if not dry_run:
+        if current:
+            # Deletes the user's topic permissions on every exchange of the vhost.
+            (await api.delete(path)).raise_for_status()
+        for p in wanted:
+            await _put(api, path, {"exchange": p.exchange, "write": p.write, "read": p.read})
+    return Change("rabbitmq", "topic-permissions", name, "updated" if current else "created")
+
+
+async def _queues(
+    api: httpx.AsyncClient, definitions: Definitions, dry_run: bool, *, vhost_exists: bool
+) -> list[Change]:
+    vhost = _q(definitions.vhost)
+    listed = (await _get(api, f"/api/queues/{vhost}?columns=name,durable,auto_delete,arguments")) or []
+    current = {q["name"]: q for q in listed} if vhost_exists else {}
+    changes = []
+    for queue in definitions.queues:
+        body = queue_body(queue)
+        name = f"{queue.name}@{definitions.vhost}"
+        found = current.get(queue.name)
+        if found is not None:
+            if any(found.get(k) != v for k, v in body.items()):
+                raise ConflictError(
+                    f"queue {name} exists with {found.get('arguments')}, the worker declares it with"
+                    f" {body['arguments']}; delete it (or move its messages) to change it"
+                )
+            changes.append(Change("rabbitmq", "queue", name, "present"))
+            continue
+        if not dry_run:
+            await _put(api, f"/api/queues/{vhost}/{_q(queue.name)}", body)
+        changes.append(Change("rabbitmq", "queue", name, "created"))
+    return changes
+
+
+async def _bindings(
+    api: httpx.AsyncClient, definitions: Definitions, dry_run: bool, *, vhost_exists: bool
+) -> list[Change]:
+    vhost = _q(definitions.vhost)
+    listed = (await _get(api, f"/api/bindings/{vhost}")) if vhost_exists else None
+    current = {
+        (b["source"], b["destination"], b["routing_key"])
+        for b in listed or []
+        if b.get("destination_type") == "queue"
+    }
+    changes = []
+    for binding in definitions.bindings:
+        key = (binding.source, binding.queue, binding.routing_key)
+        name = f"{binding.source} -> {binding.queue} ({binding.routing_key})@{definitions.vhost}"
+        if key in current:
+            changes.append(Change("rabbitmq", "binding", name, "present"))
+            continue
+        if not dry_run:
+            path = f"/api/bindings/{vhost}/e/{_q(binding.source)}/q/{_q(binding.queue)}"
+            (
+                await api.post(path, json={"routing_key": binding.routing_key, "arguments": {}})
+            ).raise_for_status()
+        changes.append(Change("rabbitmq", "binding", name, "created"))
     return changes
 
 
