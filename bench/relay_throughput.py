@@ -1,12 +1,15 @@
 """Benchmark of the outbox relay (not a test).
 
-    .venv/bin/python bench/relay_throughput.py --rate 2000 --seconds 20 [--json out.json]
+    .venv/bin/python bench/relay_throughput.py --rate 2000 --seconds 20 [--history 0 2000000] [--json F]
 
 In a throwaway database and vhost (both removed afterwards) it measures, in one run:
 
 1. the broker's raw confirmed-publish rate: aio-pika publishing the same payload with confirms kept in flight
    together, no database involved: the ceiling any relay on this broker can reach;
-2. the relay draining a backlog (rows committed while it was stopped): its capacity;
+2. the relay draining a backlog (rows committed while it was stopped): its capacity. With ``--history N``
+   (several values allowed) the outbox first holds N rows already published (retained history, loaded
+   with ``generate_series`` and VACUUMed), and is ANALYZEd with the backlog in it, as autovacuum would have
+   done; the drain is measured once per value, so the rates with and without history sit side by side;
 3. the relay under a steady load: producers commit outbox rows at ``--rate`` for ``--seconds`` while the
    relay runs (as in a worker). Reported: its throughput from commit to confirmed publish, the latency from
    commit to published (confirmed by the broker and marked: the row's ``published_at``) and from commit to
@@ -47,6 +50,19 @@ EXCHANGE = "bench.events"
 
 
 @dataclass
+class Steady:
+    rows: int
+    received: int
+    distinct: int
+    offered_per_s: float
+    relay_rows_per_s: float
+    commit_to_published_p50_ms: float
+    commit_to_published_p99_ms: float
+    commit_to_received_p50_ms: float
+    commit_to_received_p99_ms: float
+
+
+@dataclass
 class Report:
     rate: float
     seconds: float
@@ -55,16 +71,9 @@ class Report:
     raw_messages: int
     raw_confirmed_per_s: float
     drain_rows: int
-    drain_rows_per_s: float
-    steady_rows: int
-    steady_received: int
-    steady_distinct: int
-    steady_offered_per_s: float
-    steady_relay_rows_per_s: float
-    commit_to_published_p50_ms: float
-    commit_to_published_p99_ms: float
-    commit_to_received_p50_ms: float
-    commit_to_received_p99_ms: float
+    # Retained published rows -> drain rows/s beside that history.
+    drain_rows_per_s: dict[int, float]
+    steady: Steady | None
 
 
 # ---------------------------------------------------------------------------------------------------- relay
@@ -232,7 +241,11 @@ async def last_id(engine: AsyncEngine) -> int:
 
 async def unpublished(engine: AsyncEngine) -> int:
     async with engine.connect() as connection:
-        query = select(func.count()).select_from(outbox).where(outbox.c.published_at.is_(None))
+        query = (
+            select(func.count())
+            .select_from(outbox)
+            .where(outbox.c.published_at.is_(None), outbox.c.failed_at.is_(None))
+        )
         return int((await connection.execute(query)).scalar_one())
 
 
@@ -240,11 +253,11 @@ async def all_published(engine: AsyncEngine) -> None:
     while True:
         if not await unpublished(engine):
             return
-        await asyncio.sleep(0.01)
+        await asyncio.sleep(0.02)
 
 
-async def relay_listening(engine: AsyncEngine) -> None:
-    """Wait until the relay process has started and is listening for NOTIFY."""
+async def relay_listening(engine: AsyncEngine, settle: float = 0.5) -> float:
+    """Wait until the relay process has started and is listening for NOTIFY; returns when (epoch)."""
     query = text(
         "SELECT count(*) FROM pg_stat_activity"
         " WHERE datname = current_database() AND application_name = :name"
@@ -253,9 +266,60 @@ async def relay_listening(engine: AsyncEngine) -> None:
         async with engine.connect() as connection:
             if (await connection.execute(query, {"name": APPLICATION_NAME})).scalar_one():
                 break
-        await asyncio.sleep(0.05)
+        await asyncio.sleep(0.01)
+    listening = time.time()
     # The first pass (empty) and the first prune follow right after connecting.
-    await asyncio.sleep(0.5)
+    await asyncio.sleep(settle)
+    return listening
+
+
+# Published rows as the relay leaves them, small (the history's size on disk is not what is measured), and
+# published within the retention period so the relay's pruning leaves them alone.
+_LOAD_HISTORY = text(
+    """
+    INSERT INTO outbox (message_id, exchange, routing_key, type, body, headers, created_at, available_at,
+                        published_at)
+    SELECT gen_random_uuid(), :exchange, 'history', 'folio.bench.history.v1', '\\x7b7d'::bytea, '{}'::jsonb,
+           t, t, t + interval '5 milliseconds'
+      FROM (SELECT clock_timestamp() - interval '1 day' + n * interval '1 millisecond' AS t
+              FROM generate_series(1, :rows) AS n) AS history
+    """
+)
+
+
+async def load_history(engine: AsyncEngine, rows: int) -> None:
+    async with engine.begin() as connection:
+        await connection.execute(text("TRUNCATE outbox"))
+        if rows:
+            await connection.execute(_LOAD_HISTORY, {"exchange": EXCHANGE, "rows": rows})
+    # What autovacuum would soon do after such a load; done now, it does not run during the drain.
+    await maintain(engine, "VACUUM ANALYZE outbox")
+
+
+async def maintain(engine: AsyncEngine, statement: str) -> None:
+    async with engine.connect() as connection:
+        await connection.execution_options(isolation_level="AUTOCOMMIT")
+        await connection.execute(text(statement))
+
+
+async def drain(
+    engine: AsyncEngine, database_url: str, amqp_url: str, args: argparse.Namespace, history: int
+) -> float:
+    """Rows/s of a relay started on a backlog of ``args.drain`` rows beside ``history`` published ones."""
+    started = time.monotonic()
+    await load_history(engine, history)
+    await commit_rows(engine, range(args.drain))
+    # Statistics that know of the backlog, as autovacuum would have them after an outage.
+    await maintain(engine, "ANALYZE outbox")
+    print(f"    {history:,} published rows loaded in {time.monotonic() - started:.1f}s", file=sys.stderr)
+    relay = await start_relay(database_url, amqp_url, args)
+    try:
+        # The relay's first pass starts as it begins listening: count from there.
+        began = await relay_listening(engine, settle=0.0)
+        await all_published(engine)
+        return float(args.drain) / (time.time() - began)
+    finally:
+        await stop_relay(relay)
 
 
 def percentile(values: list[float], fraction: float) -> float:
@@ -280,16 +344,30 @@ async def bench(args: argparse.Namespace) -> Report:
             print(f"1/3 raw broker: {raw_count} confirmed publishes ...", file=sys.stderr)
             raw_rate = await raw_publish_rate(amqp_url, raw_count, args.max_in_flight)
 
-            print(f"2/3 backlog: {args.drain} rows in one commit ...", file=sys.stderr)
-            relay = await start_relay(database_url, amqp_url, args)
-            await relay_listening(engine)
-            _, committed_at = await commit_rows(engine, range(args.drain))
-            await all_published(engine)
-            drain_rate = args.drain / (time.time() - committed_at)
-            await consumer.wait_for(args.drain, within=60)
+            drain_rates: dict[int, float] = {}
+            for history in args.history:
+                print(f"2/3 backlog: {args.drain} rows beside {history:,} published ...", file=sys.stderr)
+                consumer.received.clear()
+                drain_rates[history] = await drain(engine, database_url, amqp_url, args, history)
+                await consumer.wait_for(args.drain, within=60)
             drained = set(consumer.received)
             after_id = await last_id(engine)
+            report = Report(
+                rate=args.rate,
+                seconds=args.seconds,
+                batch_size=args.batch_size,
+                max_in_flight=args.max_in_flight,
+                raw_messages=raw_count,
+                raw_confirmed_per_s=raw_rate,
+                drain_rows=args.drain,
+                drain_rows_per_s=drain_rates,
+                steady=None,
+            )
+            if args.seconds <= 0:
+                return report
 
+            relay = await start_relay(database_url, amqp_url, args)
+            await relay_listening(engine)
             print(f"3/3 steady: {args.rate:g} rows/s for {args.seconds:g}s ...", file=sys.stderr)
             produced = await run_producer(database_url, args)
             if produced["behind"] > 0.5:
@@ -308,43 +386,46 @@ async def bench(args: argparse.Namespace) -> Report:
     to_received = [(received[i] - created) * 1000 for i, created, _ in rows if i in received]
     received_steady = [i for i in received if i not in drained]
     first_created = min(created for _, created, _ in rows)
-    return Report(
-        rate=args.rate,
-        seconds=args.seconds,
-        batch_size=args.batch_size,
-        max_in_flight=args.max_in_flight,
-        raw_messages=raw_count,
-        raw_confirmed_per_s=raw_rate,
-        drain_rows=args.drain,
-        drain_rows_per_s=drain_rate,
-        steady_rows=len(rows),
-        steady_received=len(received_steady),
-        steady_distinct=len({i for i, _, _ in rows} & set(received_steady)),
-        steady_offered_per_s=len(rows) / (max(created for _, created, _ in rows) - first_created),
-        steady_relay_rows_per_s=len(rows) / (max(published for _, _, published in rows) - first_created),
+    report.steady = Steady(
+        rows=len(rows),
+        received=len(received_steady),
+        distinct=len({i for i, _, _ in rows} & set(received_steady)),
+        offered_per_s=len(rows) / (max(created for _, created, _ in rows) - first_created),
+        relay_rows_per_s=len(rows) / (max(published for _, _, published in rows) - first_created),
         commit_to_published_p50_ms=statistics.median(to_published),
         commit_to_published_p99_ms=percentile(to_published, 0.99),
         commit_to_received_p50_ms=statistics.median(to_received),
         commit_to_received_p99_ms=percentile(to_received, 0.99),
     )
+    return report
 
 
 def print_table(report: Report) -> None:
     lines = [
         ("broker raw confirmed publishes (aio-pika, no DB)", f"{report.raw_confirmed_per_s:,.0f} msg/s"),
-        ("relay backlog drain", f"{report.drain_rows_per_s:,.0f} rows/s ({report.drain_rows:,} rows)"),
-        ("steady load offered", f"{report.steady_offered_per_s:,.0f} rows/s ({report.steady_rows:,} rows)"),
-        ("steady relay throughput (commit -> published)", f"{report.steady_relay_rows_per_s:,.0f} rows/s"),
-        (
-            "commit -> confirmed+marked  p50 / p99",
-            f"{report.commit_to_published_p50_ms:.1f} ms / {report.commit_to_published_p99_ms:.1f} ms",
+        *(
+            (
+                f"relay backlog drain beside {history:,} published rows",
+                f"{rate:,.0f} rows/s ({report.drain_rows:,} rows)",
+            )
+            for history, rate in report.drain_rows_per_s.items()
         ),
-        (
-            "commit -> consumer receipt  p50 / p99",
-            f"{report.commit_to_received_p50_ms:.1f} ms / {report.commit_to_received_p99_ms:.1f} ms",
-        ),
-        ("steady messages received / distinct", f"{report.steady_received:,} / {report.steady_distinct:,}"),
     ]
+    steady = report.steady
+    if steady is not None:
+        lines += [
+            ("steady load offered", f"{steady.offered_per_s:,.0f} rows/s ({steady.rows:,} rows)"),
+            ("steady relay throughput (commit -> published)", f"{steady.relay_rows_per_s:,.0f} rows/s"),
+            (
+                "commit -> confirmed+marked  p50 / p99",
+                f"{steady.commit_to_published_p50_ms:.1f} ms / {steady.commit_to_published_p99_ms:.1f} ms",
+            ),
+            (
+                "commit -> consumer receipt  p50 / p99",
+                f"{steady.commit_to_received_p50_ms:.1f} ms / {steady.commit_to_received_p99_ms:.1f} ms",
+            ),
+            ("steady messages received / distinct", f"{steady.received:,} / {steady.distinct:,}"),
+        ]
     width = max(len(name) for name, _ in lines)
     print(
         f"outbox relay benchmark: batch {report.batch_size}, in flight {report.max_in_flight}, "
@@ -361,10 +442,20 @@ def parse(argv: list[str]) -> argparse.Namespace:
         description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
     )
     parser.add_argument("--rate", type=float, default=2000, help="rows committed per second (steady phase)")
-    parser.add_argument("--seconds", type=float, default=20, help="length of the steady phase")
+    parser.add_argument(
+        "--seconds", type=float, default=20, help="length of the steady phase (0: no steady phase)"
+    )
     parser.add_argument("--rows-per-commit", type=int, default=5)
     parser.add_argument("--producers", type=int, default=8, help="concurrent producer transactions")
     parser.add_argument("--drain", type=int, default=20_000, help="backlog rows for the drain phase")
+    parser.add_argument(
+        "--history",
+        type=int,
+        nargs="+",
+        default=[0],
+        metavar="N",
+        help="published rows retained beside the backlog; one drain per value (e.g. --history 0 2000000)",
+    )
     parser.add_argument(
         "--raw-messages", type=int, default=0, help="raw publishes (default: max(20000, load))"
     )

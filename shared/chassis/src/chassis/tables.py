@@ -57,9 +57,18 @@ outbox = Table(
     Column("published_at", DateTime(timezone=True), nullable=True),
     Column("attempts", Integer, nullable=False, server_default="0"),
     Column("last_error", Text, nullable=True),
+    # Set when the relay gave up on the row (too many failed attempts); the relay no longer takes it.
+    Column("failed_at", DateTime(timezone=True), nullable=True),
 )
-# The relay only ever scans unpublished rows; a partial index keeps that scan small as published rows pile up.
-Index("outbox_pending", outbox.c.available_at, outbox.c.id, postgresql_where=outbox.c.published_at.is_(None))
+# The relay's take query walks exactly this index (same predicate, same order), so a batch costs the same
+# whatever the number of published or failed rows beside it.
+Index(
+    "outbox_due",
+    outbox.c.available_at,
+    outbox.c.id,
+    postgresql_where=outbox.c.published_at.is_(None) & outbox.c.failed_at.is_(None),
+)
+Index("outbox_failed", outbox.c.id, postgresql_where=outbox.c.failed_at.is_not(None))
 Index("outbox_published_at", outbox.c.published_at, postgresql_where=outbox.c.published_at.is_not(None))
 
 inbox = Table(
@@ -86,6 +95,8 @@ idempotency_keys = Table(
     Column("response_body", LargeBinary, nullable=True),
     Column("created_at", DateTime(timezone=True), nullable=False, server_default=func.now()),
 )
+# Pruning deletes by age.
+Index("idempotency_keys_created_at", idempotency_keys.c.created_at)
 
 # Channel the unit of work notifies on commit when it wrote outbox rows; the relay listens on it.
 OUTBOX_CHANNEL = "folio_outbox"

@@ -48,7 +48,7 @@ async def test_upgrade_to_head_creates_the_tables_and_reaches_head(database_url:
 
 
 async def test_the_chassis_tables_come_from_the_chassis_branch(database_url: str) -> None:
-    assert MigrationScripts.load(SCRIPTS).heads == {"r2", "chassis_0001"}
+    assert MigrationScripts.load(SCRIPTS).heads == {"r2", "chassis_0002"}
 
     await upgrade(SCRIPTS, database_url, "chassis@head")
 
@@ -106,7 +106,9 @@ async def test_a_database_migrated_by_a_newer_build_is_ahead(database_url: str) 
     await upgrade_to_head(SCRIPTS, database_url)
     connection = await asyncpg.connect(asyncpg_dsn(database_url))
     try:
-        await connection.execute("UPDATE alembic_version SET version_num = 'r3_from_the_future'")
+        await connection.execute(
+            "UPDATE alembic_version SET version_num = 'r3_from_the_future' WHERE version_num = 'r2'"
+        )
     finally:
         await connection.close()
     engine = create_engine(database_url)

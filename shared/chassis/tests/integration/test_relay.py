@@ -14,7 +14,6 @@ from urllib.parse import quote, unquote, urlsplit
 import aio_pika
 import asyncpg
 import pytest
-from aio_pika.abc import AbstractIncomingMessage
 from sqlalchemy import func, insert, select
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
@@ -23,6 +22,7 @@ from chassis.outbox import OutboxRelay, RelayOptions
 from chassis.outbox.listener import APPLICATION_NAME
 from chassis.outbox.publisher import BatchResult
 from chassis.tables import outbox
+from chassis.testing.queues import BoundQueue
 from chassis.testing.resources import management_client
 from chassis.uow import UnitOfWork, outbox_row
 from contracts.base import Event
@@ -38,43 +38,6 @@ class Pinged(Event):
     OWNER: ClassVar[str] = "test"
     SUBJECT: ClassVar[str] = "n"
     n: int
-
-
-class Observer:
-    """A queue bound to every routing key of an exchange; remembers what arrives."""
-
-    def __init__(self, amqp_url: str, exchange: str = EXCHANGE) -> None:
-        self.amqp_url = amqp_url
-        self.exchange = exchange
-        self.received: list[AbstractIncomingMessage] = []
-
-    @property
-    def ids(self) -> list[str]:
-        return [str(message.message_id) for message in self.received]
-
-    async def __aenter__(self) -> Observer:
-        self.connection = await aio_pika.connect(self.amqp_url)
-        channel = await self.connection.channel()
-        await channel.set_qos(prefetch_count=2000)
-        exchange = await channel.declare_exchange(self.exchange, aio_pika.ExchangeType.TOPIC, durable=True)
-        queue = await channel.declare_queue(exclusive=True)
-        await queue.bind(exchange, "#")
-        await queue.consume(self._on_message, no_ack=True)
-        return self
-
-    async def _on_message(self, message: AbstractIncomingMessage) -> None:
-        self.received.append(message)
-
-    async def __aexit__(self, *_exc: object) -> None:
-        await self.connection.close()
-
-    async def wait_for(self, count: int, within: float = 20.0) -> None:
-        deadline = time.monotonic() + within
-        while len(self.received) < count:
-            assert time.monotonic() < deadline, f"received {len(self.received)} of {count}"
-            await asyncio.sleep(0.05)
-        # Anything extra (a duplicate) would arrive right behind.
-        await asyncio.sleep(0.3)
 
 
 @pytest.fixture
@@ -125,7 +88,7 @@ async def eventually(check: Callable[[], Awaitable[bool]], within: float = 20.0)
 
 
 async def test_running_relay_publishes_every_row_exactly_once(engine: AsyncEngine, amqp_url: str) -> None:
-    async with Observer(amqp_url) as observer, running(OutboxRelay(engine, amqp_url, FAST)):
+    async with BoundQueue(amqp_url, EXCHANGE) as observer, running(OutboxRelay(engine, amqp_url, FAST)):
         for commit in range(30):
             await commit_through_uow(engine, 10, start=commit * 10)
         await observer.wait_for(300)
@@ -141,7 +104,7 @@ async def test_messages_carry_the_envelope_as_headers_and_properties(
     engine: AsyncEngine, amqp_url: str
 ) -> None:
     await commit_through_uow(engine, 1, start=7)
-    async with Observer(amqp_url) as observer, OutboxRelay(engine, amqp_url, FAST) as relay:
+    async with BoundQueue(amqp_url, EXCHANGE) as observer, OutboxRelay(engine, amqp_url, FAST) as relay:
         assert await relay.publish_pending() == 1
         await observer.wait_for(1)
 
@@ -180,7 +143,7 @@ async def test_notify_wakes_the_relay_and_the_listener_reconnects(
     # A poll far longer than the test: only NOTIFY can explain a publish within seconds (the deadlines below
     # leave room for a loaded machine and are still far shorter than the poll).
     slow_poll = RelayOptions(poll_interval=60.0)
-    async with Observer(amqp_url) as observer, running(OutboxRelay(engine, amqp_url, slow_poll)):
+    async with BoundQueue(amqp_url, EXCHANGE) as observer, running(OutboxRelay(engine, amqp_url, slow_poll)):
         await eventually(lambda: _is_not_none(listener_pid(database_url)))
         await asyncio.sleep(0.2)
         await commit_through_uow(engine, 1)
@@ -215,7 +178,7 @@ async def test_a_publish_to_a_missing_exchange_is_retried_with_backoff(
     await add_rows(engine, 3, exchange="missing.events")
     await add_rows(engine, 5, start=100)
     slow_retry = RelayOptions(retry_base=30.0, retry_max=60.0)
-    async with Observer(amqp_url) as observer, OutboxRelay(engine, amqp_url, slow_retry) as relay:
+    async with BoundQueue(amqp_url, EXCHANGE) as observer, OutboxRelay(engine, amqp_url, slow_retry) as relay:
         assert await relay.publish_pending() == 5
         await observer.wait_for(5)
 
@@ -252,11 +215,11 @@ async def test_a_running_relay_keeps_going_and_publishes_once_the_exchange_appea
             attempts: int = (await connection.execute(query)).scalar_one()
             return attempts >= 2
 
-    async with Observer(amqp_url) as observer, running(OutboxRelay(engine, amqp_url, FAST)):
+    async with BoundQueue(amqp_url, EXCHANGE) as observer, running(OutboxRelay(engine, amqp_url, FAST)):
         await eventually(retried_twice)
         await commit_through_uow(engine, 5)
         await observer.wait_for(5)
-        async with Observer(amqp_url, "late.events") as late:
+        async with BoundQueue(amqp_url, "late.events") as late:
             await late.wait_for(3, within=10)
 
     assert await unpublished(engine) == 0
@@ -277,7 +240,7 @@ async def close_relay_connections(amqp_url: str) -> int:
 
 
 async def test_the_relay_survives_a_dropped_broker_connection(engine: AsyncEngine, amqp_url: str) -> None:
-    async with Observer(amqp_url) as observer, running(OutboxRelay(engine, amqp_url, FAST)):
+    async with BoundQueue(amqp_url, EXCHANGE) as observer, running(OutboxRelay(engine, amqp_url, FAST)):
         await commit_through_uow(engine, 10)
         await observer.wait_for(10)
 
@@ -300,7 +263,7 @@ async def test_two_relays_publish_10000_rows_each_exactly_once(
     other_engine = create_engine(database_url)
     first, second = OutboxRelay(engine, amqp_url, options), OutboxRelay(other_engine, amqp_url, options)
     try:
-        async with Observer(amqp_url) as observer:
+        async with BoundQueue(amqp_url, EXCHANGE) as observer:
             started = time.monotonic()
             async with running(first, second):
                 await observer.wait_for(10_000, within=60)
@@ -327,16 +290,20 @@ class HeldBeforeMarking(OutboxRelay):
         self.holding = asyncio.Event()
         self.release = asyncio.Event()
 
-    async def _record(self, connection: AsyncConnection, result: BatchResult) -> None:
+    async def _record(self, connection: AsyncConnection, result: BatchResult) -> set[int]:
         self.holding.set()
         await self.release.wait()
-        await super()._record(connection, result)
+        return await super()._record(connection, result)
 
 
 async def test_a_second_relay_skips_rows_the_first_is_publishing(engine: AsyncEngine, amqp_url: str) -> None:
     await add_rows(engine, 10)
     first = HeldBeforeMarking(engine, amqp_url, FAST)
-    async with Observer(amqp_url) as observer, first, OutboxRelay(engine, amqp_url, FAST) as second:
+    async with (
+        BoundQueue(amqp_url, EXCHANGE) as observer,
+        first,
+        OutboxRelay(engine, amqp_url, FAST) as second,
+    ):
         publishing = asyncio.create_task(first.publish_pending())
         await asyncio.wait_for(first.holding.wait(), timeout=10)
         # Published, not yet marked: the rows are still locked, so the second relay finds nothing to do.

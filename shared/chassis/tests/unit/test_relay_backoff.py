@@ -23,6 +23,16 @@ def test_fractional_base() -> None:
     assert [retry_delay(n, base=0.25, maximum=10.0) for n in range(1, 7)] == [0.25, 0.5, 1.0, 2.0, 4.0, 8.0]
 
 
+def test_the_default_ladder_gives_up_after_about_two_hours() -> None:
+    options = RelayOptions()
+    assert options.max_attempts is not None
+    waited = sum(
+        retry_delay(n, base=options.retry_base, maximum=options.retry_max)
+        for n in range(1, options.max_attempts)
+    )
+    assert 1.5 * 3600 < waited < 2.5 * 3600
+
+
 @pytest.mark.parametrize(
     "bad",
     [
@@ -30,6 +40,8 @@ def test_fractional_base() -> None:
         {"max_in_flight": 0},
         {"retry_base": 0.0},
         {"retry_base": 10.0, "retry_max": 5.0},
+        {"max_attempts": 0},
+        {"max_body_bytes": 0},
     ],
 )
 def test_options_refuse_nonsense(bad: dict[str, float]) -> None:

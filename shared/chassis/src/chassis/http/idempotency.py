@@ -42,16 +42,27 @@ from typing import Annotated, Any
 from fastapi import Header, Request
 from fastapi.encoders import jsonable_encoder
 from pydantic import BaseModel
-from sqlalchemy import delete, func, select
+from sqlalchemy import func, select, text
 from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession
 from starlette.responses import Response
 
 from chassis.auth.caller import Caller
 from chassis.http.problems import ProblemError, conflict, validation_problem
+from chassis.outbox.pruning import delete_in_chunks
 from chassis.tables import idempotency_keys
 
 logger = logging.getLogger(__name__)
+
+# In chunks, so a long backlog of keys is never one huge transaction; found through the created_at index and
+# deleted by ctid, as the outbox is pruned (chassis.outbox.pruning).
+_PRUNE_KEYS = text(
+    """
+    DELETE FROM idempotency_keys WHERE ctid = ANY(ARRAY(
+        SELECT ctid FROM idempotency_keys WHERE created_at < now() - CAST(:age AS INTERVAL) LIMIT :chunk
+    ))
+    """
+)
 
 HEADER = "Idempotency-Key"
 REPLAYED_HEADER = "Idempotent-Replayed"
@@ -259,13 +270,9 @@ async def idempotent(
         await session.commit()
 
 
-async def prune_idempotency_keys(engine: AsyncEngine, retention: timedelta) -> int:
+async def prune_idempotency_keys(engine: AsyncEngine, retention: timedelta, *, chunk: int = 5000) -> int:
     """Delete keys older than ``retention``; returns how many went. Run it periodically."""
-    async with engine.begin() as connection:
-        result = await connection.execute(
-            delete(idempotency_keys).where(idempotency_keys.c.created_at < func.now() - retention)
-        )
-    deleted = result.rowcount or 0
+    deleted = await delete_in_chunks(engine, _PRUNE_KEYS, retention, chunk)
     if deleted:
         logger.info("pruned %d idempotency keys older than %s", deleted, retention)
     return deleted

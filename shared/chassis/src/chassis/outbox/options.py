@@ -18,7 +18,16 @@ class RelayOptions:
     max_in_flight: int = 500
     # A failed row waits retry_base * 2**(attempts - 1) seconds, at most retry_max, before its next try.
     retry_base: float = 1.0
-    retry_max: float = 300.0
+    retry_max: float = 600.0
+    # After this many failed attempts (about two hours on the default ladder) a row is failed for good
+    # (failed_at, logged at ERROR, counted by folio_outbox_failed) until an operator retries it. None: never.
+    # Only the row's own failures count: an unreachable broker spends no attempts.
+    max_attempts: int | None = 20
+    # An exchange a passive declare found, and a target the broker refused, are believed this long.
+    recheck_interval: float = 10.0
+    # A body larger than this is refused without a try (RabbitMQ's default max_message_size is 16 MiB
+    # from 4.0 on, 128 MiB before); a broker configured lower refuses it itself, and only that row fails.
+    max_body_bytes: int = 16 * 1024 * 1024
     # A publish the broker has not confirmed after this long counts as failed.
     publish_timeout: float = 30.0
     # Published outbox rows are kept this long (for inspection), then deleted.
@@ -34,6 +43,10 @@ class RelayOptions:
             raise ValueError("batch_size and max_in_flight must be positive")
         if self.retry_base <= 0 or self.retry_max < self.retry_base:
             raise ValueError("need 0 < retry_base <= retry_max")
+        if self.max_attempts is not None and self.max_attempts < 1:
+            raise ValueError("max_attempts must be positive (or None for no limit)")
+        if self.max_body_bytes < 1:
+            raise ValueError("max_body_bytes must be positive")
 
 
 def retry_delay(attempts: int, *, base: float, maximum: float) -> float:

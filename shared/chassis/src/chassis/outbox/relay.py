@@ -5,6 +5,9 @@ flight together, marks the confirmed ones published and the failed ones for a la
 backoff), and commits. The row locks last until that commit, so a second relay on the same outbox never
 publishes a row concurrently. A crash after the publish and before the commit republishes the batch on the
 next pass: delivery is at-least-once, and consumers' inboxes make the effect single.
+
+Each row fails on its own (see ``publisher``). A row that failed ``max_attempts`` times gets ``failed_at`` and
+is no longer taken until an operator retries it (``store.retry_failed``).
 """
 
 from __future__ import annotations
@@ -37,7 +40,11 @@ class OutboxRelay:
         self.engine = engine
         self.options = options or RelayOptions()
         self._publisher = Publisher(
-            amqp_url, max_in_flight=self.options.max_in_flight, publish_timeout=self.options.publish_timeout
+            amqp_url,
+            max_in_flight=self.options.max_in_flight,
+            publish_timeout=self.options.publish_timeout,
+            max_body_bytes=self.options.max_body_bytes,
+            exchange_check_ttl=self.options.recheck_interval,
         )
         self._wake = asyncio.Event()
         # Rows this relay has published since it started (for tests, benchmarks and logs).
@@ -114,32 +121,48 @@ class OutboxRelay:
                 if not rows:
                     return 0, 0
                 result = await self._publisher.publish(rows)
-                await self._record(connection, result)
+                given_up = await self._record(connection, result)
             span.set_attribute("outbox.taken", len(rows))
             span.set_attribute("outbox.published", len(result.confirmed))
             span.set_attribute("outbox.failed", len(result.failed) + len(result.interrupted))
-        self._observe(result)
+        self._observe(result, given_up)
         if result.interrupted:
             raise BrokerUnavailable(f"connection lost with {len(result.interrupted)} publishes unconfirmed")
         return len(rows), len(result.confirmed)
 
-    async def _record(self, connection: AsyncConnection, result: BatchResult) -> None:
-        """Mark the batch's outcome in its transaction (which commits right after)."""
+    async def _record(self, connection: AsyncConnection, result: BatchResult) -> set[int]:
+        """Mark the batch's outcome in its transaction (which commits right after).
+
+        Returns the ids of the rows given up on now.
+        """
         await mark_published(connection, [row.id for row, _ in result.confirmed])
         base, maximum = self.options.retry_base, self.options.retry_max
         failures = [
             Failure(row, error, retry_delay(row.attempts + 1, base=base, maximum=maximum))
             for row, error in result.failed
         ]
-        await mark_failed(connection, failures)
+        return await mark_failed(connection, failures, max_attempts=self.options.max_attempts)
 
-    def _observe(self, result: BatchResult) -> None:
+    def _observe(self, result: BatchResult, given_up: set[int]) -> None:
         self.published += len(result.confirmed)
         metrics.PUBLISHED.inc(len(result.confirmed))
         metrics.PUBLISH_FAILURES.inc(len(result.failed) + len(result.interrupted))
         for row, confirmed_at in result.confirmed:
             metrics.LAG.observe(max(0.0, confirmed_at - row.created_at.timestamp()))
         for row, error in result.failed:
+            if row.id in given_up:
+                # Logged once: the row is not taken again unless an operator retries it.
+                log.error(
+                    "outbox row %d (message %s, type %s, exchange %r) failed %d times and is given up on;"
+                    " it stays in the outbox with failed_at set until retried: %s",
+                    row.id,
+                    row.message_id,
+                    row.type,
+                    row.exchange,
+                    row.attempts + 1,
+                    error,
+                )
+                continue
             log.warning(
                 "outbox publish failed (row %d, message %s, exchange %r, attempt %d): %s",
                 row.id,
