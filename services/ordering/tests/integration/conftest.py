@@ -51,7 +51,10 @@ from ordering.entrypoints.settings import OrderingSettings
 
 SECRET = "ordering-integration-tests-secret-0123456789"
 PRICE = Decimal("12.50")
+# The saga's deadlines, shrunk: a flat 0.6 s interval (no doubling, no jitter) and a give-up horizon that
+# falls after the third ReserveStock (sent at about 0, 0.6 and 1.2 s) and before the fourth could go.
 TIMEOUT = 0.6
+HORIZON = 1.6
 MAX_ATTEMPTS = 3
 
 # What the fake catalog does with one ReserveStock: answer it (at once or after a delay) or stay silent.
@@ -309,6 +312,12 @@ async def emptied(database_url: str) -> str:
 
 
 @pytest.fixture
+async def empty_ordering_database(ordering_database: str) -> str:
+    """The run's ordering database, emptied, for a test that starts its own processes."""
+    return await emptied(ordering_database)
+
+
+@pytest.fixture
 async def ordering(ordering_database: str, amqp_url: str) -> AsyncIterator[Ordering]:
     database_url = await emptied(ordering_database)
     settings = OrderingSettings(
@@ -317,8 +326,10 @@ async def ordering(ordering_database: str, amqp_url: str) -> AsyncIterator[Order
         auth_local_secret=SECRET,
         auth_issuer=None,
         auth_audience=None,
-        reserve_timeout_seconds=TIMEOUT,
-        reserve_max_attempts=MAX_ATTEMPTS,
+        saga_first_deadline_seconds=TIMEOUT,
+        saga_max_deadline_seconds=TIMEOUT,
+        saga_give_up_after_seconds=HORIZON,
+        saga_deadline_jitter=0,
         deadline_scan_interval_seconds=0.1,
         retry_delays=(0.1, 0.2, 0.4),
         outbox_poll_interval=0.2,
@@ -361,6 +372,7 @@ def helpers() -> Any:
     class Helpers:
         always = staticmethod(always)
         auth = staticmethod(auth)
+        secret = SECRET
         eventually = staticmethod(eventually)
         max_attempts = MAX_ATTEMPTS
         timeout = TIMEOUT

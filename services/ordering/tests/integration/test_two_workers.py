@@ -21,6 +21,8 @@ CHANGING = {
     "confirmed",
     "rejected",
     "reserve_stock_resent",
+    "release_stock_resent",
+    "deadline_moved",
     "gave_up",
     "cancel_requested",
     "cancelling",

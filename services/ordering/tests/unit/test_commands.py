@@ -25,7 +25,12 @@ from ordering.domain.order import Order
 from ordering.domain.saga import Saga, SagaPolicy
 
 NOW = datetime(2026, 1, 1, tzinfo=UTC)
-POLICY = SagaPolicy(timedelta(seconds=5), max_attempts=2)
+POLICY = SagaPolicy(
+    first_deadline=timedelta(seconds=5),
+    max_deadline=timedelta(seconds=20),
+    give_up_after=timedelta(minutes=1),
+    jitter=0,
+)
 
 
 def stored(aggregate: Any) -> Any:
@@ -41,6 +46,8 @@ class Store:
     sagas: dict[UUID, Saga] = field(default_factory=dict)
     history: list[tuple[UUID, str, Cause]] = field(default_factory=list)
     sent: list[Any] = field(default_factory=list)
+    # The outbox as the scanner sees it: request id -> published at (None: not yet); absent: pruned.
+    outbox: dict[UUID, datetime | None] = field(default_factory=dict)
     # Saves to fail with a conflict, as if someone else had just moved the saga.
     conflicts: int = 0
 
@@ -128,6 +135,9 @@ class FakeSagas:
     async def lock_due(self, now: datetime, limit: int) -> Sequence[Saga]:
         return [copy.deepcopy(s) for s in self.store.sagas.values() if s.is_due(now)][:limit]
 
+    async def requests_published_at(self, request_ids: Sequence[UUID]) -> dict[UUID, datetime | None]:
+        return {i: self.store.outbox[i] for i in request_ids if i in self.store.outbox}
+
 
 async def placed(store: Store) -> Order:
     command = commands.PlaceOrder(uuid4(), "alice", "alice@example.com", [OrderLine(uuid4(), 2)])
@@ -191,6 +201,39 @@ async def test_the_scanner_resends_reserve_stock_for_due_sagas_only() -> None:
     assert store.history[-1] == (order.id, "reserve_stock_resent", commands.DEADLINE_CAUSE)
 
 
+async def test_the_scanner_does_not_resend_a_request_still_waiting_in_the_outbox() -> None:
+    store = Store()
+    order = await placed(store)
+    request = store.sagas[order.id].request_id
+    assert request is not None
+    store.outbox[request] = None
+    store.sent.clear()
+    later = NOW + timedelta(seconds=6)
+
+    assert await commands.scan_due_sagas(lambda: FakeUow(store), later, batch=10) == 1
+
+    assert store.sent == []
+    saga = store.sagas[order.id]
+    assert (saga.attempts, saga.request_id, saga.deadline_at) == (1, request, later + timedelta(seconds=5))
+    assert store.history[-1] == (order.id, "deadline_moved", commands.DEADLINE_CAUSE)
+
+
+async def test_the_scanner_gives_a_request_published_late_its_whole_interval_from_its_publication() -> None:
+    store = Store()
+    order = await placed(store)
+    request = store.sagas[order.id].request_id
+    assert request is not None
+    published = NOW + timedelta(seconds=2)
+    store.outbox[request] = published
+    store.sent.clear()
+
+    assert await commands.scan_due_sagas(lambda: FakeUow(store), NOW + timedelta(seconds=5), batch=10) == 1
+
+    assert store.sent == []
+    assert store.sagas[order.id].deadline_at == published + timedelta(seconds=5)
+    assert store.sagas[order.id].sent_at == published
+
+
 async def test_another_customers_order_is_not_found_and_a_customer_may_not_complete() -> None:
     store = Store()
     order = await placed(store)
@@ -217,5 +260,5 @@ async def test_a_deadline_that_cannot_be_decided_is_postponed_without_blocking_t
 
     assert await commands.scan_due_sagas(lambda: FakeUow(store), later, batch=10) == 2
 
-    assert store.sagas[broken.id].deadline_at == later + POLICY.reserve_timeout
+    assert store.sagas[broken.id].deadline_at == later + POLICY.first_deadline
     assert store.sagas[fine.id].attempts == 2

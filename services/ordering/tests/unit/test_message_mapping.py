@@ -78,8 +78,10 @@ def test_order_completed_names_the_books_bought() -> None:
 
 
 def test_the_sagas_commands_become_catalog_commands() -> None:
-    reserve = to_message(events.ReserveStockRequested(ORDER, (OrderLine(BOOK, 1),), attempt=2))
-    release = to_message(events.ReleaseStockRequested(ORDER, "gave up"))
+    reserve = to_message(
+        events.ReserveStockRequested(ORDER, (OrderLine(BOOK, 1),), attempt=2, message_id=uuid4())
+    )
+    release = to_message(events.ReleaseStockRequested(ORDER, "gave up", message_id=uuid4()))
     assert reserve == wire.ReserveStock(order_id=ORDER, lines=[WireLine(book_id=BOOK, quantity=1)])
     assert release == wire.ReleaseStock(order_id=ORDER, reason="gave up")
     assert (reserve.exchange(), release.exchange()) == ("catalog.commands", "catalog.commands")

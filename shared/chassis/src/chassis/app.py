@@ -1,9 +1,10 @@
 """The FastAPI app factory: every service's API is built, started and stopped the same way.
 
-``create_api(definition, settings)`` gives an app whose lifespan opens the database engine and the broker
-probe and puts the shared objects on ``app.state`` (``settings``, ``session_factory``, ``uow_factory``,
-``token_verifier``, ``resources``, ``health``), with problem details for every error, ``/health/live``,
-``/health/ready``, ``/metrics``, tracing, request ids, and the OpenAPI document at ``/api/v1/openapi.json``.
+``create_api(definition, settings)`` gives an app whose lifespan opens the database engine and puts the
+shared objects on ``app.state`` (``settings``, ``session_factory``, ``uow_factory``, ``token_verifier``,
+``resources``, ``health``), with problem details for every error, ``/health/live``, ``/health/ready``
+(database and migrations: never the broker), ``/metrics``, tracing, request ids, and the OpenAPI document
+at ``/api/v1/openapi.json``.
 Routers get a unit of work per request from :data:`UnitOfWorkDep` (or a narrower :func:`uow_dependency`).
 """
 
@@ -22,7 +23,7 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from chassis.auth.verifier import TokenVerifier
 from chassis.definition import AppResources, ServiceDefinition
-from chassis.health import BrokerProbe, HealthChecks, database_check, health_router, migrations_check
+from chassis.health import HealthChecks, database_check, health_router, migrations_check
 from chassis.http.problems import install_problem_handlers
 from chassis.lifecycle import open_resources
 from chassis.observability.logging import bound_request_id
@@ -71,15 +72,14 @@ def create_api(definition: ServiceDefinition, settings: ServiceSettings | None =
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         stop = asyncio.Event()
         async with open_resources(definition, settings, stop) as resources:
-            broker = BrokerProbe(settings.amqp_url)
             app.state.resources = resources
             app.state.engine = resources.engine
             app.state.session_factory = resources.session_factory
             app.state.uow_factory = resources.uow_factory
+            # No broker check: the API writes to its outbox and takes orders while the broker is away.
             app.state.health = HealthChecks(
                 {
                     "database": database_check(resources.engine),
-                    "broker": broker.check,
                     "migrations": migrations_check(resources.engine, definition.migrations_dir),
                 }
             )
@@ -87,7 +87,6 @@ def create_api(definition: ServiceDefinition, settings: ServiceSettings | None =
                 yield
             finally:
                 stop.set()
-                await broker.close()
 
     app = FastAPI(
         title=definition.title or f"Folio {definition.name}",

@@ -1,5 +1,9 @@
 """Kubernetes probes: ``/health/live`` (the process answers) and ``/health/ready`` (it can do its work).
 
+An API is ready with its database reachable and migrated: it takes commands into its outbox whether or
+not the broker is there (that is what the outbox is for), so a broker outage must not stall a rollout.
+A worker is ready when it also holds a broker connection that answers a round trip.
+
 Readiness runs every check at once, each under a timeout, and answers 200 when all pass, 503 otherwise;
 either way the JSON body lists each check, for example::
 
@@ -18,7 +22,6 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-import aio_pika
 from aio_pika.abc import AbstractConnection
 from fastapi import APIRouter, Request
 from fastapi.responses import JSONResponse
@@ -122,29 +125,25 @@ def migrations_check(engine: AsyncEngine, script_location: str | Path) -> Health
     return check
 
 
-class BrokerProbe:
-    """Keeps one AMQP connection for the readiness check of a process that holds none of its own (the API).
+def broker_check(connection: Callable[[], AbstractConnection | None], exchange: str) -> HealthCheck:
+    """Passes when the worker's broker connection answers a round trip (a channel and a passive declare).
 
-    The connection is opened on the first check and again after it is lost, so a broker that comes up
-    later, or restarts, turns the check green without restarting the process.
+    A connection object can look open while the broker is gone (stopped, partitioned, frozen): only a
+    round trip, under the readiness timeout, tells. ``exchange`` is one the service declared at start.
     """
 
-    def __init__(self, amqp_url: str) -> None:
-        self.amqp_url = amqp_url
-        self._connection: AbstractConnection | None = None
-        self._lock = asyncio.Lock()
-
-    async def check(self) -> str | None:
-        async with self._lock:
-            if self._connection is None or self._connection.is_closed:
-                self._connection = None
-                self._connection = await aio_pika.connect(self.amqp_url, timeout=DEFAULT_TIMEOUT)
+    async def check() -> str | None:
+        current = connection()
+        if current is None or current.is_closed:
+            raise ConnectionError("not connected to the broker")
+        channel = await current.channel(publisher_confirms=False)
+        try:
+            await channel.declare_exchange(exchange, passive=True)
+        finally:
+            await channel.close()
         return None
 
-    async def close(self) -> None:
-        if self._connection is not None:
-            await self._connection.close()
-            self._connection = None
+    return check
 
 
 def health_router(
@@ -169,7 +168,7 @@ def health_router(
     async def live() -> dict[str, Any]:
         return {"status": "pass", **about}
 
-    @router.get("/ready", summary="Database, broker and migrations are ready")
+    @router.get("/ready", summary="What this process needs to do its work is there")
     async def ready(request: Request) -> JSONResponse:
         found = find_checks(request)
         if found is None:

@@ -29,10 +29,11 @@ from fastapi import FastAPI
 
 from chassis.app import create_api
 from chassis.definition import AppResources, BackgroundTask, ServiceDefinition
-from chassis.health import HealthChecks, database_check, health_router, migrations_check
+from chassis.health import HealthChecks, broker_check, database_check, health_router, migrations_check
 from chassis.http.idempotency import prune_idempotency_keys
 from chassis.lifecycle import Stopped, open_resources, sleep_unless_stopped, wait_for_database, with_backoff
 from chassis.messaging.consumer import RetryPolicy
+from chassis.messaging.topology import internal_exchange
 from chassis.messaging.worker import ServiceBroker, build_broker
 from chassis.migrations import upgrade_to_head
 from chassis.observability.logging import configure_logging
@@ -101,13 +102,9 @@ def worker_probe_app(checks: HealthChecks, definition: ServiceDefinition) -> Fas
     return app
 
 
-def _broker_check(broker: ServiceBroker) -> Callable[[], Awaitable[str | None]]:
-    async def check() -> str | None:
-        if not await broker.ping(timeout=1.0):
-            raise ConnectionError("not connected to the broker")
-        return None
-
-    return check
+def _broker_check(broker: ServiceBroker, service: str) -> Callable[[], Awaitable[str | None]]:
+    # FastStream keeps its (robust) connection private; None until the broker first connected.
+    return broker_check(lambda: broker._connection, internal_exchange(service).name)
 
 
 async def _start_broker(broker: ServiceBroker) -> None:
@@ -163,6 +160,7 @@ async def run_worker(
             uow_factory=resources.uow_factory,
             retry=RetryPolicy(delays=settings.retry_delays),
             prefetch=settings.consumer_prefetch,
+            hold_limit=settings.consumer_hold_limit_seconds,
             # Tracing outermost, so its span covers metrics, retries, parking and the handler.
             middlewares=[telemetry_middleware(), broker_metrics_middleware(definition.name)],
             graceful_timeout=GRACEFUL_TIMEOUT,
@@ -172,7 +170,7 @@ async def run_worker(
         checks = HealthChecks(
             {
                 "database": database_check(resources.engine),
-                "broker": _broker_check(broker),
+                "broker": _broker_check(broker, definition.name),
                 "migrations": migrations_check(resources.engine, definition.migrations_dir),
             }
         )

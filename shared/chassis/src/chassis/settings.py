@@ -57,6 +57,8 @@ class ServiceSettings(BaseSettings):
     database_pool_size: int = Field(default=5, ge=1)
     database_max_overflow: int = Field(default=5, ge=0)
     amqp_url: str = "amqp://guest:guest@127.0.0.1:5672/%2F"
+    # For operators' tools (``folio-parked list``); None: port 15672 on the broker's host.
+    rabbitmq_management_url: str | None = None
 
     http_host: str = "127.0.0.1"
     http_port: int = 8000
@@ -77,6 +79,9 @@ class ServiceSettings(BaseSettings):
     # Delay in seconds before each redelivery of a failed message; its length is the number of retries.
     retry_delays: Annotated[tuple[float, ...], NoDecode] = (1.0, 5.0, 30.0)
     consumer_prefetch: int = 16
+    # How long a consumer holds a delivery while its database is unreachable before it pauses the queue
+    # and gives the delivery back (one redelivery per outage). Keep it under the broker's consumer timeout.
+    consumer_hold_limit_seconds: float = Field(default=600.0, ge=0)
 
     outbox_batch_size: int = 200
     # Fallback poll when no NOTIFY arrives (a missed notification, rows whose retry came due).

@@ -9,7 +9,8 @@ from __future__ import annotations
 
 from collections.abc import Callable, Iterable
 from types import TracebackType
-from typing import Any, Protocol, Self
+from typing import Any, NamedTuple, Protocol, Self
+from uuid import UUID
 
 from opentelemetry import propagate
 from sqlalchemy import insert, text
@@ -18,7 +19,7 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from chassis.messaging import context
 from chassis.tables import OUTBOX_CHANNEL, outbox
 from contracts.base import Message
-from contracts.envelope import TRACEPARENT, TRACESTATE, Envelope
+from contracts.envelope import TRACEPARENT, TRACESTATE, Envelope, new_id
 
 
 class HasEvents(Protocol):
@@ -28,7 +29,14 @@ class HasEvents(Protocol):
 
 
 # Maps a domain event to the message it becomes on the bus; None keeps the event inside the service.
+# An event with a ``message_id`` attribute (a UUID) gives its message that id.
 EventMapper = Callable[[Any], Message | None]
+
+
+class Outgoing(NamedTuple):
+    message: Message
+    correlation_id: str | None
+    message_id: UUID | None
 
 
 def outbox_row(
@@ -37,12 +45,17 @@ def outbox_row(
     source: str,
     correlation_id: str | None = None,
     causation_id: str | None = None,
+    message_id: UUID | None = None,
 ) -> dict[str, Any]:
-    """The outbox row for ``message``: CloudEvents headers, correlation, causation and trace context."""
+    """The outbox row for ``message``: CloudEvents headers, correlation, causation and trace context.
+
+    ``message_id`` fixes the message's id (a new UUIDv7 otherwise), for a sender that looks its row up later.
+    """
     handling = context.current()
     carrier: dict[str, str] = {}
     propagate.inject(carrier)
     envelope = Envelope(
+        id=message_id or new_id(),
         type=message.TYPE,
         source=source,
         subject=message.subject_value(),
@@ -77,7 +90,7 @@ class UnitOfWork:
         self._source = source
         self._event_mapper = event_mapper
         self._seen: list[HasEvents] = []
-        self._messages: list[tuple[Message, str | None]] = []
+        self._messages: list[Outgoing] = []
 
     async def __aenter__(self) -> Self:
         self.session = self._session_factory()
@@ -102,25 +115,34 @@ class UnitOfWork:
         if not any(seen is aggregate for seen in self._seen):
             self._seen.append(aggregate)
 
-    def send(self, message: Message, *, correlation_id: str | None = None) -> None:
+    def send(
+        self, message: Message, *, correlation_id: str | None = None, message_id: UUID | None = None
+    ) -> None:
         """Queue a message for the outbox directly (a saga's command, a reply), written on commit."""
-        self._messages.append((message, correlation_id))
+        self._messages.append(Outgoing(message, correlation_id, message_id))
 
-    def collect_messages(self) -> Iterable[tuple[Message, str | None]]:
+    def collect_outgoing(self) -> Iterable[Outgoing]:
         for aggregate in self._seen:
             while aggregate.events:
                 event = aggregate.events.pop(0)
                 message = self._event_mapper(event) if self._event_mapper else event
                 if message is not None:
-                    yield message, None
+                    chosen = getattr(event, "message_id", None)
+                    yield Outgoing(message, None, chosen if isinstance(chosen, UUID) else None)
         yield from self._messages
         self._messages = []
+
+    def collect_messages(self) -> Iterable[tuple[Message, str | None]]:
+        for outgoing in self.collect_outgoing():
+            yield outgoing.message, outgoing.correlation_id
 
     async def flush_outbox(self) -> int:
         """Write queued messages as outbox rows; returns how many were written."""
         rows = [
-            outbox_row(message, source=self._source, correlation_id=correlation_id)
-            for message, correlation_id in self.collect_messages()
+            outbox_row(
+                o.message, source=self._source, correlation_id=o.correlation_id, message_id=o.message_id
+            )
+            for o in self.collect_outgoing()
         ]
         if rows:
             await self.session.execute(insert(outbox), rows)

@@ -11,19 +11,23 @@ from dataclasses import dataclass, field
 from typing import Any, ClassVar
 
 import aio_pika
+import pamqp.encode
 import pytest
+from faststream import BaseMiddleware
 from faststream.rabbit import RabbitBroker
 from sqlalchemy import Column, DateTime, Integer, MetaData, Table, Text, func, insert, select
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker, create_async_engine
 
 from chassis.messaging import context
-from chassis.messaging.consumer import RetryPolicy, Subscription
+from chassis.messaging.consumer import ATTEMPT, DEFAULT_HOLD_LIMIT, RetryPolicy, Subscription
 from chassis.messaging.parked import ParkedMessage, list_parked, replay
 from chassis.messaging.parked_cli import main as parked_cli
 from chassis.messaging.topology import events_exchange
 from chassis.messaging.worker import build_broker
 from chassis.tables import inbox
 from chassis.tables import metadata as chassis_metadata
+from chassis.testing.faults import refusing_connections
+from chassis.testing.resources import management_client
 from chassis.uow import UnitOfWork
 from contracts.base import Event
 from contracts.envelope import Envelope
@@ -89,10 +93,19 @@ class Harness:
     behaviour: Behaviour
     connection: aio_pika.abc.AbstractConnection
     delays: tuple[float, ...] = DELAYS
+    hold_limit: float = DEFAULT_HOLD_LIMIT
     brokers: list[RabbitBroker] = field(default_factory=list)
+    # The headers of every delivery the worker received, as the broker delivered them.
+    deliveries: list[dict[str, Any]] = field(default_factory=list)
 
     async def start_worker(self) -> RabbitBroker:
         sessions = async_sessionmaker(self.engine, class_=AsyncSession, expire_on_commit=False)
+        deliveries = self.deliveries
+
+        class RecordDeliveries(BaseMiddleware):
+            async def on_receive(self) -> None:
+                deliveries.append(dict(self.msg.headers or {}))
+
         broker = build_broker(
             service="svc",
             amqp_url=self.amqp_url,
@@ -102,6 +115,8 @@ class Harness:
             # One at a time, so that a message published after another is handled after it.
             prefetch=1,
             graceful_timeout=0.5,
+            hold_limit=self.hold_limit,
+            middlewares=[RecordDeliveries],
         )
         await broker.start()
         self.brokers.append(broker)
@@ -293,7 +308,7 @@ async def test_a_parked_message_is_replayed_and_then_succeeds(
 
     assert (
         await asyncio.to_thread(
-            parked_cli, ["list", "--amqp-url", harness.amqp_url, "--queue", QUEUE, "--json"]
+            parked_cli, ["--amqp-url", harness.amqp_url, "list", "--queue", QUEUE, "--json"]
         )
         == 0
     )
@@ -313,7 +328,9 @@ async def test_a_parked_message_is_replayed_and_then_succeeds(
     assert [m.id for m in await harness.parked()] == [str(still_bad.id)]
 
     # The CLI replays the rest; it still fails, so it is retried again and parked again.
-    code = await asyncio.to_thread(parked_cli, ["replay", "--amqp-url", harness.amqp_url, "--queue", QUEUE])
+    code = await asyncio.to_thread(
+        parked_cli, ["--amqp-url", harness.amqp_url, "replay", "--queue", QUEUE, "--reason", "fixed"]
+    )
     assert code == 0
     assert "replayed 1 message(s)" in capsys.readouterr().out
 
@@ -350,3 +367,115 @@ async def test_a_worker_dying_before_its_ack_leaves_the_message_to_the_next_one(
     assert len(harness.behaviour.attempts["crash"]) == 2
     assert len(await harness.effects_of("crash")) == 1
     assert await harness.parked() == []
+
+
+async def queue_state(amqp_url: str, queue: str) -> dict[str, Any]:
+    """What the management API says of ``queue``: its consumers and ready and unacked counts."""
+    vhost = amqp_url.rsplit("/", 1)[1]
+    async with management_client() as api:
+        response = await api.get(f"/api/queues/{vhost}/{queue}")
+        response.raise_for_status()
+        body: dict[str, Any] = response.json()
+        return body
+
+
+async def test_a_message_delivered_while_its_database_is_away_is_handled_once_after_it_returns(
+    harness: Harness, database_url: str
+) -> None:
+    retry_budget = sum(harness.delays)
+    async with refusing_connections(database_url):
+        envelope = await harness.publish("outage")
+
+        async def held() -> bool:
+            return (
+                bool(harness.deliveries)
+                and (await queue_state(harness.amqp_url, QUEUE)).get("messages_unacknowledged") == 1
+            )
+
+        await eventually(held)
+        # The outage outlasts every retry the message could have spent.
+        await asyncio.sleep(retry_budget * 3)
+        assert (await queue_state(harness.amqp_url, f"{QUEUE}.retry.1"))["messages"] == 0
+        assert len(harness.deliveries) == 1, "held, not redelivered"
+
+    async def handled() -> bool:
+        return bool(await harness.effects_of("outage"))
+
+    await eventually(handled)
+    assert len(await harness.effects_of("outage")) == 1
+    assert len(harness.behaviour.attempts["outage"]) == 1
+    (delivery,) = harness.deliveries
+    assert ATTEMPT not in delivery
+    assert delivery["cloudEvents_id"] == str(envelope.id)
+    assert await harness.parked() == []
+
+
+async def test_an_outage_longer_than_the_hold_pauses_the_queue_and_costs_one_redelivery(
+    harness: Harness, database_url: str
+) -> None:
+    (first,) = harness.brokers
+    await first.stop()
+    harness.brokers.remove(first)
+    harness.hold_limit = 0.5
+    await harness.start_worker()
+
+    async with refusing_connections(database_url):
+        await harness.publish("long-outage")
+        await harness.publish("behind-it")
+
+        async def paused_with_both_back_in_the_queue() -> bool:
+            state = await queue_state(harness.amqp_url, QUEUE)
+            return state.get("consumers") == 0 and state.get("messages_ready") == 2
+
+        await eventually(paused_with_both_back_in_the_queue)
+        await asyncio.sleep(sum(harness.delays) * 2)
+        assert len(harness.deliveries) == 1, "nothing delivered while paused"
+
+    async def both_handled() -> bool:
+        return bool(await harness.effects_of("long-outage")) and bool(await harness.effects_of("behind-it"))
+
+    await eventually(both_handled)
+
+    async def consuming_again() -> bool:
+        return (await queue_state(harness.amqp_url, QUEUE)).get("consumers") == 1
+
+    await eventually(consuming_again)
+    assert [len(harness.behaviour.attempts[p]) for p in ("long-outage", "behind-it")] == [1, 1]
+    assert all(ATTEMPT not in headers for headers in harness.deliveries)
+    assert await harness.parked() == []
+
+
+@pytest.mark.parametrize("value", [b"\xff\xfe not utf-8", bytearray(b"\xc3\x28")], ids=["string", "bytes"])
+async def test_a_message_whose_headers_are_not_utf8_is_parked_with_its_reason(
+    harness: Harness, monkeypatch: pytest.MonkeyPatch, value: bytes
+) -> None:
+    # aio-pika only sends valid strings; other clients send a long string of any bytes. So does this one.
+    encode_value = pamqp.encode.encode_table_value
+
+    def long_string_of_any_bytes(item: Any) -> bytes:
+        if type(item) is bytes:
+            return b"S" + len(item).to_bytes(4, "big") + item
+        return encode_value(item)
+
+    monkeypatch.setattr(pamqp.encode, "encode_table_value", long_string_of_any_bytes)
+    envelope = Envelope(type=Ping.TYPE, source="/test", subject="bytes")
+    headers: dict[str, Any] = dict(envelope.to_headers())
+    headers["cloudEvents_source"] = value
+    channel = await harness.connection.channel()
+    exchange = await channel.get_exchange(Ping.exchange())
+    message = aio_pika.Message(Ping(ping_id="bytes", n=1).to_json(), headers=headers)
+    await exchange.publish(message, routing_key=Ping.TYPE)
+    await channel.close()
+    monkeypatch.undo()
+
+    async def parked() -> bool:
+        return len(await harness.parked()) == 1
+
+    await eventually(parked)
+    (parked_message,) = await harness.parked()
+    assert parked_message.id == str(envelope.id)
+    assert parked_message.error_type == "UnicodeDecodeError"
+    assert parked_message.error is not None
+    assert "invalid envelope" in parked_message.error
+    assert len(harness.deliveries) == 1
+    assert harness.behaviour.attempts == {}

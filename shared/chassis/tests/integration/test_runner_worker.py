@@ -7,6 +7,7 @@ import socket
 from collections.abc import AsyncIterator
 from dataclasses import dataclass, field, replace
 from pathlib import Path
+from urllib.parse import quote, urlsplit
 
 import aio_pika
 import httpx
@@ -22,6 +23,8 @@ from chassis.migrations import upgrade_to_head
 from chassis.runner import run_worker
 from chassis.settings import ServiceSettings
 from chassis.tables import inbox
+from chassis.testing.polling import eventually
+from chassis.testing.resources import management_client
 from chassis.uow import UnitOfWork
 from contracts.catalog import BookCreated
 from contracts.examples import example
@@ -211,3 +214,47 @@ async def test_background_tasks_run_with_the_resources_and_a_failing_one_stops_t
     assert seen[0].settings is settings
     assert seen[0].stop is stop
     assert stop.is_set()
+
+
+async def test_the_broker_check_fails_on_a_dead_connection_and_passes_once_it_is_back(worker: Worker) -> None:
+    vhost = quote(worker.amqp_url.rsplit("/", 1)[1], safe="")
+    user = urlsplit(worker.amqp_url).username or "guest"
+    permissions = f"/api/permissions/{vhost}/{quote(user, safe='')}"
+    async with (
+        management_client() as api,
+        httpx.AsyncClient(base_url=f"http://127.0.0.1:{worker.probe_port}", timeout=10) as http,
+    ):
+
+        async def broker_status() -> str:
+            response = await http.get("/health/ready")
+            return {c["name"]: c["status"] for c in response.json()["checks"]}["broker"]
+
+        async def ready() -> bool:
+            return await broker_status() == "pass"
+
+        async def not_ready() -> bool:
+            return await broker_status() == "fail"
+
+        await eventually(ready)
+        # Only this test's vhost: its user loses access (so reconnecting fails) and its connections go.
+        granted = (await api.get(permissions)).json()
+        (await api.delete(permissions)).raise_for_status()
+        try:
+            closed: list[str] = []
+
+            async def connections_closed() -> bool:
+                # The listing lags behind the broker: closed only once it showed some and shows none.
+                listed = (await api.get(f"/api/vhosts/{vhost}/connections")).json()
+                for connection in listed:
+                    await api.delete(f"/api/connections/{quote(connection['name'], safe='')}")
+                    closed.append(connection["name"])
+                return bool(closed) and not listed
+
+            await eventually(connections_closed, within=30)
+            await eventually(not_ready)
+            assert (await http.get("/health/ready")).status_code == 503
+        finally:
+            body = {k: granted[k] for k in ("configure", "write", "read")}
+            (await api.put(permissions, json=body)).raise_for_status()
+        await eventually(ready, within=60)
+        assert (await http.get("/health/ready")).status_code == 200

@@ -12,6 +12,7 @@ from aiormq.abc import ConfirmationFrameType
 from pamqp.commands import Basic
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
+from chassis.messaging import consumer as consumer_module
 from chassis.messaging import context
 from chassis.messaging.consumer import (
     ATTEMPT,
@@ -26,6 +27,7 @@ from chassis.messaging.consumer import (
     Subscription,
     ensure_confirmed,
 )
+from chassis.messaging.recovery import Recovery
 from chassis.uow import UnitOfWork
 from contracts.base import Event
 from contracts.envelope import Envelope
@@ -105,13 +107,37 @@ class Setup:
     published: list[tuple[str, aio_pika.Message]] = field(default_factory=list)
     handled: list[tuple[Ping, context.MessageContext]] = field(default_factory=list)
     session: FakeSession | None = None
+    # How many times the handler (or the republish) finds its dependency unreachable before it answers.
+    database_down_for: int = 0
+    broker_down_for: int = 0
+    probes: int = 0
+    hold_limit: float = 60.0
+    intake: list[str] = field(default_factory=list)
 
     async def handle(self, ping: Ping, uow: FakeUnitOfWork) -> None:
         self.handled.append((ping, context.current()))
+        if self.database_down_for:
+            self.database_down_for -= 1
+            raise ConnectionRefusedError(111, "Connect call failed")
         if self.fail:
             raise RuntimeError("handler broke")
 
+    async def probe(self) -> None:
+        self.probes += 1
+        if self.database_down_for:
+            self.database_down_for -= 1
+            raise ConnectionRefusedError(111, "still down")
+
+    async def pause(self) -> None:
+        self.intake.append("pause")
+
+    async def resume(self) -> None:
+        self.intake.append("resume")
+
     async def republish(self, message: aio_pika.Message, routing_key: str) -> ConfirmationFrameType | None:
+        if self.broker_down_for:
+            self.broker_down_for -= 1
+            raise ConnectionResetError(104, "Connection reset by peer")
         self.published.append((routing_key, message))
         answer: ConfirmationFrameType = Basic.Ack() if self.confirm else Basic.Nack()
         ensure_confirmed(answer)
@@ -129,6 +155,9 @@ class Setup:
             retry=RetryPolicy((1, 2)),
             republish=self.republish,
             upcasters=upcasters,
+            recovery=Recovery(self.probe, first_pause=0.01, longest_pause=0.01),
+            intake=self,
+            hold_limit=self.hold_limit,
         )
 
 
@@ -229,3 +258,35 @@ def test_only_an_ack_confirms() -> None:
         ensure_confirmed(Basic.Nack())
     with pytest.raises(PublishNotConfirmed):
         ensure_confirmed(None)
+
+
+async def test_a_database_outage_holds_the_message_without_spending_an_attempt() -> None:
+    setup, raw = Setup(database_down_for=3), delivery(**{ATTEMPT: 2})
+    await process(setup, raw)
+    # Its last attempt: a handler error now would park it. The outage did not.
+    assert setup.published == []
+    assert raw.outcome == ["ack"]
+    assert setup.probes == 3, "two failed probes, then one that passed"
+    assert len(setup.handled) == 2, "once into the outage, once after the probe passed"
+    assert setup.intake == []
+
+
+async def test_a_hold_longer_than_its_limit_pauses_intake_and_gives_the_message_back() -> None:
+    setup, raw = Setup(database_down_for=5, hold_limit=0.0), delivery()
+    await process(setup, raw)
+    assert raw.outcome == ["nack(requeue=True)"]
+    assert setup.intake == ["pause", "resume"]
+    assert setup.published == []
+    assert setup.database_down_for == 0, "resumed only once the probe passed"
+
+
+async def test_a_republish_the_broker_cannot_take_is_held_and_tried_again(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.setattr(consumer_module, "HOLD_PAUSES", (0.01,))
+    setup, raw = Setup(fail=True, broker_down_for=2), delivery()
+    await process(setup, raw)
+    ((routing_key, message),) = setup.published
+    assert routing_key == "svc.ping.retry.1"
+    assert message.headers[ATTEMPT] == 1
+    assert raw.outcome == ["ack"]

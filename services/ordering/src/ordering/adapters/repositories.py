@@ -5,11 +5,13 @@ from __future__ import annotations
 from collections.abc import Sequence
 from datetime import UTC, datetime
 from decimal import Decimal
+from typing import Any
 from uuid import UUID
 
-from sqlalchemy import Row, insert, select, update
+from sqlalchemy import Row, Select, func, insert, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from chassis.tables import outbox
 from ordering.adapters.tables import order_history, order_lines, orders, sagas
 from ordering.application.errors import ConcurrencyConflict
 from ordering.application.ports import Cause
@@ -123,15 +125,40 @@ class SqlSagas:
             .values(deadline_at=until, version=sagas.c.version + 1, updated_at=_now())
         )
 
-    async def lock_due(self, now: datetime, limit: int) -> Sequence[Saga]:
+    async def requests_published_at(self, request_ids: Sequence[UUID]) -> dict[UUID, datetime | None]:
+        """When each request still in the outbox was published (None: not yet); pruned ones are absent."""
+        if not request_ids:
+            return {}
         rows = await self.session.execute(
-            select(sagas)
-            .where(sagas.c.deadline_at.is_not(None), sagas.c.deadline_at <= now)
-            .order_by(sagas.c.deadline_at)
-            .limit(limit)
-            .with_for_update(skip_locked=True)
+            select(outbox.c.message_id, outbox.c.published_at).where(outbox.c.message_id.in_(request_ids))
         )
-        return [_saga(row) for row in rows]
+        return {row.message_id: row.published_at for row in rows}
+
+    async def count_by_state(self) -> dict[str, int]:
+        """How many sagas are in each state (a full count: for metrics scraped now and then)."""
+        rows = await self.session.execute(select(sagas.c.state, func.count()).group_by(sagas.c.state))
+        return {state: count for state, count in rows}
+
+    async def oldest_waiting_since(self) -> datetime | None:
+        """When the longest wait on the catalog began, among sagas waiting now (served by the due index)."""
+        oldest: datetime | None = await self.session.scalar(
+            select(func.min(sagas.c.waiting_since)).where(sagas.c.deadline_at.is_not(None))
+        )
+        return oldest
+
+    async def lock_due(self, now: datetime, limit: int) -> Sequence[Saga]:
+        return [_saga(row) for row in await self.session.execute(due_sagas(now, limit))]
+
+
+def due_sagas(now: datetime, limit: int) -> Select[Any]:
+    """The deadline scan; ``order_sagas_due`` (partial, on deadline_at) holds exactly the sagas it reads."""
+    return (
+        select(sagas)
+        .where(sagas.c.deadline_at.is_not(None), sagas.c.deadline_at <= now)
+        .order_by(sagas.c.deadline_at)
+        .limit(limit)
+        .with_for_update(skip_locked=True)
+    )
 
 
 def _saga_columns(saga: Saga) -> dict[str, object]:
@@ -141,6 +168,9 @@ def _saga_columns(saga: Saga) -> dict[str, object]:
         "attempts": saga.attempts,
         "deadline_at": saga.deadline_at,
         "updated_at": _now(),
+        "request_id": saga.request_id,
+        "sent_at": saga.sent_at,
+        "waiting_since": saga.waiting_since,
     }
 
 
@@ -156,6 +186,9 @@ def _saga(row: Row[tuple[object, ...]]) -> Saga:
         attempts=m["attempts"],
         deadline_at=m["deadline_at"],
         version=m["version"],
+        request_id=m["request_id"],
+        sent_at=m["sent_at"],
+        waiting_since=m["waiting_since"],
     )
 
 

@@ -60,11 +60,20 @@ sagas = Table(
     Column("state", String(40), nullable=False),
     # Optimistic concurrency: every save is ``UPDATE ... WHERE version = :seen`` and bumps it.
     Column("version", Integer, nullable=False),
+    # Requests sent in the current wait.
     Column("attempts", Integer, nullable=False),
+    # Set exactly while the saga waits on the catalog (awaiting_stock, cancel_requested…, releasing).
     Column("deadline_at", DateTime(timezone=True), nullable=True),
     Column("updated_at", DateTime(timezone=True), nullable=False),
+    # The outbox message id of the request waited on; the scanner reads its published_at by it.
+    Column("request_id", Uuid, nullable=True),
+    # When the current wait's first request left the outbox: the give-up horizon counts from here.
+    Column("sent_at", DateTime(timezone=True), nullable=True),
+    # When the current wait began.
+    Column("waiting_since", DateTime(timezone=True), nullable=True),
 )
-# The deadline scanner's whole working set: sagas still waiting for the catalog.
+# The deadline scanner's whole working set: sagas still waiting for the catalog (terminal and confirmed
+# sagas have no deadline, so the index stays as small as the sagas in flight, whatever the history).
 Index("order_sagas_due", sagas.c.deadline_at, postgresql_where=sagas.c.deadline_at.is_not(None))
 
 order_history = Table(

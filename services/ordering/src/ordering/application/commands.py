@@ -18,7 +18,7 @@ from ordering.application.ports import Cause, OrderingUow
 from ordering.domain import triggers
 from ordering.domain.lines import OrderLine
 from ordering.domain.order import Order
-from ordering.domain.saga import Saga, Step
+from ordering.domain.saga import Saga, SagaPolicy, Step
 
 log = logging.getLogger(__name__)
 
@@ -121,25 +121,41 @@ async def scan_due_sagas(
 
     Due sagas are locked ``FOR UPDATE SKIP LOCKED``: two scanners share the work and never take the same
     saga, and a reply handled meanwhile loses its optimistic race and is retried against the new state.
-    A saga whose deadline cannot be decided (a bug) is postponed by one timeout and logged, so that it
-    never blocks the deadlines queued behind it.
+    Each saga is told when its last request left the outbox (one lookup by message id for the batch).
+    A saga whose deadline cannot be decided (a bug) is postponed by one first deadline and logged, so that
+    it never blocks the deadlines queued behind it.
     """
     at = now or utcnow()
     async with uow_factory() as uow:
         due = await uow.sagas.lock_due(at, batch)
+        published = await uow.sagas.requests_published_at([s.request_id for s in due if s.request_id])
         for saga in due:
             order = await uow.orders.get(saga.order_id)
             if order is None:  # pragma: no cover - the foreign key makes this impossible
                 continue
+            trigger = triggers.DeadlineReached(_published_at(saga, published, uow.policy, at))
             try:
-                step = saga.handle(triggers.DeadlineReached(), order, uow.policy, at)
+                step = saga.handle(trigger, order, uow.policy, at)
             except Exception:
                 log.exception("deadline of order %s cannot be handled; postponed", saga.order_id)
-                await uow.sagas.postpone(saga.order_id, at + uow.policy.reserve_timeout)
+                await uow.sagas.postpone(saga.order_id, at + uow.policy.first_deadline)
                 continue
             await _write(uow, order, saga, step, DEADLINE_CAUSE, at)
         await uow.commit()
     return len(due)
+
+
+def _published_at(
+    saga: Saga, published: dict[UUID, datetime | None], policy: SagaPolicy, at: datetime
+) -> datetime | None:
+    """When the saga's last request left the outbox; None while it is still there.
+
+    A request no longer in the outbox was published and pruned long ago (or predates request ids):
+    counted as published one full interval before this scan, so that it is resent now.
+    """
+    if saga.request_id is not None and saga.request_id in published:
+        return published[saga.request_id]
+    return at - policy.interval(saga.attempts)
 
 
 async def _load(uow: OrderingUow, order_id: UUID, actor: Actor) -> tuple[Order, Saga]:

@@ -64,6 +64,8 @@ class ReserveStockRequested:
     order_id: UUID
     lines: tuple[OrderLine, ...]
     attempt: int
+    # The outbox message id: the saga finds its request in the outbox by it.
+    message_id: UUID
 
 
 @dataclass(frozen=True, slots=True)
@@ -72,3 +74,4 @@ class ReleaseStockRequested:
 
     order_id: UUID
     reason: str
+    message_id: UUID

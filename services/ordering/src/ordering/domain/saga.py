@@ -10,15 +10,21 @@ state                              trigger                    rule
 =================================  =========================  =============================================
 awaiting_stock                     StockReserved              confirm the order                → confirmed
 awaiting_stock                     StockReservationRejected   reject the order                 → rejected
-awaiting_stock                     DeadlineReached            resend ReserveStock (attempts left)
-                                                              or give up: ReleaseStock, cancel → abandoned
+awaiting_stock                     DeadlineReached            request not sent yet, or sent less than its
+                                                              interval ago: wait; horizon passed: give up,
+                                                              ReleaseStock, cancel             → abandoned;
+                                                              otherwise resend ReserveStock
 awaiting_stock                     CustomerCancel             remember it              → cancel_requested…
 cancel_requested_awaiting_stock    StockReserved              ReleaseStock, cancel the order   → abandoned
 cancel_requested_awaiting_stock    StockReservationRejected   reject the order                 → rejected
-cancel_requested_awaiting_stock    DeadlineReached            give up: ReleaseStock, cancel    → abandoned
+cancel_requested_awaiting_stock    DeadlineReached            request sent and its interval over: give up,
+                                                              ReleaseStock, cancel             → abandoned;
+                                                              otherwise wait
 confirmed                          CustomerCancel             ReleaseStock, order cancelling   → releasing
 confirmed                          AdminComplete              complete the order               → completed
 releasing                          StockReleased              cancel the order                 → cancelled
+releasing                          DeadlineReached            resend ReleaseStock once sent and its
+                                                              interval over (never gives up)
 abandoned                          StockReserved              ReleaseStock again (a late reservation)
 abandoned                          StockReleased              noted: the compensation is done
 any                                CustomerCancel             already cancelled/cancelling: nothing to do
@@ -26,10 +32,22 @@ any                                CustomerCancel             already cancelled/
 any                                AdminComplete              refused (409) unless confirmed
 any                                any other reply/deadline   recorded and ignored
 =================================  =========================  =============================================
+
+Deadlines. Every state that waits on the catalog (``WAITING``) has a durable deadline. The saga remembers
+the message id of the request it waits on; the deadline scanner tells it, with ``DeadlineReached``, when that
+request left the outbox (None while it is still there). Intervals are counted from that publication, not
+from when the request was written: a relay backlog (a broker outage) never makes a saga resend, or give up,
+on a request the catalog has not even seen. Intervals double from ``first_deadline`` up to
+``max_deadline``, each spread by up to ``jitter`` so that sagas placed together do not resend together.
+``give_up_after`` (the horizon) is counted from the first publication of the wait's first request; it ends
+only the wait for ReserveStock. ReleaseStock is resent on the capped ladder until StockReleased arrives: a
+customer's cancel never ends with the stock still held.
 """
 
 from __future__ import annotations
 
+import random
+import uuid
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
@@ -63,18 +81,39 @@ class SagaState(StrEnum):
 
 
 TERMINAL = frozenset({SagaState.ABANDONED, SagaState.COMPLETED, SagaState.REJECTED, SagaState.CANCELLED})
-# Waiting for ReserveStock's answer: the only states with a deadline.
-AWAITING = frozenset({SagaState.AWAITING_STOCK, SagaState.CANCEL_REQUESTED})
+# A request published within this fraction of its interval after it was written keeps its deadline; one
+# published later gets its whole interval again, counted from its publication.
+TOLERATED_PUBLICATION_LAG = 0.25
+# Waiting for an answer of the catalog: the states with a deadline.
+WAITING = frozenset({SagaState.AWAITING_STOCK, SagaState.CANCEL_REQUESTED, SagaState.RELEASING})
 
 
 @dataclass(frozen=True, slots=True)
 class SagaPolicy:
-    reserve_timeout: timedelta
-    max_attempts: int
+    """How long the saga waits on the catalog; see "Deadlines" above."""
+
+    first_deadline: timedelta = timedelta(seconds=30)
+    max_deadline: timedelta = timedelta(minutes=10)
+    give_up_after: timedelta = timedelta(minutes=15)
+    # Each deadline lands between its interval and (1 + jitter) times it.
+    jitter: float = 0.2
+    random: Callable[[], float] = field(default=random.random, compare=False)
+    # Message ids of the requests the saga sends (the scanner finds them in the outbox by it).
+    new_id: Callable[[], UUID] = field(default=uuid.uuid4, compare=False)
 
     def __post_init__(self) -> None:
-        if self.max_attempts < 1 or self.reserve_timeout <= timedelta(0):
-            raise ValueError("a saga needs at least one attempt and a positive timeout")
+        if self.first_deadline <= timedelta(0) or self.max_deadline < self.first_deadline:
+            raise ValueError("deadlines must be positive, the longest no shorter than the first")
+        if self.give_up_after <= timedelta(0) or not 0 <= self.jitter <= 1:
+            raise ValueError("the give-up horizon must be positive and the jitter between 0 and 1")
+
+    def interval(self, sends: int) -> timedelta:
+        """How long the ``sends``-th request of a wait is given: doubling from the first, capped."""
+        doubled: timedelta = self.first_deadline * (2 ** min(max(sends - 1, 0), 30))
+        return min(doubled, self.max_deadline)
+
+    def deadline(self, start: datetime, sends: int) -> datetime:
+        return start + self.interval(sends) * (1 + self.jitter * self.random())
 
 
 @dataclass(frozen=True, slots=True)
@@ -94,14 +133,21 @@ GAVE_UP = "the catalog did not answer the stock reservation"
 class Saga:
     order_id: UUID
     state: SagaState
+    # Requests sent in the current wait (ReserveStock, or ReleaseStock while releasing).
     attempts: int
     deadline_at: datetime | None
     version: int = 0
+    # The message id of the last request sent, and when the wait's first request left the outbox.
+    request_id: UUID | None = None
+    sent_at: datetime | None = None
+    # When the current wait began (its first request was written).
+    waiting_since: datetime | None = None
     events: list[Any] = field(default_factory=list)
 
     @classmethod
     def start(cls, order: Order, policy: SagaPolicy, now: datetime) -> Saga:
         saga = cls(order.id, SagaState.AWAITING_STOCK, attempts=0, deadline_at=None)
+        saga._begin_wait(now)
         saga._ask_for_stock(order, policy, now)
         return saga
 
@@ -114,18 +160,50 @@ class Saga:
     def is_due(self, now: datetime) -> bool:
         return self.deadline_at is not None and self.deadline_at <= now
 
-    def _ask_for_stock(self, order: Order, policy: SagaPolicy, now: datetime) -> None:
-        self.attempts += 1
-        self.deadline_at = now + policy.reserve_timeout
-        self.events.append(ReserveStockRequested(order.id, order.lines, attempt=self.attempts))
+    def _begin_wait(self, now: datetime) -> None:
+        self.attempts, self.sent_at, self.waiting_since = 0, None, now
 
-    def _release(self, reason: str) -> None:
-        self.events.append(ReleaseStockRequested(self.order_id, reason))
+    def _request(self, policy: SagaPolicy, now: datetime) -> UUID:
+        self.attempts += 1
+        self.request_id = policy.new_id()
+        self.deadline_at = policy.deadline(now, self.attempts)
+        return self.request_id
+
+    def _ask_for_stock(self, order: Order, policy: SagaPolicy, now: datetime) -> None:
+        message_id = self._request(policy, now)
+        self.events.append(ReserveStockRequested(order.id, order.lines, self.attempts, message_id))
+
+    def _release(self, reason: str, policy: SagaPolicy, now: datetime) -> None:
+        """Ask the catalog to give the stock back; only ``releasing`` waits for the answer."""
+        message_id = self._request(policy, now) if self.state is SagaState.RELEASING else policy.new_id()
+        self.events.append(ReleaseStockRequested(self.order_id, reason, message_id))
 
     def _become(self, state: SagaState) -> None:
         self.state = state
-        if state not in AWAITING:
+        if state not in WAITING:
             self.deadline_at = None
+
+    def _wait_again(self, m: Move[t.DeadlineReached]) -> Step | None:
+        """Move the deadline, without resending, while the last request has not had its chance yet.
+
+        Not yet published (a relay backlog): check again one interval later. Published late (more than
+        ``TOLERATED_PUBLICATION_LAG`` of its interval after it was written): wait until its whole
+        interval, counted from the publication, is over.
+        """
+        published = m.trigger.published_at
+        if published is None:
+            self.deadline_at = m.policy.deadline(m.now, self.attempts)
+            return Step("deadline_moved", f"request {self.request_id} not published yet")
+        if self.sent_at is None:
+            self.sent_at = published
+        interval = m.policy.interval(self.attempts)
+        if m.now < published + interval * (1 - TOLERATED_PUBLICATION_LAG):
+            self.deadline_at = m.policy.deadline(published, self.attempts)
+            return Step("deadline_moved", f"request {self.request_id} published at {published.isoformat()}")
+        return None
+
+    def horizon_passed(self, policy: SagaPolicy, now: datetime) -> bool:
+        return self.sent_at is not None and now >= self.sent_at + policy.give_up_after
 
 
 @dataclass(frozen=True, slots=True)
@@ -156,19 +234,34 @@ def _reject(m: Move[t.StockReservationRejected]) -> Step:
 
 
 def _resend_or_give_up(m: Move[t.DeadlineReached]) -> Step:
-    if m.saga.attempts < m.policy.max_attempts:
-        m.saga._ask_for_stock(m.order, m.policy, m.now)
-        return Step("reserve_stock_resent", f"attempt {m.saga.attempts} of {m.policy.max_attempts}")
-    return _give_up(m)
+    if (waiting := m.saga._wait_again(m)) is not None:
+        return waiting
+    if m.saga.horizon_passed(m.policy, m.now):
+        return _give_up(m)
+    m.saga._ask_for_stock(m.order, m.policy, m.now)
+    return Step("reserve_stock_resent", f"attempt {m.saga.attempts}")
+
+
+def _give_up_once_sent(m: Move[t.DeadlineReached]) -> Step:
+    # The customer cancelled: no resend, but the request gets its chance before the saga stops waiting.
+    return m.saga._wait_again(m) or _give_up(m)
 
 
 def _give_up(m: Move[t.DeadlineReached]) -> Step:
     # The catalog may have reserved without us hearing of it: release to be sure (release is idempotent).
     reason = CUSTOMER_CANCELLED if m.saga.state is SagaState.CANCEL_REQUESTED else GAVE_UP
-    m.saga._release(reason)
-    m.order.cancel(reason, m.now)
+    attempts = m.saga.attempts
     m.saga._become(SagaState.ABANDONED)
-    return Step("gave_up", f"after {m.saga.attempts} attempt(s): {reason}")
+    m.saga._release(reason, m.policy, m.now)
+    m.order.cancel(reason, m.now)
+    return Step("gave_up", f"after {attempts} request(s): {reason}")
+
+
+def _resend_release(m: Move[t.DeadlineReached]) -> Step:
+    if (waiting := m.saga._wait_again(m)) is not None:
+        return waiting
+    m.saga._release(CUSTOMER_CANCELLED, m.policy, m.now)
+    return Step("release_stock_resent", f"attempt {m.saga.attempts}")
 
 
 def _remember_cancel(m: Move[t.CustomerCancel]) -> Step:
@@ -177,16 +270,17 @@ def _remember_cancel(m: Move[t.CustomerCancel]) -> Step:
 
 
 def _release_and_cancel(m: Move[t.StockReserved]) -> Step:
-    m.saga._release(CUSTOMER_CANCELLED)
-    m.order.cancel(CUSTOMER_CANCELLED, m.now)
     m.saga._become(SagaState.ABANDONED)
+    m.saga._release(CUSTOMER_CANCELLED, m.policy, m.now)
+    m.order.cancel(CUSTOMER_CANCELLED, m.now)
     return Step("cancelled", "stock was reserved after the customer cancelled: released")
 
 
 def _start_release(m: Move[t.CustomerCancel]) -> Step:
     m.order.start_cancelling(CUSTOMER_CANCELLED, m.now)
-    m.saga._release(CUSTOMER_CANCELLED)
     m.saga._become(SagaState.RELEASING)
+    m.saga._begin_wait(m.now)
+    m.saga._release(CUSTOMER_CANCELLED, m.policy, m.now)
     return Step("cancelling", f"by {m.trigger.by}; releasing the stock")
 
 
@@ -203,7 +297,7 @@ def _complete(m: Move[t.AdminComplete]) -> Step:
 
 
 def _release_again(m: Move[t.StockReserved]) -> Step:
-    m.saga._release(m.order.reason or GAVE_UP)
+    m.saga._release(m.order.reason or GAVE_UP, m.policy, m.now)
     return Step("late_reservation_released", "stock reserved for an order already cancelled: released")
 
 
@@ -234,11 +328,12 @@ RULES: dict[tuple[SagaState, type[t.Trigger]], Rule] = {
     (S.AWAITING_STOCK, t.CustomerCancel): _remember_cancel,
     (S.CANCEL_REQUESTED, t.StockReserved): _release_and_cancel,
     (S.CANCEL_REQUESTED, t.StockReservationRejected): _reject,
-    (S.CANCEL_REQUESTED, t.DeadlineReached): _give_up,
+    (S.CANCEL_REQUESTED, t.DeadlineReached): _give_up_once_sent,
     (S.CANCEL_REQUESTED, t.CustomerCancel): _already_cancelled,
     (S.CONFIRMED, t.CustomerCancel): _start_release,
     (S.CONFIRMED, t.AdminComplete): _complete,
     (S.RELEASING, t.StockReleased): _finish_cancel,
+    (S.RELEASING, t.DeadlineReached): _resend_release,
     (S.RELEASING, t.CustomerCancel): _already_cancelled,
     (S.ABANDONED, t.StockReserved): _release_again,
     (S.ABANDONED, t.StockReleased): _note_release,

@@ -7,6 +7,7 @@ applies. People get an answer: a move the state forbids is refused.
 from __future__ import annotations
 
 from dataclasses import dataclass
+from datetime import datetime
 
 from ordering.domain.lines import PricedLine
 
@@ -29,7 +30,12 @@ class StockReleased:
 
 @dataclass(frozen=True, slots=True)
 class DeadlineReached:
-    """The catalog has not answered ReserveStock in time."""
+    """The catalog has not answered the saga's request in time.
+
+    ``published_at`` is when that request left the outbox, None while it is still waiting there.
+    """
+
+    published_at: datetime | None
 
 
 @dataclass(frozen=True, slots=True)

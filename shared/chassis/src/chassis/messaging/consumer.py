@@ -5,17 +5,24 @@ A message that can never succeed (bad envelope, a type the queue does not take, 
 at once; a handler error is retried through the delay queues ``<queue>.retry.<n>`` and then parked in
 ``<queue>.dlq`` with the error in its headers. Each of those republishes is confirmed by the broker before
 the delivery is acked, so a crash in between redelivers the message rather than losing it.
+
+An unreachable database or broker is never the message's fault (``chassis.messaging.unreachable``): the
+delivery is held, unacked and uncounted, while the worker's :class:`Recovery` probes the database, and is
+handled again once it answers. A hold longer than ``hold_limit`` (kept under the broker's consumer timeout)
+pauses the queue's intake, gives the delivery back and resumes intake after the recovery, so a long outage
+costs a message at most one redelivery, never a retry and never its parking.
 """
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
 import logging
 import traceback
 from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime
-from typing import Any, Generic, TypeVar
+from typing import Any, Generic, Protocol, TypeVar
 
 import aio_pika
 from aio_pika.abc import AbstractIncomingMessage, DeliveryMode
@@ -23,13 +30,30 @@ from aiormq.abc import ConfirmationFrameType
 from opentelemetry import propagate, trace
 from opentelemetry.trace import SpanKind, Status, StatusCode
 from pamqp.commands import Basic
+from sqlalchemy import text
 
 from chassis import inbox
 from chassis.messaging import context
+from chassis.messaging.recovery import Recovery
 from chassis.messaging.topology import parking_queue_name, retry_queue_name
+from chassis.messaging.unreachable import is_unreachable
 from chassis.uow import UnitOfWork
 from contracts.base import Message
-from contracts.envelope import ID, Envelope, InvalidEnvelope
+from contracts.envelope import (
+    CAUSATION_ID,
+    CORRELATION_ID,
+    DATACONTENTTYPE,
+    ID,
+    SOURCE,
+    SPECVERSION,
+    SUBJECT,
+    TIME,
+    TRACEPARENT,
+    TRACESTATE,
+    TYPE,
+    Envelope,
+    InvalidEnvelope,
+)
 from contracts.registry import MessageRegistry
 from contracts.upcasting import Upcasters
 
@@ -46,6 +70,11 @@ ERROR_TYPE = "x-folio-error-type"
 ATTEMPTS = "x-folio-attempts"
 PARKED_AT = "x-folio-parked-at"
 QUEUE = "x-folio-queue"
+# The headers read as text: the envelope's and the attempt count.
+TEXT_HEADERS = frozenset(
+    {ID, SOURCE, TYPE, SPECVERSION, TIME, SUBJECT, DATACONTENTTYPE, CORRELATION_ID, CAUSATION_ID}
+    | {TRACEPARENT, TRACESTATE, "x-folio-attempt"}
+)
 FOLIO_HEADERS = (ATTEMPT, LAST_ERROR, ERROR, ERROR_TYPE, ATTEMPTS, PARKED_AT, QUEUE)
 # What the broker adds on dead-lettering and redelivery; dropped on republish, where it no longer applies.
 BROKER_HEADERS = (
@@ -59,6 +88,11 @@ BROKER_HEADERS = (
     "x-last-death-reason",
 )
 MAX_ERROR_LENGTH = 2000
+# How long a delivery is held while the database is away before it is given back (intake paused): well
+# under RabbitMQ's consumer timeout (30 min by default), which would close the channel of a longer hold.
+DEFAULT_HOLD_LIMIT = 600.0
+# Pauses before handling a held message again when it found a dependency away more than once in a row.
+HOLD_PAUSES = (0.5, 1.0, 2.0, 5.0, 10.0)
 
 
 @dataclass(frozen=True, slots=True)
@@ -87,6 +121,21 @@ class RetryPolicy:
 
 class PublishNotConfirmed(RuntimeError):
     """The broker did not confirm a republish (nacked or returned it)."""
+
+
+class DependencyUnreachable(Exception):
+    """Handling stopped because the database (or, for a republish, the broker) could not be reached."""
+
+    def __init__(self, what: str, error: BaseException) -> None:
+        super().__init__(f"{what} unreachable: {_describe(error)}")
+        self.what = what
+
+
+class Intake(Protocol):
+    """Stops and restarts the deliveries of one queue (basic.cancel, then consume again)."""
+
+    async def pause(self) -> None: ...
+    async def resume(self) -> None: ...
 
 
 # Publishes a message to the service's internal exchange with a routing key and waits for the confirm.
@@ -142,6 +191,9 @@ class Consumer(Generic[U]):
         retry: RetryPolicy,
         republish: Republish,
         upcasters: Upcasters | None = None,
+        recovery: Recovery | None = None,
+        intake: Intake | None = None,
+        hold_limit: float = DEFAULT_HOLD_LIMIT,
     ) -> None:
         self.queue = queue
         self.subscription = subscription
@@ -150,26 +202,88 @@ class Consumer(Generic[U]):
         self._uow_factory = uow_factory
         self._retry = retry
         self._republish = republish
+        self._recovery = recovery or Recovery(database_probe(uow_factory))
+        self._intake = intake
+        self._hold_limit = hold_limit
 
     async def process(self, raw: AbstractIncomingMessage) -> None:
-        """Handle, retry or park ``raw``, then ack it; on a failed republish, give it back to the broker."""
-        try:
-            await self._process(raw)
-        except Exception:
-            log.exception("could not retry or park a message of %s; requeueing it", self.queue)
-            # Redelivered; the queue's delivery limit dead-letters it to the parking queue if this persists.
-            # Should the channel be gone, the broker requeues the unacked message by itself.
-            with contextlib.suppress(Exception):
-                await raw.nack(requeue=True)
-        else:
-            await raw.ack()
+        """Handle, retry or park ``raw``, then ack it; while a dependency is away, hold it (see above)."""
+        loop = asyncio.get_running_loop()
+        give_back_at = loop.time() + self._hold_limit
+        failures = 0
+        while True:
+            try:
+                if self._recovery.is_down:
+                    # Others found the database away: wait with them rather than fail once more.
+                    raise DependencyUnreachable(self._recovery.what, ConnectionError("being probed"))
+                await self._process(raw)
+            except DependencyUnreachable as down:
+                if _channel_closed(raw):
+                    # Nothing to hold: the broker gives an unacked delivery of a lost channel back itself.
+                    log.warning("%s lost its channel while %s; the broker redelivers it", self.queue, down)
+                    return
+                if await self._recovered_in_time(down, failures, give_back_at - loop.time()):
+                    failures += 1
+                    continue
+                await self._give_back_until_recovered(raw)
+                return
+            except Exception:
+                log.exception("could not retry or park a message of %s; requeueing it", self.queue)
+                # Redelivered; the queue's delivery limit dead-letters it to the parking queue if this
+                # persists. Should the channel be gone, the broker requeues the unacked message by itself.
+                with contextlib.suppress(Exception):
+                    await raw.nack(requeue=True)
+                return
+            else:
+                await raw.ack()
+                return
+
+    async def _recovered_in_time(self, down: DependencyUnreachable, failures: int, remaining: float) -> bool:
+        """Wait, holding the delivery, until it is worth handling again; False when the hold runs out.
+
+        The database is waited for through the shared recovery; a message that fails so again at once
+        (a probe that passes where the handler does not, a broker refusing republishes) also pauses on
+        a growing ladder, so that nothing spins.
+        """
+        if failures == 0:
+            log.warning("%s holds a message: %s", self.queue, down)
+        loop = asyncio.get_running_loop()
+        started = loop.time()
+        if down.what == self._recovery.what and not await self._recovery.wait(within=max(remaining, 0.0)):
+            return False
+        if failures == 0 and down.what == self._recovery.what:
+            return True
+        pause = HOLD_PAUSES[min(failures, len(HOLD_PAUSES) - 1)]
+        if pause >= remaining - (loop.time() - started):
+            return False
+        await asyncio.sleep(pause)
+        return True
+
+    async def _give_back_until_recovered(self, raw: AbstractIncomingMessage) -> None:
+        """Held too long: stop this queue's intake, give the delivery back, resume once recovered."""
+        log.warning(
+            "%s held a message for %.0fs; pausing intake until %s answers",
+            self.queue,
+            self._hold_limit,
+            self._recovery.what,
+        )
+        if self._intake is not None:
+            await self._intake.pause()
+        with contextlib.suppress(Exception):
+            await raw.nack(requeue=True)
+        await self._recovery.wait()
+        if self._intake is not None:
+            await self._intake.resume()
 
     async def _process(self, raw: AbstractIncomingMessage) -> None:
-        headers = dict(raw.headers or {})
         try:
+            headers = _readable_headers(raw.headers or {})
             envelope = Envelope.from_headers(headers)
-        except InvalidEnvelope as exc:
-            await self.park(raw, reason=f"invalid envelope: {exc}", error_type="InvalidEnvelope", attempts=0)
+            attempt = _attempt(headers)
+        except (InvalidEnvelope, ValueError) as exc:
+            # UnicodeDecodeError is a ValueError: a header that is not UTF-8 can never be read.
+            reason = f"invalid envelope: {exc}"
+            await self.park(raw, reason=reason, error_type=type(exc).__name__, attempts=0)
             return
         if self.registry.upcasters.newest(envelope.type) not in self._subscribed:
             reason = f"{self.queue} does not take {envelope.type!r}; it takes {sorted(self._subscribed)}"
@@ -181,10 +295,11 @@ class Consumer(Generic[U]):
             await self.park(raw, reason=_text(exc), error_type=type(exc).__name__, attempts=0)
             return
 
-        attempt = int(_text(headers.get(ATTEMPT, 0)) or 0)
         try:
             await self._handle(message, envelope, headers)
         except Exception as exc:
+            if is_unreachable(exc):
+                raise DependencyUnreachable(self._recovery.what, exc) from exc
             log.warning(
                 "%s failed on %s %s (attempt %d): %s",
                 self.queue,
@@ -244,7 +359,7 @@ class Consumer(Generic[U]):
         headers = original_headers(raw)
         headers[ATTEMPT] = next_attempt
         headers[LAST_ERROR] = _describe(exc)
-        await self._republish(copy_message(raw, headers), retry_queue_name(self.queue, next_attempt))
+        await self._send(copy_message(raw, headers), retry_queue_name(self.queue, next_attempt))
 
     async def park(
         self, raw: AbstractIncomingMessage, *, reason: str, error_type: str, attempts: int
@@ -261,4 +376,48 @@ class Consumer(Generic[U]):
                 QUEUE: self.queue,
             }
         )
-        await self._republish(copy_message(raw, headers), parking_queue_name(self.queue))
+        await self._send(copy_message(raw, headers), parking_queue_name(self.queue))
+
+    async def _send(self, message: aio_pika.Message, routing_key: str) -> None:
+        try:
+            await self._republish(message, routing_key)
+        except Exception as exc:
+            if is_unreachable(exc):
+                raise DependencyUnreachable("the broker", exc) from exc
+            raise
+
+
+def _readable_headers(headers: Mapping[str, Any]) -> dict[str, Any]:
+    """The headers with the envelope's text as ``str``; UnicodeDecodeError when one is not UTF-8.
+
+    The AMQP client hands over a string header that is not valid UTF-8 as bytes (and a byte array as
+    bytearray): such a message can never be read, however often it is delivered.
+    """
+    readable = dict(headers)
+    for name, value in headers.items():
+        if name in TEXT_HEADERS and isinstance(value, bytes | bytearray):
+            readable[name] = bytes(value).decode("utf-8")
+    return readable
+
+
+def _attempt(headers: Mapping[str, Any]) -> int:
+    """How many times the message failed before (``x-folio-attempt``); a ValueError when unreadable."""
+    return int(str(headers.get(ATTEMPT, 0)) or 0)
+
+
+def _channel_closed(raw: AbstractIncomingMessage) -> bool:
+    channel = getattr(raw, "channel", None)
+    return bool(getattr(channel, "is_closed", False))
+
+
+def database_probe(uow_factory: Callable[[], UnitOfWork]) -> Callable[[], Awaitable[None]]:
+    """Passes when the handlers' database takes a session again, and a writable one."""
+
+    async def probe() -> None:
+        async with uow_factory() as uow:
+            # A standby (after a failover) answers SELECT 1 but refuses every write: not back yet.
+            read_only = await uow.session.scalar(text("SELECT current_setting('transaction_read_only')"))
+            if read_only == "on":
+                raise ConnectionError("the database is read-only (a standby)")
+
+    return probe

@@ -3,10 +3,13 @@
 Each subscription's queue is consumed with manual acknowledgement by a thin FastStream handler that passes
 the raw delivery to a ``Consumer``, which acks only once the message is handled, retried or parked. FastStream
 decodes nothing: a body that is not even JSON must reach the consumer to be parked, not fail in a decoder.
+All consumers share one :class:`Recovery` of the database, and each can pause its queue's intake.
 """
 
 from __future__ import annotations
 
+import asyncio
+import logging
 from collections.abc import Awaitable, Callable, Sequence
 from typing import Any, TypeVar
 
@@ -16,8 +19,17 @@ from faststream.message import StreamMessage
 from faststream.middlewares import AckPolicy
 from faststream.rabbit import Channel, RabbitBroker
 from faststream.rabbit.annotations import RabbitMessage
+from faststream.rabbit.subscriber import RabbitSubscriber
 
-from chassis.messaging.consumer import Consumer, RetryPolicy, Subscription, ensure_confirmed
+from chassis.messaging.consumer import (
+    DEFAULT_HOLD_LIMIT,
+    Consumer,
+    RetryPolicy,
+    Subscription,
+    database_probe,
+    ensure_confirmed,
+)
+from chassis.messaging.recovery import Recovery
 from chassis.messaging.topology import (
     DEFAULT_DELIVERY_LIMIT,
     ServiceTopology,
@@ -32,18 +44,66 @@ U = TypeVar("U", bound=UnitOfWork)
 
 DEFAULT_PREFETCH = 10
 
+log = logging.getLogger(__name__)
+
 
 class ServiceBroker(RabbitBroker):
     """A RabbitBroker that declares its service's topology when it starts, before its consumers subscribe."""
 
-    def __init__(self, url: str, *, topology: ServiceTopology, **kwargs: Any) -> None:
+    def __init__(
+        self, url: str, *, topology: ServiceTopology, recovery: Recovery | None = None, **kwargs: Any
+    ) -> None:
         super().__init__(url, **kwargs)
         self.topology = topology
+        self.recovery = recovery
 
     async def start(self) -> None:
         await self.connect()
         await declare(self, self.topology)
         await super().start()
+
+    async def stop(self, *args: Any, **kwargs: Any) -> None:
+        if self.recovery is not None:
+            await self.recovery.close()
+        await super().stop(*args, **kwargs)
+
+
+class SubscriberIntake:
+    """Pauses and resumes one FastStream subscriber's deliveries (basic.cancel, basic.consume).
+
+    FastStream has no pause of its own; its subscriber's queue object and consumer tag are used directly,
+    consuming again with the subscriber's own callback, exactly as its ``start`` does.
+    """
+
+    def __init__(self, subscriber: RabbitSubscriber) -> None:
+        self._subscriber = subscriber
+        self._lock = asyncio.Lock()
+        self._paused = False
+
+    async def pause(self) -> None:
+        async with self._lock:
+            subscriber = self._subscriber
+            queue, tag = subscriber._queue_obj, subscriber._consumer_tag
+            if self._paused or queue is None or tag is None:
+                return
+            await queue.cancel(tag)
+            subscriber._consumer_tag = None
+            self._paused = True
+            log.warning("paused consuming %s", queue.name)
+
+    async def resume(self) -> None:
+        async with self._lock:
+            subscriber = self._subscriber
+            queue = subscriber._queue_obj
+            if not self._paused or queue is None or not subscriber.running:
+                return
+            subscriber._consumer_tag = await queue.consume(
+                subscriber.consume,  # type: ignore[arg-type]
+                no_ack=False,
+                arguments=subscriber.consume_args,
+            )
+            self._paused = False
+            log.info("resumed consuming %s", queue.name)
 
 
 async def _raw_body(message: StreamMessage[Any]) -> bytes:
@@ -73,12 +133,14 @@ def build_broker(
     prefetch: int = DEFAULT_PREFETCH,
     delivery_limit: int = DEFAULT_DELIVERY_LIMIT,
     upcasters: Upcasters | None = None,
+    hold_limit: float = DEFAULT_HOLD_LIMIT,
     **broker_options: Any,
 ) -> ServiceBroker:
     """The worker's broker: declares ``service``'s topology on start and consumes every subscription.
 
-    ``prefetch`` bounds the deliveries one queue handles concurrently. ``broker_options`` go to
-    ``RabbitBroker`` (middlewares, logger, graceful_timeout, ...).
+    ``prefetch`` bounds the deliveries one queue handles concurrently. ``hold_limit`` is how long a
+    delivery is held while the database is unreachable before its queue's intake pauses and it is given
+    back. ``broker_options`` go to ``RabbitBroker`` (middlewares, logger, graceful_timeout, ...).
     """
     retry = retry or RetryPolicy()
     upcasters = upcasters if upcasters is not None else UPCASTERS
@@ -87,9 +149,11 @@ def build_broker(
         for s in subscriptions
     )
     topology = ServiceTopology(service, takes_commands(service, subscriptions), queues)
+    recovery = Recovery(database_probe(uow_factory), what="the database")
     broker = ServiceBroker(
         amqp_url,
         topology=topology,
+        recovery=recovery,
         default_channel=Channel(prefetch_count=prefetch, publisher_confirms=True),
         **broker_options,
     )
@@ -103,6 +167,13 @@ def build_broker(
         return confirmation
 
     for subscription, queues_of in zip(subscriptions, queues, strict=True):
+        subscriber = broker.subscriber(
+            queues_of.main,
+            ack_policy=AckPolicy.MANUAL,
+            no_reply=True,
+            decoder=_raw_body,
+            title=queues_of.name,
+        )
         consumer = Consumer(
             queue=queues_of.name,
             subscription=subscription,
@@ -110,12 +181,9 @@ def build_broker(
             retry=retry,
             republish=republish,
             upcasters=upcasters,
+            recovery=recovery,
+            intake=SubscriberIntake(subscriber),
+            hold_limit=hold_limit,
         )
-        broker.subscriber(
-            queues_of.main,
-            ack_policy=AckPolicy.MANUAL,
-            no_reply=True,
-            decoder=_raw_body,
-            title=queues_of.name,
-        )(_on_delivery(consumer))
+        subscriber(_on_delivery(consumer))
     return broker
