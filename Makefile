@@ -10,7 +10,7 @@ UV := $(shell command -v uv 2>/dev/null || echo .tools/bin/uv)
 PACKAGES := shared/contracts shared/chassis services/catalog services/ordering services/rating services/notification tools/devstack services/loadgenerator
 SERVICES := catalog ordering rating notification
 
-.PHONY: help setup lock lint format test test-unit test-integration test-e2e infra up down logs demo bench catalog docs deploy-check schemas
+.PHONY: help setup lock lint format test test-unit test-integration test-e2e infra up down logs demo bench catalog docs deploy-check alerts schemas
 
 help: ## list the commands
 	@grep -hE '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-18s %s\n", $$1, $$2}'
@@ -74,6 +74,9 @@ bench: setup ## orders at rising rates against the running system (or a stack of
 
 deploy-check: setup ## validate Dockerfiles, compose and every Kubernetes overlay offline
 	$(PY) scripts/deploy_check.py
+
+alerts: ## unit-test the Prometheus alert rules (promtool: apt-get install prometheus; CI must have it)
+	cd deploy/monitoring && promtool check rules alerts.yml && promtool test rules alerts_test.yml
 
 up: infra ## migrate and start every service (api and worker) and a mail sink under honcho
 	$(VENV)/bin/folio-stack up

@@ -15,8 +15,10 @@ A tiny HTTP server (``--http-port``) lets scripts and tests read them:
 - ``GET /health``: ``{"status": "ok"}``.
 
 ``--refuse-first N`` answers the first N messages with ``451 4.3.0`` (a temporary refusal), to watch the
-service retry; tests call :meth:`SmtpSink.refuse_next` for the same. It needs ``aiosmtpd`` (a development
-dependency): the service itself never imports this module.
+service retry; tests call :meth:`SmtpSink.refuse_next` for the same. The sink offers SMTPUTF8 (RFC 6531),
+so addresses with non-ASCII characters arrive as they are (``smtputf8=False`` plays a server without it),
+and counts the SMTP sessions open at once (``sessions_peak``; ``answer_delay`` holds each message a while).
+It needs ``aiosmtpd`` (a development dependency): the service itself never imports this module.
 """
 
 from __future__ import annotations
@@ -101,12 +103,25 @@ class SinkHandler:
     arrived: asyncio.Condition | None = None
     # Numbers go on after the files a previous run left, so that none is overwritten.
     next_number: int = 0
+    # Seconds each message is held before the answer, so that concurrent sessions overlap visibly.
+    answer_delay: float = 0.0
+    sessions_open: int = 0
+    sessions_peak: int = 0
 
     def __post_init__(self) -> None:
         if self.maildir is not None:
             self.next_number = len(list(self.maildir.glob("*.eml")))
 
+    def session_opened(self) -> None:
+        self.sessions_open += 1
+        self.sessions_peak = max(self.sessions_peak, self.sessions_open)
+
+    def session_closed(self) -> None:
+        self.sessions_open -= 1
+
     async def handle_DATA(self, server: SMTP, session: Session, envelope: Envelope) -> str:
+        if self.answer_delay:
+            await asyncio.sleep(self.answer_delay)
         if self.refusals:
             self.refused += 1
             reply = self.refusals.pop(0)
@@ -149,6 +164,18 @@ class SinkHandler:
         self.received.clear()
 
 
+class _CountingSMTP(SMTP):
+    """aiosmtpd's server protocol, telling the handler when a session opens and closes."""
+
+    def connection_made(self, transport: asyncio.BaseTransport) -> None:
+        super().connection_made(transport)
+        self.event_handler.session_opened()
+
+    def connection_lost(self, error: Exception | None) -> None:
+        super().connection_lost(error)
+        self.event_handler.session_closed()
+
+
 class SmtpSink:
     """The sink in the running event loop: ``await start()``, read ``messages``, ``await stop()``.
 
@@ -162,13 +189,16 @@ class SmtpSink:
         port: int = 0,
         maildir: Path | None = None,
         http_port: int | None = None,
+        smtputf8: bool = True,
+        answer_delay: float = 0.0,
     ) -> None:
         if maildir is not None:
             maildir.mkdir(parents=True, exist_ok=True)
         self.host = host
+        self.smtputf8 = smtputf8
         self._requested_port = port
         self._requested_http_port = http_port
-        self.handler = SinkHandler(maildir=maildir)
+        self.handler = SinkHandler(maildir=maildir, answer_delay=answer_delay)
         self._smtp: asyncio.Server | None = None
         self._http: asyncio.Server | None = None
 
@@ -180,6 +210,11 @@ class SmtpSink:
     def refused(self) -> int:
         """How many messages were refused so far."""
         return self.handler.refused
+
+    @property
+    def sessions_peak(self) -> int:
+        """The most SMTP sessions that were open at once."""
+        return self.handler.sessions_peak
 
     @property
     def port(self) -> int:
@@ -196,10 +231,10 @@ class SmtpSink:
     async def start(self) -> None:
         loop = asyncio.get_running_loop()
         self.handler.arrived = asyncio.Condition()
-        handler = self.handler
+        handler, smtputf8 = self.handler, self.smtputf8
 
         def protocol() -> SMTP:
-            return SMTP(handler, hostname=HOSTNAME, enable_SMTPUTF8=True, loop=loop)
+            return _CountingSMTP(handler, hostname=HOSTNAME, enable_SMTPUTF8=smtputf8, loop=loop)
 
         self._smtp = await loop.create_server(protocol, self.host, self._requested_port)
         if self._requested_http_port is not None:

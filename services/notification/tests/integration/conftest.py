@@ -50,9 +50,10 @@ def test_settings(database_url: str, amqp_url: str, smtp_port: int, **overrides:
         "smtp_timeout_seconds": 2.0,
         "smtp_deadline_seconds": 3.0,
         "sending_lease_seconds": 30.0,
-        "max_attempts": 3,
+        # Pauses 0.05, 0.1, 0.2 s: a fourth attempt would start 0.35 s after the first, so three are made.
         "backoff_base_seconds": 0.05,
         "backoff_max_seconds": 0.2,
+        "give_up_after_seconds": 0.3,
         "sender_poll_interval_seconds": 0.05,
         "retry_delays": (0.2,),
         # One delivery at a time: a message published after another is handled after it.
@@ -180,10 +181,14 @@ WorkerStarter = Callable[..., contextlib.AbstractAsyncContextManager[Worker]]
 
 @pytest.fixture
 def start_worker(migrated_database: str, amqp_url: str, sink: SmtpSink, bus: Bus) -> WorkerStarter:
-    """``async with start_worker(**setting_overrides) as worker:`` runs the notification worker."""
+    """``async with start_worker(**setting_overrides) as worker:`` runs the notification worker.
+
+    It sends to the ``sink`` fixture unless ``smtp_port`` says otherwise.
+    """
 
     def start(**overrides: Any) -> contextlib.AbstractAsyncContextManager[Worker]:
-        return running_worker(test_settings(migrated_database, amqp_url, sink.port, **overrides))
+        port = overrides.pop("smtp_port", sink.port)
+        return running_worker(test_settings(migrated_database, amqp_url, port, **overrides))
 
     return start
 

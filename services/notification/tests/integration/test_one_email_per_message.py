@@ -112,7 +112,7 @@ async def test_a_server_refusing_twice_then_accepting_gives_one_email_and_notifi
     start_worker, bus, sink: SmtpSink, db, eventually
 ) -> None:
     sink.refuse_next(2)
-    async with start_worker(max_attempts=3):
+    async with start_worker():
         envelope = await bus.publish(confirmed())
 
         async def sent() -> bool:
@@ -133,7 +133,7 @@ async def test_a_server_refusing_past_the_limit_gives_notification_failed_and_ke
 ) -> None:
     sink.refuse_next(10)
     cancelled = example(OrderCancelled).model_copy(update={"order_id": new_id()})
-    async with start_worker(max_attempts=3):
+    async with start_worker():
         envelope = await bus.publish(cancelled)
 
         async def failed() -> bool:

@@ -100,7 +100,7 @@ async def test_an_email_the_server_refuses_is_refused_with_its_code(reply: str) 
 
         outcome = await mailer(sink.port).deliver(notification())
 
-    assert outcome == Refused(reply, int(reply[:3]))
+    assert outcome == Refused(reply, int(reply[:3]), permanent=reply.startswith("5"))
     assert sink.messages == []
 
 
@@ -142,3 +142,50 @@ async def test_no_answer_after_the_body_was_sent_is_unknown() -> None:
         outcome = await mailer(port).deliver(notification())
 
     assert isinstance(outcome, Unknown)
+
+
+async def test_a_non_ascii_address_goes_out_with_smtputf8_where_the_server_offers_it() -> None:
+    async with SmtpSink(smtputf8=True) as sink:
+        outcome = await mailer(sink.port).deliver(notification("josé.müller@exämple.com"))
+
+    assert isinstance(outcome, Accepted)
+    [mail] = sink.messages
+    assert mail.rcpt_tos == ("josé.müller@exämple.com",)
+    assert mail.header("To") == "josé.müller@exämple.com"
+    assert mail.part("plain").replace("\r\n", "\n") == DOTTED_TEXT
+
+
+async def test_a_non_ascii_address_fails_for_good_saying_why_where_the_server_lacks_smtputf8() -> None:
+    async with SmtpSink(smtputf8=False) as sink:
+        outcome = await mailer(sink.port).deliver(notification("josé@example.com"))
+        ascii_outcome = await mailer(sink.port).deliver(notification("jose@example.com"))
+
+    assert outcome == Refused(
+        "the address 'josé@example.com' has non-ASCII characters and the mail server does not offer SMTPUTF8",
+        permanent=True,
+    )
+    assert isinstance(ascii_outcome, Accepted)
+    assert [mail.rcpt_tos for mail in sink.messages] == [("jose@example.com",)]
+
+
+@pytest.mark.parametrize(
+    ("reply", "permanent"),
+    [("421 4.7.0 slow down", False), ("454 4.7.0 TLS not available", False), ("554 5.7.1 rejected", True)],
+)
+async def test_a_4xx_reply_is_transient_and_a_5xx_reply_permanent(reply: str, permanent: bool) -> None:
+    async with SmtpSink() as sink:
+        sink.refuse_next(1, reply)
+
+        outcome = await mailer(sink.port).deliver(notification())
+
+    assert outcome == Refused(reply, int(reply[:3]), permanent=permanent)
+
+
+async def test_concurrent_deliveries_share_at_most_max_sessions_smtp_sessions() -> None:
+    async with SmtpSink(answer_delay=0.1) as sink:
+        bounded = SmtpMailer(SmtpConfig(port=sink.port, command_timeout=2.0, deadline=3.0, max_sessions=2))
+
+        outcomes = await asyncio.gather(*(bounded.deliver(notification()) for _ in range(5)))
+
+    assert all(isinstance(outcome, Accepted) for outcome in outcomes)
+    assert (len(sink.messages), sink.sessions_peak) == (5, 2)

@@ -14,10 +14,12 @@ from notification.domain.events import NotificationFailed, NotificationSent
 from notification.domain.notification import WORKER_STOPPED, Notification, Status
 
 NOW = datetime(2026, 11, 23, 10, 0, tzinfo=UTC)
+# Pauses 2, 4, 8 s: the third attempt starts 6 s after the first, a fourth would start at 14 s.
 POLICY = DeliveryPolicy(
-    max_attempts=3,
     backoff_base=timedelta(seconds=2),
     backoff_max=timedelta(seconds=60),
+    give_up_after=timedelta(seconds=10),
+    jitter=0,
     sending_lease=timedelta(minutes=2),
 )
 
@@ -76,18 +78,18 @@ def test_an_accepted_hand_off_marks_it_sent_and_raises_notification_sent() -> No
     assert event.at == later
 
 
-def test_a_refusal_with_attempts_left_goes_back_to_pending_after_a_growing_pause() -> None:
+def test_a_transient_refusal_goes_back_to_pending_after_a_growing_pause() -> None:
     notification = sending()
 
     notification.settle(Refused("451 try later", 451), NOW, POLICY)
     first_pause = notification.next_attempt_at - NOW
     second_start = notification.next_attempt_at
     notification.start_attempt(second_start)
-    notification.settle(Refused("451 try later", 451), second_start, POLICY)
+    notification.settle(Refused("not handed over: ConnectionRefusedError"), second_start, POLICY)
     second_pause = notification.next_attempt_at - second_start
 
     assert notification.status is Status.PENDING
-    assert notification.last_error == "451 try later"
+    assert notification.last_error == "not handed over: ConnectionRefusedError"
     assert (first_pause, second_pause) == (timedelta(seconds=2), timedelta(seconds=4))
     assert notification.events == []
 
@@ -100,20 +102,31 @@ def test_a_pending_notification_cannot_start_before_its_pause_is_over() -> None:
         notification.start_attempt(NOW + timedelta(seconds=1))
 
 
-def test_the_last_refusal_fails_the_notification_and_keeps_the_reason() -> None:
+def test_a_permanent_refusal_fails_at_once_with_the_servers_reply() -> None:
+    notification = sending()
+
+    notification.settle(Refused("550 5.1.1 no such mailbox", 550, permanent=True), NOW, POLICY)
+
+    assert (notification.status, notification.attempts) == (Status.FAILED, 1)
+    assert notification.last_error == "550 5.1.1 no such mailbox"
+    [event] = notification.events
+    assert isinstance(event, NotificationFailed)
+    assert (event.reason, event.attempts) == ("550 5.1.1 no such mailbox", 1)
+
+
+def test_transient_refusals_give_up_once_the_pauses_pass_the_horizon_and_keep_the_reason() -> None:
     notification = new_notification()
     at = NOW
-    for _ in range(POLICY.max_attempts):
+    while notification.status is not Status.FAILED:
         notification.start_attempt(at)
-        notification.settle(Refused("550 mailbox unavailable", 550), at, POLICY)
+        notification.settle(Refused("451 4.3.0 try later", 451), at, POLICY)
         at = notification.next_attempt_at
 
-    assert notification.status is Status.FAILED
     assert notification.attempts == 3
     [event] = notification.events
     assert isinstance(event, NotificationFailed)
     assert event.attempts == 3
-    assert event.reason == "gave up after 3 attempts: 550 mailbox unavailable"
+    assert event.reason == "gave up after 3 attempts: 451 4.3.0 try later"
 
 
 def test_an_unknown_outcome_is_never_retried_and_raises_notification_failed() -> None:

@@ -20,7 +20,12 @@ from notification.domain.events import NotificationFailed, NotificationSent
 from notification.domain.notification import WORKER_STOPPED, Notification, Status
 
 NOW = datetime(2026, 11, 23, 10, 0, tzinfo=UTC)
-POLICY = DeliveryPolicy(max_attempts=2, backoff_base=timedelta(seconds=1), sending_lease=timedelta(minutes=1))
+POLICY = DeliveryPolicy(
+    backoff_base=timedelta(seconds=1),
+    jitter=0,
+    give_up_after=timedelta(seconds=2),
+    sending_lease=timedelta(minutes=1),
+)
 
 
 class Table:
@@ -96,9 +101,10 @@ class FakeUow:
 
 
 class FakeMailer:
-    def __init__(self, *outcomes: DeliveryOutcome | Exception) -> None:
+    def __init__(self, *outcomes: DeliveryOutcome | Exception, sessions: int = 4) -> None:
         self.outcomes = list(outcomes)
         self.handed_over: list[UUID] = []
+        self.sessions = sessions
 
     async def deliver(self, notification: Notification) -> DeliveryOutcome:
         self.handed_over.append(notification.id)
@@ -150,6 +156,18 @@ async def test_a_refused_notification_waits_out_its_backoff_before_the_next_atte
     assert (too_soon.claimed, later.claimed) == (0, 1)
     assert table.rows[notification.id].status is Status.SENT
     assert table.rows[notification.id].attempts == 2
+
+
+async def test_a_pass_claims_no_more_than_the_mailer_has_sessions_so_none_waits_sending() -> None:
+    table = Table()
+    for _ in range(5):
+        recorded(table)
+    mailer = FakeMailer(sessions=2)
+
+    first = await send_due(lambda: FakeUow(table), mailer, clock=lambda: NOW, batch=10)
+
+    assert (first.claimed, first.full) == (2, True)
+    assert sorted(n.status for n in table.rows.values()) == [Status.PENDING] * 3 + [Status.SENT] * 2
 
 
 async def test_a_mailer_failing_unexpectedly_leaves_the_delivery_unknown_and_never_retries() -> None:

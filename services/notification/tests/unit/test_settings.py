@@ -28,27 +28,48 @@ def test_smtp_settings_come_from_notification_prefixed_variables(monkeypatch: py
     monkeypatch.setenv("NOTIFICATION_SMTP_TLS", "starttls")
     monkeypatch.setenv("NOTIFICATION_SMTP_USERNAME", "folio")
     monkeypatch.setenv("NOTIFICATION_SMTP_PASSWORD", "s3cret")
-    monkeypatch.setenv("NOTIFICATION_MAX_ATTEMPTS", "7")
+    monkeypatch.setenv("NOTIFICATION_GIVE_UP_AFTER_SECONDS", "7200")
+    monkeypatch.setenv("NOTIFICATION_SMTP_MAX_SESSIONS", "2")
 
     settings = NotificationSettings(_env_file=None)  # type: ignore[call-arg]
     config = settings.smtp_config()
 
     assert (config.host, config.port, config.tls) == ("mail.example", 587, "starttls")
     assert (config.username, config.password) == ("folio", "s3cret")
-    assert settings.delivery_policy().max_attempts == 7
+    assert settings.delivery_policy().give_up_after == timedelta(hours=2)
+    assert config.max_sessions == 2
     assert "s3cret" not in repr(settings)
 
 
 def test_the_delivery_policy_follows_the_backoff_and_lease_settings() -> None:
     settings = NotificationSettings(
-        backoff_base_seconds=0.5, backoff_max_seconds=4, sending_lease_seconds=60, _env_file=None
+        backoff_base_seconds=0.5,
+        backoff_max_seconds=4,
+        backoff_jitter=0.1,
+        sending_lease_seconds=60,
+        _env_file=None,
     )  # type: ignore[call-arg]
 
     policy = settings.delivery_policy()
 
     assert policy.backoff(1) == timedelta(seconds=0.5)
     assert policy.backoff(10) == timedelta(seconds=4)
+    assert policy.jitter == 0.1
     assert policy.sending_lease == timedelta(seconds=60)
+
+
+def test_by_default_refusals_are_retried_for_a_day_over_at_most_four_sessions(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    for name in ("BACKOFF_BASE_SECONDS", "BACKOFF_MAX_SECONDS", "GIVE_UP_AFTER_SECONDS", "SMTP_MAX_SESSIONS"):
+        monkeypatch.delenv(f"NOTIFICATION_{name}", raising=False)
+
+    settings = NotificationSettings(_env_file=None)  # type: ignore[call-arg]
+    policy = settings.delivery_policy()
+
+    assert (policy.backoff(1), policy.backoff(100)) == (timedelta(seconds=30), timedelta(hours=4))
+    assert policy.give_up_after == timedelta(days=1)
+    assert settings.smtp_config().max_sessions == 4
 
 
 def test_a_lease_that_a_live_hand_off_could_outlast_is_refused() -> None:

@@ -19,6 +19,9 @@ from chassis.uow import UnitOfWork
 UowFactoryBuilder = Callable[[async_sessionmaker[AsyncSession]], Callable[[], UnitOfWork]]
 # A service timer run by the worker until ``resources.stop`` is set (the saga's deadline scanner).
 BackgroundTask = Callable[["AppResources"], Awaitable[None]]
+# Sets some of the service's own Prometheus gauges from a cheap query; the worker's metrics task calls it
+# every ``metrics_interval_seconds`` (see ``chassis.observability.backlog``).
+GaugeCollector = Callable[["AppResources"], Awaitable[None]]
 
 
 def _no_subscriptions() -> Sequence[Subscription[Any]]:
@@ -40,6 +43,7 @@ class ServiceDefinition:
     routers: Sequence[APIRouter] | Callable[[], Sequence[APIRouter]] = ()
     subscriptions: Callable[[], Sequence[Subscription[Any]]] = _no_subscriptions
     background: Sequence[BackgroundTask] = ()
+    gauges: Sequence[GaugeCollector] = ()
     version: str = "0.1.0"
     title: str | None = None
     description: str | None = None

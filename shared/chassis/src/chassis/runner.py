@@ -1,9 +1,9 @@
 """Every service's entry point: ``python -m <service> api|worker|all|migrate``.
 
 - ``api``: the FastAPI app under uvicorn on ``http_host:http_port``.
-- ``worker``: the FastStream consumers, the outbox relay, the service's timers and the chassis' own pruning,
-  plus a small HTTP server with ``/health/live``, ``/health/ready`` and ``/metrics`` on the same port
-  setting (the worker runs in its own container or pod).
+- ``worker``: the FastStream consumers, the outbox relay, the service's timers, the chassis' own pruning and
+  backlog gauges, plus a small HTTP server with ``/health/live``, ``/health/ready`` and ``/metrics`` on the
+  same port setting (the worker runs in its own container or pod).
 - ``all``: migrate, then ``api`` and ``worker`` together in one process and event loop (local use).
 - ``migrate``: upgrade the service's database to the head revision and exit.
 
@@ -36,6 +36,7 @@ from chassis.messaging.consumer import RetryPolicy
 from chassis.messaging.topology import internal_exchange
 from chassis.messaging.worker import ServiceBroker, build_broker
 from chassis.migrations import upgrade_to_head
+from chassis.observability.backlog import collect_periodically
 from chassis.observability.logging import configure_logging
 from chassis.observability.metrics import broker_metrics_middleware, metrics_router
 from chassis.observability.tracing import configure_tracing, shutdown_tracing, telemetry_middleware
@@ -188,7 +189,11 @@ async def run_worker(
             return
         log.info("worker of %s consuming %d subscriptions", definition.name, len(broker.subscribers))
         relay = OutboxRelay(resources.engine, settings.amqp_url, relay_options(settings))
-        timers: list[BackgroundTask] = [prune_idempotency_keys_periodically, *definition.background]
+        timers: list[BackgroundTask] = [
+            prune_idempotency_keys_periodically,
+            collect_periodically,
+            *definition.background,
+        ]
         tasks.append(asyncio.create_task(relay.run(stop), name="outbox relay"))
         tasks.extend(_start(timer, resources) for timer in timers)
         if started is not None:

@@ -90,6 +90,9 @@ class ServiceSettings(BaseSettings):
 
     idempotency_retention_hours: float = 24.0
 
+    # How often the worker refreshes its backlog gauges (outbox, parked messages, the service's own).
+    metrics_interval_seconds: float = Field(default=15.0, gt=0)
+
     @field_validator("retry_delays", mode="before")
     @classmethod
     def _parse_delays(cls, value: Any) -> Any:

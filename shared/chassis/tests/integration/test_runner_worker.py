@@ -4,8 +4,10 @@ from __future__ import annotations
 
 import asyncio
 import socket
+import time
 from collections.abc import AsyncIterator
 from dataclasses import dataclass, field, replace
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from urllib.parse import quote, urlsplit
 
@@ -14,7 +16,8 @@ import httpx
 import pytest
 from opentelemetry import trace
 from opentelemetry.sdk.trace import TracerProvider
-from sqlalchemy import select
+from prometheus_client.parser import text_string_to_metric_families
+from sqlalchemy import insert, select
 
 from chassis.db import create_engine, session_factory
 from chassis.definition import AppResources, ServiceDefinition
@@ -22,10 +25,10 @@ from chassis.messaging.consumer import Subscription
 from chassis.migrations import upgrade_to_head
 from chassis.runner import run_worker
 from chassis.settings import ServiceSettings
-from chassis.tables import inbox
+from chassis.tables import inbox, outbox
 from chassis.testing.polling import eventually
 from chassis.testing.resources import management_client
-from chassis.uow import UnitOfWork
+from chassis.uow import UnitOfWork, outbox_row
 from contracts.catalog import BookCreated
 from contracts.examples import example
 
@@ -34,6 +37,7 @@ pytestmark = pytest.mark.integration
 SCRIPTS = Path(__file__).parent / "alembic_scripts"
 SERVICE = "rating"
 HANDLER = "runner-test"
+QUEUE = f"{SERVICE}.{HANDLER}"
 
 
 def free_port() -> int:
@@ -52,6 +56,11 @@ class Handler:
     handled: asyncio.Event = field(default_factory=asyncio.Event)
     trace_ids: list[int] = field(default_factory=list)
     finished: list[str] = field(default_factory=list)
+    # The resources each call of the service's gauge hook got.
+    gauged: list[AppResources] = field(default_factory=list)
+
+    async def collect_gauges(self, resources: AppResources) -> None:
+        self.gauged.append(resources)
 
     async def handle(self, message: BookCreated, uow: UnitOfWork) -> None:
         self.started.set()
@@ -100,6 +109,7 @@ def worker_definition(database_url: str, amqp_url: str, handler: Handler) -> Ser
         uow_factory=lambda sessions: lambda: UnitOfWork(sessions, source=SERVICE),
         migrations_dir=SCRIPTS,
         subscriptions=lambda: [Subscription(HANDLER, (BookCreated,), handler.handle)],
+        gauges=[handler.collect_gauges],
     )
 
 
@@ -110,7 +120,11 @@ async def worker(database_url: str, amqp_url: str) -> AsyncIterator[Worker]:
     handler = Handler()
     definition = worker_definition(database_url, amqp_url, handler)
     settings = ServiceSettings(
-        database_url=database_url, amqp_url=amqp_url, outbox_poll_interval=0.2, retry_delays=(0.2,)
+        database_url=database_url,
+        amqp_url=amqp_url,
+        outbox_poll_interval=0.2,
+        retry_delays=(0.2,),
+        metrics_interval_seconds=0.2,
     )
     stop, started, port = asyncio.Event(), asyncio.Event(), free_port()
     task = asyncio.create_task(run_worker(definition, settings, stop, probe_port=port, started=started))
@@ -124,6 +138,25 @@ async def worker(database_url: str, amqp_url: str) -> AsyncIterator[Worker]:
     finally:
         stop.set()
         await asyncio.wait_for(task, 40)
+
+
+async def scraped(port: int) -> dict[tuple[str, tuple[tuple[str, str], ...]], float]:
+    async with httpx.AsyncClient(base_url=f"http://127.0.0.1:{port}", timeout=5) as http:
+        text = (await http.get("/metrics")).text
+    return {
+        (sample.name, tuple(sorted(sample.labels.items()))): sample.value
+        for family in text_string_to_metric_families(text)
+        for sample in family.samples
+    }
+
+
+async def wait_for_sample(port: int, name: str, labels: dict[str, str], value: float) -> None:
+    key = (name, tuple(sorted(labels.items())))
+    deadline = time.monotonic() + 20
+    while (await scraped(port)).get(key) != value:
+        if time.monotonic() > deadline:
+            raise AssertionError(f"{name}{labels} never reached {value}: {(await scraped(port)).get(key)}")
+        await asyncio.sleep(0.1)
 
 
 async def inbox_rows(database_url: str) -> list[str]:
@@ -258,3 +291,32 @@ async def test_the_broker_check_fails_on_a_dead_connection_and_passes_once_it_is
             (await api.put(permissions, json=body)).raise_for_status()
         await eventually(ready, within=60)
         assert (await http.get("/health/ready")).status_code == 200
+async def test_the_worker_metrics_show_outbox_rows_waiting_and_messages_parked_with_real_values(
+    worker: Worker,
+) -> None:
+    # Two rows the relay may not take yet (a publish failed, they back off an hour), the oldest 10 min old.
+    now = datetime.now(UTC)
+    rows = [
+        outbox_row(example(BookCreated), source=SERVICE)
+        | {"created_at": now - timedelta(minutes=minutes), "available_at": now + timedelta(hours=1)}
+        for minutes in (10, 1)
+    ]
+    engine = create_engine(worker.database_url)
+    try:
+        async with engine.begin() as connection:
+            await connection.execute(insert(outbox).values(rows))
+    finally:
+        await engine.dispose()
+    broker = await aio_pika.connect(worker.amqp_url)
+    async with broker:
+        channel = await broker.channel()
+        await channel.default_exchange.publish(aio_pika.Message(b"{}"), routing_key=f"{QUEUE}.dlq")
+
+    await wait_for_sample(worker.probe_port, "folio_outbox_pending", {"service": SERVICE}, 2)
+    await wait_for_sample(worker.probe_port, "folio_parked_messages", {"queue": QUEUE}, 1)
+
+    samples = await scraped(worker.probe_port)
+    assert 600 <= samples[("folio_outbox_oldest_pending_age_seconds", (("service", SERVICE),))] < 700
+    assert samples[("folio_outbox_failed", (("service", SERVICE),))] == 0
+    assert worker.handler.gauged, "the service's own gauge hook was never called"
+    assert worker.handler.gauged[0].definition.name == SERVICE

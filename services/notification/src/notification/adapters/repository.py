@@ -7,7 +7,7 @@ from datetime import datetime
 from typing import Any
 from uuid import UUID
 
-from sqlalchemy import Select, select, update
+from sqlalchemy import Select, func, or_, select, update
 from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.engine import RowMapping
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -61,6 +61,40 @@ def from_row(row: RowMapping) -> Notification:
     )
 
 
+def due_query(now: datetime) -> Select[Any]:
+    """The sender's claim: due ``pending`` rows, oldest due first (index ``notifications_due`` matches it)."""
+    return (
+        select(notifications)
+        .where(notifications.c.status == Status.PENDING.value, notifications.c.next_attempt_at <= now)
+        .order_by(notifications.c.next_attempt_at, notifications.c.id)
+    )
+
+
+def stuck_query(claimed_before: datetime) -> Select[Any]:
+    """Rows ``sending`` since before ``claimed_before`` (index ``notifications_sending`` matches it)."""
+    return (
+        select(notifications)
+        .where(notifications.c.status == Status.SENDING.value, notifications.c.claimed_at <= claimed_before)
+        .order_by(notifications.c.claimed_at, notifications.c.id)
+    )
+
+
+def pending_count_query() -> Select[Any]:
+    """How many notifications wait for the mail server (``pending`` or ``sending``).
+
+    Written as an OR of the two partial indexes' predicates so that PostgreSQL reads only those indexes;
+    ``status IN (...)`` would scan the whole history.
+    """
+    status = notifications.c.status
+    waiting = or_(status == Status.PENDING.value, status == Status.SENDING.value)
+    return select(func.count()).select_from(notifications).where(waiting)
+
+
+def locking(statement: Select[Any], limit: int) -> Select[Any]:
+    """``statement``'s first ``limit`` rows, locked for this transaction; rows locked elsewhere skipped."""
+    return statement.limit(limit).with_for_update(skip_locked=True)
+
+
 # What changes after a notification is recorded; the rest is written once.
 _MUTABLE = ("status", "attempts", "next_attempt_at", "claimed_at", "last_error", "updated_at", "sent_at")
 
@@ -90,24 +124,11 @@ class SqlNotifications:
         )
 
     async def lock_due(self, now: datetime, limit: int) -> Sequence[Notification]:
-        statement = (
-            select(notifications)
-            .where(notifications.c.status == Status.PENDING.value, notifications.c.next_attempt_at <= now)
-            .order_by(notifications.c.next_attempt_at, notifications.c.id)
-        )
-        return await self._locked(statement, limit)
+        return await self._locked(due_query(now), limit)
 
     async def lock_stuck(self, claimed_before: datetime, limit: int) -> Sequence[Notification]:
-        statement = (
-            select(notifications)
-            .where(
-                notifications.c.status == Status.SENDING.value,
-                notifications.c.claimed_at <= claimed_before,
-            )
-            .order_by(notifications.c.claimed_at, notifications.c.id)
-        )
-        return await self._locked(statement, limit)
+        return await self._locked(stuck_query(claimed_before), limit)
 
     async def _locked(self, statement: Select[Any], limit: int) -> list[Notification]:
-        locked = statement.limit(limit).with_for_update(skip_locked=True)
+        locked = locking(statement, limit)
         return [from_row(row) for row in (await self._session.execute(locked)).mappings()]

@@ -1,10 +1,15 @@
 """Handing e-mails to an SMTP server (aiosmtplib), and telling a certain refusal from an unknown outcome.
 
 The dialogue is driven step by step (connect, MAIL, RCPT, DATA) so that a failure can be placed: anything
-that goes wrong before DATA, and any error reply, means the server did not take the message (``Refused``:
-safe to try again); a timeout or a lost connection during DATA means the body may have been taken with the
-answer lost on the way (``Unknown``: never tried again). The ``Message-ID`` is derived from the notification
-id, so every attempt carries the same one and a receiving MTA or client can drop a duplicate.
+that goes wrong before DATA, and any error reply, means the server did not take the message (``Refused``);
+a timeout or a lost connection during DATA means the body may have been taken with the answer lost on the
+way (``Unknown``: never tried again). A refusal is permanent for a 5xx reply (RFC 5321: do not repeat the
+same request) and for an address the server cannot take; any other (no connection, a timeout, a 4xx reply
+such as 421, 450, 451, 452 or 454) is transient. The ``Message-ID`` is derived from the notification id, so
+every attempt carries the same one and a receiving MTA or client can drop a duplicate.
+
+An address with non-ASCII characters goes out with ``SMTPUTF8`` (RFC 6531) when the server offers it and is
+refused permanently, saying so, when it does not. At most ``max_sessions`` SMTP sessions are open at once.
 """
 
 from __future__ import annotations
@@ -30,6 +35,8 @@ log = logging.getLogger(__name__)
 TlsMode = Literal["none", "starttls", "tls"]
 # Courtesy only: the outcome is known by then, so a slow QUIT must not hold the sender.
 QUIT_TIMEOUT = 2.0
+# Replies from 500 up are permanent: the same request would be refused again.
+PERMANENT_CODES = 500
 
 
 @dataclass(frozen=True, slots=True)
@@ -47,6 +54,8 @@ class SmtpConfig:
     sender: str = "Folio <no-reply@folio.example>"
     # Right-hand side of Message-IDs; the From address's domain when unset.
     message_id_domain: str | None = None
+    # SMTP sessions open at once in this process (each hand-off is one session).
+    max_sessions: int = 4
 
     @property
     def sender_address(self) -> str:
@@ -84,11 +93,21 @@ def build_email(notification: Notification, config: SmtpConfig) -> EmailMessage:
     return message
 
 
+NO_SMTPUTF8 = "the address {address!r} has non-ASCII characters and the mail server does not offer SMTPUTF8"
+
+
 class SmtpMailer:
-    """The sender's port to the mail server; one connection per e-mail (hand-offs run concurrently)."""
+    """The sender's port to the mail server: one session per e-mail, at most ``max_sessions`` at once."""
 
     def __init__(self, config: SmtpConfig) -> None:
+        if config.max_sessions < 1:
+            raise ValueError("max_sessions must be at least 1")
         self.config = config
+        self._sessions = asyncio.Semaphore(config.max_sessions)
+
+    @property
+    def sessions(self) -> int:
+        return self.config.max_sessions
 
     def _client(self) -> SMTP:
         config = self.config
@@ -104,19 +123,35 @@ class SmtpMailer:
         )
 
     async def deliver(self, notification: Notification) -> DeliveryOutcome:
-        body = flatten_message(build_email(notification, self.config), cte_type="7bit")
+        # Waiting for a session does not count against the hand-off's deadline.
+        async with self._sessions:
+            return await self._deliver(notification)
+
+    async def _deliver(self, notification: Notification) -> DeliveryOutcome:
+        message = build_email(notification, self.config)
+        sender, recipient = self.config.sender_address, notification.recipient
+        utf8 = not (sender + recipient).isascii()
+        encoding = "utf-8" if utf8 else "ascii"
         client = self._client()
         in_data = False
         try:
             async with asyncio.timeout(self.config.deadline):
                 await client.connect()
-                await client.mail(self.config.sender_address)
-                await client.rcpt(notification.recipient)
+                if utf8:
+                    if client.is_ehlo_or_helo_needed:
+                        await client.ehlo()
+                    if not client.supports_extension("smtputf8"):
+                        address = recipient if not recipient.isascii() else sender
+                        return Refused(NO_SMTPUTF8.format(address=address), permanent=True)
+                await client.mail(sender, options=["SMTPUTF8"] if utf8 else None, encoding=encoding)
+                await client.rcpt(recipient, encoding=encoding)
                 in_data = True
-                reply = await client.data(body)
+                # Quoted-printable bodies stay 7-bit; only SMTPUTF8 headers carry raw UTF-8.
+                reply = await client.data(flatten_message(message, utf8=utf8, cte_type="7bit"))
         except SMTPResponseException as refused:
             # An answer with an error code, at whatever step: the server holds no copy.
-            return Refused(f"{refused.code} {refused.message}".strip(), refused.code)
+            reason = f"{refused.code} {refused.message}".strip()
+            return Refused(reason, refused.code, permanent=refused.code >= PERMANENT_CODES)
         except Exception as error:
             reason = f"{type(error).__name__}: {error}".rstrip(": ")
             if in_data:

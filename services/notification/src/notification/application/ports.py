@@ -51,5 +51,9 @@ class NotificationUow(Protocol):
 
 
 class Mailer(Protocol):
+    @property
+    def sessions(self) -> int:
+        """How many hand-offs the mailer runs at once; the sender claims no more than that per pass."""
+
     async def deliver(self, notification: Notification) -> DeliveryOutcome:
         """Hand the notification's e-mail to the mail server; never raises for what the server did."""

@@ -11,8 +11,9 @@ connection fails while the message body is with the server).
 2. *Hand-off.* The e-mail goes over SMTP with a ``Message-ID`` derived from the notification id (the same on
    every attempt), bounded by a deadline shorter than the sending lease.
 3. *Settle.* One transaction records the outcome: ``sent`` with NotificationSent in the outbox; back to
-   ``pending`` with exponential backoff when the server certainly did not take the message (it refused,
-   or the body was never transmitted); ``failed`` with NotificationFailed after the last attempt;
+   ``pending`` after a growing, jittered pause when the server certainly did not take the message and may
+   later (no connection, a timeout, a 4xx reply); ``failed`` with NotificationFailed at once on a permanent
+   refusal (a 5xx reply, an address the server cannot take) or once the pauses pass the give-up horizon;
    ``uncertain`` with NotificationFailed when the body went out but no answer came back.
 4. *Recover.* A row still ``sending`` after the lease belongs to a worker that stopped between 1 and 3.
    The server may have accepted that e-mail, so it is **not sent again**: it becomes ``uncertain`` and
@@ -122,6 +123,8 @@ class PassResult:
     claimed: int
     outcomes: tuple[Status, ...]
     resolved_stuck: int
+    # As many were claimed as could be: more may be due, so the next pass need not wait.
+    full: bool = False
 
 
 async def send_due(
@@ -131,9 +134,14 @@ async def send_due(
     clock: Callable[[], datetime],
     batch: int,
 ) -> PassResult:
-    """One pass of the sender: recover stuck rows, claim a batch, hand it over concurrently, settle each."""
+    """One pass of the sender: recover stuck rows, claim a batch, hand it over concurrently, settle each.
+
+    The batch is no larger than the mailer's sessions, so every claimed row is handed over at once: none
+    waits ``sending`` for a free session, where a crash would report it unknown without it ever being sent.
+    """
     stuck = await resolve_stuck(ResolveStuck(clock(), batch), uows())
-    claimed = await claim_due(ClaimDue(clock(), batch), uows())
+    limit = min(batch, mailer.sessions)
+    claimed = await claim_due(ClaimDue(clock(), limit), uows())
     if not claimed:
         return PassResult(0, (), len(stuck))
 
@@ -149,7 +157,8 @@ async def send_due(
 
     # Concurrently, so every claimed row is handed over at once and none waits out the lease in a queue.
     statuses = await asyncio.gather(*(hand_over(n) for n in claimed))
-    return PassResult(len(claimed), tuple(s for s in statuses if s is not None), len(stuck))
+    outcomes = tuple(s for s in statuses if s is not None)
+    return PassResult(len(claimed), outcomes, len(stuck), full=len(claimed) >= limit)
 
 
 async def _settle_patiently(

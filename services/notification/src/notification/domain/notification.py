@@ -4,8 +4,8 @@
 
     pending ──start_attempt──► sending ──Accepted──► sent
        ▲                          │
-       └──Refused (attempts left)─┤
-                                  ├──Refused (last attempt)──► failed
+       └──Refused, transient──────┤
+                                  ├──Refused, permanent or past the horizon──► failed
                                   └──Unknown / lease expired─► uncertain
 
 ``sent``, ``failed`` and ``uncertain`` are final. ``uncertain`` is the price of never sending an e-mail twice:
@@ -128,8 +128,8 @@ class Notification:
         match outcome:
             case Accepted():
                 self._delivered(now)
-            case Refused(reason=reason):
-                self._not_delivered(reason, now, policy)
+            case Refused(reason=reason, permanent=permanent):
+                self._not_delivered(reason, permanent, now, policy)
             case Unknown(reason=reason):
                 self.give_up_unknown(reason, now)
 
@@ -150,17 +150,20 @@ class Notification:
         self.updated_at = now
         self.events.append(NotificationSent(**self._event_fields(now)))
 
-    def _not_delivered(self, reason: str, now: datetime, policy: DeliveryPolicy) -> None:
+    def _not_delivered(self, reason: str, permanent: bool, now: datetime, policy: DeliveryPolicy) -> None:
         self._require(Status.SENDING, "record a refusal")
         self.last_error = _short(reason)
         self.claimed_at = None
         self.updated_at = now
-        if self.attempts >= policy.max_attempts:
+        if permanent:
+            self.status = Status.FAILED
+            self._failed(self.last_error, now)
+        elif policy.gives_up(self.attempts):
             self.status = Status.FAILED
             self._failed(f"gave up after {self.attempts} attempts: {self.last_error}", now)
         else:
             self.status = Status.PENDING
-            self.next_attempt_at = now + policy.backoff(self.attempts)
+            self.next_attempt_at = now + policy.pause(self.attempts)
 
     def _failed(self, reason: str, now: datetime) -> None:
         self.events.append(

@@ -8,6 +8,7 @@ from chassis.definition import ServiceDefinition
 from notification.adapters.unit_of_work import uow_factory
 from notification.entrypoints.api import notifications_router
 from notification.entrypoints.consumers import subscriptions
+from notification.entrypoints.metrics import collect_pending
 from notification.entrypoints.sender import send_notifications
 from notification.entrypoints.settings import NotificationSettings
 
@@ -31,6 +32,7 @@ def definition(settings: NotificationSettings | None = None) -> ServiceDefinitio
         routers=lambda: [notifications_router()],
         subscriptions=subscriptions,
         background=[send_notifications],
+        gauges=[collect_pending],
         title="Folio notification",
         description="E-mails for order events: one per message, over SMTP, listed per customer or order.",
     )

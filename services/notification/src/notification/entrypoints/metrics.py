@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
-from prometheus_client import Counter
+from prometheus_client import Counter, Gauge
 
+from chassis.definition import AppResources
+from notification.adapters.repository import pending_count_query
 from notification.application.sending import PassResult
 
 HAND_OFFS = Counter(
@@ -16,6 +18,18 @@ STUCK_RESOLVED = Counter(
     "folio_notification_stuck_resolved",
     "Notifications found sending past the lease (a worker stopped mid hand-off) and marked uncertain",
 )
+
+
+PENDING = Gauge(
+    "folio_notification_pending",
+    "Notifications waiting for the SMTP server (pending, or sending right now)",
+)
+
+
+async def collect_pending(resources: AppResources) -> None:
+    """The worker's backlog task calls this every ``metrics_interval_seconds``."""
+    async with resources.engine.connect() as connection:
+        PENDING.set((await connection.execute(pending_count_query())).scalar_one())
 
 
 def record(result: PassResult) -> None:

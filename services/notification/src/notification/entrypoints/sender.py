@@ -44,7 +44,13 @@ async def send_notifications(resources: AppResources) -> None:
         raise TypeError(f"the sender needs NotificationSettings, not {type(settings).__name__}")
     mailer = SmtpMailer(settings.smtp_config())
     uows = notification_uows(resources)
-    log.info("sender started: SMTP %s:%d (%s)", settings.smtp_host, settings.smtp_port, settings.smtp_tls)
+    log.info(
+        "sender started: SMTP %s:%d (%s), at most %d sessions",
+        settings.smtp_host,
+        settings.smtp_port,
+        settings.smtp_tls,
+        mailer.sessions,
+    )
     while not resources.stop.is_set():
         pause = settings.sender_poll_interval_seconds
         try:
@@ -56,7 +62,7 @@ async def send_notifications(resources: AppResources) -> None:
             metrics.record(result)
             if result.claimed:
                 log.info("sender pass: %d handed over, outcomes %s", result.claimed, list(result.outcomes))
-            if result.claimed >= settings.sender_batch_size:
+            if result.full:
                 continue
         await sleep_unless_stopped(resources.stop, pause)
     log.info("sender stopped")

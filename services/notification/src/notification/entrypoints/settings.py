@@ -2,7 +2,8 @@
 
 ``NOTIFICATION_SMTP_HOST``, ``_SMTP_PORT``, ``_SMTP_TLS`` (``none``, ``starttls``, ``tls``),
 ``_SMTP_USERNAME``, ``_SMTP_PASSWORD`` and ``_MAIL_FROM`` say where and as whom mail goes;
-``_MAX_ATTEMPTS`` and ``_BACKOFF_*_SECONDS`` how patiently refusals are retried.
+``_BACKOFF_BASE_SECONDS``, ``_BACKOFF_MAX_SECONDS``, ``_BACKOFF_JITTER`` and ``_GIVE_UP_AFTER_SECONDS`` how
+patiently transient refusals are retried; ``_SMTP_MAX_SESSIONS`` how many SMTP sessions run at once.
 """
 
 from __future__ import annotations
@@ -38,9 +39,15 @@ class NotificationSettings(ServiceSettings):
     mail_from: str = "Folio <no-reply@folio.example>"
     message_id_domain: str | None = None
 
-    max_attempts: int = Field(default=5, ge=1)
-    backoff_base_seconds: float = Field(default=2.0, ge=0)
-    backoff_max_seconds: float = Field(default=300.0, ge=0)
+    # SMTP sessions open at once per worker process; a pass claims no more notifications than this.
+    smtp_max_sessions: int = Field(default=4, ge=1)
+
+    # After a transient refusal: 30 s, 1 m, 2 m, ... doubling up to 4 h, each spread by up to 20 % either
+    # way; given up once the pauses pass a day (a permanent 5xx refusal fails at once).
+    backoff_base_seconds: float = Field(default=30.0, ge=0)
+    backoff_max_seconds: float = Field(default=4 * 3600.0, ge=0)
+    backoff_jitter: float = Field(default=0.2, ge=0, lt=1)
+    give_up_after_seconds: float = Field(default=24 * 3600.0, ge=0)
     # A notification still `sending` this long after its claim was left by a stopped worker.
     sending_lease_seconds: float = Field(default=120.0, gt=0)
 
@@ -58,9 +65,10 @@ class NotificationSettings(ServiceSettings):
 
     def delivery_policy(self) -> DeliveryPolicy:
         return DeliveryPolicy(
-            max_attempts=self.max_attempts,
             backoff_base=timedelta(seconds=self.backoff_base_seconds),
             backoff_max=timedelta(seconds=self.backoff_max_seconds),
+            give_up_after=timedelta(seconds=self.give_up_after_seconds),
+            jitter=self.backoff_jitter,
             sending_lease=timedelta(seconds=self.sending_lease_seconds),
         )
 
@@ -76,4 +84,5 @@ class NotificationSettings(ServiceSettings):
             deadline=self.smtp_deadline_seconds,
             sender=self.mail_from,
             message_id_domain=self.message_id_domain,
+            max_sessions=self.smtp_max_sessions,
         )

@@ -5,6 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 
 from chassis.definition import ServiceDefinition
+from ordering.adapters.saga_metrics import collect_sagas
 from ordering.adapters.unit_of_work import uow_factory
 from ordering.entrypoints.api import orders_router
 from ordering.entrypoints.consumers import subscriptions
@@ -31,6 +32,7 @@ def definition(settings: OrderingSettings | None = None) -> ServiceDefinition:
         routers=lambda: [orders_router()],
         subscriptions=subscriptions,
         background=[run_deadline_scanner],
+        gauges=[collect_sagas],
         title="Folio ordering",
         description="Orders and the order saga: placing, reserving stock through the catalog, cancelling.",
     )
