@@ -42,13 +42,12 @@ RESERVE_STOCK = "folio.catalog.reserve-stock.v1"
 def budgets(env: dict[str, str]) -> dict[str, float]:
     """The stack's budgets in seconds, from its settings: what an outage must outlast."""
     retry = sum(float(d) for d in env["FOLIO_RETRY_DELAYS"].split(","))
-    timeout = float(env["ORDERING_RESERVE_TIMEOUT_SECONDS"])
+    deadline = float(env["ORDERING_SAGA_FIRST_DEADLINE_SECONDS"])
     base = float(env["NOTIFICATION_BACKOFF_BASE_SECONDS"])
     top = float(env["NOTIFICATION_BACKOFF_MAX_SECONDS"])
-    # The sender's old budget: five tries, doubling from the base (NOTIFICATION_MAX_ATTEMPTS defaults to 5).
-    attempts = int(env.get("NOTIFICATION_MAX_ATTEMPTS", "5"))
-    smtp = sum(min(base * 2**k, top) for k in range(attempts - 1))
-    return {"retry": retry, "saga deadline": timeout, "smtp": smtp}
+    # The sender's old budget: five tries, doubling from the base, then failed for good.
+    smtp = sum(min(base * 2**k, top) for k in range(4))
+    return {"retry": retry, "saga deadline": deadline, "smtp": smtp}
 
 
 def outage(env: dict[str, str], *beats: str) -> float:
@@ -139,9 +138,10 @@ def test_catalog_frozen_longer_than_a_saga_deadline_abandons_no_order_with_stock
     drill: datetime, healthy: Stack, folio: Folio, admin: Admin
 ) -> None:
     env = healthy.config.extra_env
-    # Longer than the old give-up horizon (deadline x attempts, counted from placing), shorter than the new.
-    frozen_for = float(env["ORDERING_RESERVE_TIMEOUT_SECONDS"]) * int(env["ORDERING_RESERVE_MAX_ATTEMPTS"])
-    frozen_for += MARGIN_SECONDS
+    # Past the first deadline and its resend, well short of the give-up horizon.
+    deadline = float(env["ORDERING_SAGA_FIRST_DEADLINE_SECONDS"])
+    frozen_for = 2 * deadline + MARGIN_SECONDS - 1
+    assert frozen_for < float(env["ORDERING_SAGA_GIVE_UP_AFTER_SECONDS"]) / 2, "the horizon leaves no room"
     workers = healthy.replicas("catalog", "worker")
     load = SteadyLoad(folio, books=4, stock=400, seed=94)
     with load.running(per_second=RATE):

@@ -60,6 +60,8 @@ class ServiceSettings(BaseSettings):
     database_pool_size: int = Field(default=5, ge=1)
     database_max_overflow: int = Field(default=5, ge=0)
     amqp_url: str = "amqp://guest:guest@127.0.0.1:5672/%2F"
+    # For operators' tools (``folio-parked list``); None: port 15672 on the broker's host.
+    rabbitmq_management_url: str | None = None
 
     http_host: str = "127.0.0.1"
     http_port: int = 8000

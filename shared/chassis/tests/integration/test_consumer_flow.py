@@ -308,7 +308,7 @@ async def test_a_parked_message_is_replayed_and_then_succeeds(
 
     assert (
         await asyncio.to_thread(
-            parked_cli, ["list", "--amqp-url", harness.amqp_url, "--queue", QUEUE, "--json"]
+            parked_cli, ["--amqp-url", harness.amqp_url, "list", "--queue", QUEUE, "--json"]
         )
         == 0
     )
@@ -328,7 +328,9 @@ async def test_a_parked_message_is_replayed_and_then_succeeds(
     assert [m.id for m in await harness.parked()] == [str(still_bad.id)]
 
     # The CLI replays the rest; it still fails, so it is retried again and parked again.
-    code = await asyncio.to_thread(parked_cli, ["replay", "--amqp-url", harness.amqp_url, "--queue", QUEUE])
+    code = await asyncio.to_thread(
+        parked_cli, ["--amqp-url", harness.amqp_url, "replay", "--queue", QUEUE, "--reason", "fixed"]
+    )
     assert code == 0
     assert "replayed 1 message(s)" in capsys.readouterr().out
 

@@ -231,10 +231,11 @@ class Admin:
 
     # --- the whole system -------------------------------------------------------------------------------
 
-    def backlog(self) -> Backlog:
-        return run(self._backlog())
+    def backlog(self, orders: Sequence[str] | None = None) -> Backlog:
+        """What is still under way; sagas in flight counted among ``orders`` only, when given."""
+        return run(self._backlog(orders))
 
-    async def _backlog(self) -> Backlog:
+    async def _backlog(self, orders: Sequence[str] | None) -> Backlog:
         queues = [n for n in self.queue_names() if n.split(".", 1)[0] in SERVICES and not n.endswith(".dlq")]
         unpublished = {}
         for service in SERVICES:
@@ -246,7 +247,9 @@ class Admin:
         sagas = await self.fetch(
             "ordering",
             "SELECT count(*) AS n FROM order_sagas"
-            " WHERE state IN ('awaiting_stock', 'cancel_requested_awaiting_stock', 'releasing')",
+            " WHERE state IN ('awaiting_stock', 'cancel_requested_awaiting_stock', 'releasing')"
+            " AND ($1::text[] IS NULL OR order_id::text = ANY($1))",
+            None if orders is None else list(orders),
         )
         return Backlog(
             queued=await self.queue_depths(queues),
@@ -256,15 +259,21 @@ class Admin:
         )
 
     def wait_quiet(
-        self, timeout: float, *, settle: float = 1.0, sleep: Callable[[float], None] | None = None
+        self,
+        timeout: float,
+        *,
+        settle: float = 1.0,
+        sleep: Callable[[float], None] | None = None,
+        orders: Sequence[str] | None = None,
     ) -> None:
-        """Wait until nothing is queued, unpublished or in flight, twice in a row ``settle`` seconds apart."""
+        """Wait until nothing is queued, unpublished or in flight, twice in a row ``settle`` seconds apart
+        (sagas: those of ``orders`` only, when given)."""
         pause = sleep or time.sleep
         deadline = time.monotonic() + timeout
         quiet_once = False
         backlog = None
         while time.monotonic() < deadline:
-            backlog = self.backlog()
+            backlog = self.backlog(orders)
             if backlog.quiet and quiet_once:
                 return
             quiet_once = backlog.quiet

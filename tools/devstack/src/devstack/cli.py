@@ -2,7 +2,8 @@
 
 Ports (defaults: APIs 8001-8004, worker probes 9001-9004, SMTP 1025, mail sink HTTP 8025) can be moved with
 the options below or ``FOLIO_STACK_API_PORT``, ``FOLIO_STACK_WORKER_PORT``, ``FOLIO_STACK_SMTP_PORT`` and
-``FOLIO_STACK_MAIL_PORT``. ``up`` remembers them in ``<run-dir>/stack.json`` for the other commands.
+``FOLIO_STACK_MAIL_PORT``; ``--replicas`` (``FOLIO_STACK_REPLICAS``, default 1) runs that many of every
+api and worker. ``up`` remembers them in ``<run-dir>/stack.json`` for the other commands.
 """
 
 from __future__ import annotations
@@ -142,6 +143,12 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--worker-port", type=int, default=_int_env("FOLIO_STACK_WORKER_PORT", 9001))
     parser.add_argument("--smtp-port", type=int, default=_int_env("FOLIO_STACK_SMTP_PORT", 1025))
     parser.add_argument("--mail-port", type=int, default=_int_env("FOLIO_STACK_MAIL_PORT", 8025))
+    parser.add_argument(
+        "--replicas",
+        type=int,
+        default=_int_env("FOLIO_STACK_REPLICAS", 1),
+        help="api and worker processes per service",
+    )
     demo.add_arguments(parser)
     args = parser.parse_args(argv)
     config = StackConfig(
@@ -152,6 +159,7 @@ def main(argv: list[str] | None = None) -> None:
         worker_port=args.worker_port,
         smtp_port=args.smtp_port,
         mail_http_port=args.mail_port,
+        replicas=args.replicas,
     )
     if args.command != "up":
         # The other commands act on the stack `up` started from this run directory, wherever it listens.

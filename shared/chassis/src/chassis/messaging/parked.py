@@ -1,20 +1,24 @@
-"""Listing and replaying the messages parked in a consumer's ``<queue>.dlq``.
+"""Listing, replaying and discarding the messages parked in a consumer's ``<queue>.dlq``.
 
 Listing browses without losing anything: each message is fetched unacked and given back (requeued) at the
 end. Replaying republishes a parked message to its queue through ``<service>.internal`` with its attempts
-reset, and removes it from the parking queue only once the broker confirmed the republish.
+reset, and removes it from the parking queue only once the broker confirmed the republish. Discarding
+removes chosen messages for good. Counting asks each parking queue (a passive declare).
 It talks to the broker with aio-pika directly: FastStream cannot fetch messages unacked and hold them.
 """
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator, Collection
+from collections.abc import AsyncIterator, Collection, Iterable
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
 from typing import Any
+from urllib.parse import quote, unquote, urlsplit, urlunsplit
 
 import aio_pika
+import httpx
 from aio_pika.abc import AbstractChannel, AbstractIncomingMessage, AbstractQueue
+from aio_pika.exceptions import ChannelNotFoundEntity
 
 from chassis.messaging.consumer import (
     ATTEMPTS,
@@ -126,3 +130,73 @@ async def replay(amqp_url: str, queue: str, ids: Collection[str] = ()) -> list[s
         for raw in kept:
             await raw.nack(requeue=True)
         return replayed
+
+
+async def discard(amqp_url: str, queue: str, ids: Collection[str]) -> list[str]:
+    """Remove the parked messages with ``ids`` from ``queue``'s parking queue for good; returns the found."""
+    wanted = set(ids)
+    async with _parking_queue(amqp_url, queue) as (_, parking):
+        discarded: list[str] = []
+        kept: list[AbstractIncomingMessage] = []
+        async for raw in _browse(parking):
+            parked = describe(raw)
+            if parked.id in wanted:
+                await raw.ack()
+                discarded.append(parked.id)
+            else:
+                kept.append(raw)
+        for raw in kept:
+            await raw.nack(requeue=True)
+        return discarded
+
+
+@dataclass(frozen=True, slots=True)
+class ParkingQueue:
+    queue: str  # the consumer queue, e.g. catalog.reserve_stock (its parking queue is <queue>.dlq)
+    messages: int
+
+
+PARKING_SUFFIX = ".dlq"
+
+
+def vhost_of(amqp_url: str) -> str:
+    path = urlsplit(amqp_url).path
+    return unquote(path[1:]) if len(path) > 1 else "/"
+
+
+async def parking_queues_of_vhost(management_url: str, amqp_url: str) -> list[str]:
+    """Every consumer queue of the AMQP URL's vhost that has a parking queue, from the management API.
+
+    Credentials come from ``management_url``, else from the AMQP URL (an operator's user needs the
+    management tag, which no service user has).
+    """
+    parts = urlsplit(management_url)
+    amqp = urlsplit(amqp_url)
+    user = unquote(parts.username or amqp.username or "guest")
+    password = unquote(parts.password or amqp.password or "guest")
+    base = urlunsplit((parts.scheme, f"{parts.hostname}:{parts.port or 15672}", parts.path, "", ""))
+    vhost = quote(vhost_of(amqp_url), safe="")
+    async with httpx.AsyncClient(base_url=base, auth=(user, password), timeout=10) as api:
+        response = await api.get(f"/api/queues/{vhost}", params={"columns": "name"})
+        response.raise_for_status()
+        names = [q["name"] for q in response.json()]
+    return sorted(n.removesuffix(PARKING_SUFFIX) for n in names if n.endswith(PARKING_SUFFIX))
+
+
+async def count_parked(amqp_url: str, queues: Iterable[str]) -> list[ParkingQueue]:
+    """How many messages each of ``queues`` has parked; a queue without a parking queue is left out."""
+    counts: list[ParkingQueue] = []
+    connection = await aio_pika.connect(amqp_url)
+    try:
+        for queue in sorted(set(queues)):
+            # A passive declare of a missing queue closes its channel: one channel per queue.
+            channel = await connection.channel()
+            try:
+                declared = await channel.declare_queue(parking_queue_name(queue), passive=True)
+            except ChannelNotFoundEntity:
+                continue
+            counts.append(ParkingQueue(queue, declared.declaration_result.message_count or 0))
+            await channel.close()
+    finally:
+        await connection.close()
+    return counts
