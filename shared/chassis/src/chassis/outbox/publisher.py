@@ -11,13 +11,14 @@ import asyncio
 import logging
 import time
 from collections.abc import Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import datetime
 
 import aio_pika
 import aiormq
 from aio_pika.abc import AbstractChannel, AbstractConnection
 
+from chassis.observability import tracing
 from chassis.outbox.store import PendingRow
 from contracts.envelope import CONTENT_TYPE, CORRELATION_ID, SOURCE, TIME
 
@@ -130,9 +131,13 @@ class Publisher:
 
         async def publish_one(row: PendingRow) -> None:
             async with in_flight:
-                await exchanges[row.exchange].publish(
-                    to_message(row), row.routing_key, mandatory=False, timeout=self._publish_timeout
-                )
+                with tracing.publish_span(row.headers, row.exchange, row.routing_key) as headers:
+                    await exchanges[row.exchange].publish(
+                        to_message(replace(row, headers=headers)),
+                        row.routing_key,
+                        mandatory=False,
+                        timeout=self._publish_timeout,
+                    )
             result.confirmed.append((row, time.time()))
 
         outcomes = await asyncio.gather(*(publish_one(row) for row in sendable), return_exceptions=True)
