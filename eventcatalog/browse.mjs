@@ -3,7 +3,7 @@
 // keeps a screenshot of one page. Driven by scripts/check_eventcatalog_build.py --browse; by hand:
 //   node browse.mjs <plan.json>
 // plan.json: {"base": "http://127.0.0.1:PORT", "chromium": "/usr/bin/chromium", "pages": [{"path": "/docs/...",
-//   "visible": ["text", ...], "legible": ["text", ...], "screenshot": "/abs/path.png"}], "legiblePx": 9,
+//   "visible": ["text" or {"text", "within": "css"}, ...], "legible": ["text", ...], "screenshot": "/abs/path.png"}], "legiblePx": 9,
 //   "userDataDir": "/tmp/..."}   (legible and screenshot are optional)
 // Prints {"pages": [{"path", "status", "errors": [...], "missing": [...], "illegible": [...]}]} on stdout.
 import { readFileSync } from 'node:fs';
@@ -53,12 +53,15 @@ for (const spec of plan.pages) {
     errors.push(`navigation: ${error.message}`);
   }
   const missing = [];
-  for (const text of spec.visible || []) {
-    const found = page.getByText(text, { exact: false }).first();
+  // A text, or {text, within: CSS selector} for a text that must show inside a given part of the page.
+  for (const wanted of spec.visible || []) {
+    const { text, within } = typeof wanted === 'string' ? { text: wanted } : wanted;
+    const scope = within ? page.locator(within) : page;
+    const found = scope.getByText(text, { exact: false }).first();
     try {
       await found.waitFor({ state: 'visible', timeout: 10000 });
     } catch {
-      missing.push(text);
+      missing.push(within ? `${text} (in ${within})` : text);
     }
   }
   // Node labels of a flow that must be readable as it opens: on screen, and drawn at least `legiblePx` tall.

