@@ -64,11 +64,11 @@ infra: setup ## start local servers where stopped, then each service's databases
 	scripts/local_servers.sh
 	$(VENV)/bin/folio-bootstrap apply --dev
 
-catalog: setup ## build the EventCatalog site (Node 22 from npm) and check it has a page for every message
+catalog: setup ## build the EventCatalog site (Node 22 from npm), open every page in Chromium, keep a picture of the flow
 	$(PY) scripts/gen_asyncapi.py --check
 	$(PY) scripts/gen_eventcatalog.py --check
 	scripts/build_eventcatalog.sh
-	$(PY) scripts/check_eventcatalog_build.py
+	$(PY) scripts/check_eventcatalog_build.py --browse --screenshot docs/eventcatalog-flow.png
 
 docs: setup ## regenerate the AsyncAPI documents and the EventCatalog content from the contracts
 	$(PY) scripts/gen_asyncapi.py

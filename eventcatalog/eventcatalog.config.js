@@ -6,6 +6,11 @@ export default {
   "tagline": "The messages Folio's services exchange: every event and command, its versions and schema, who sends and who receives it, and the order workflow.",
   "organizationName": "Folio",
   "homepageLink": "https://folio.invalid/",
+  "logo": {
+    "alt": "Folio",
+    "src": "/folio-logo.svg",
+    "text": "Folio"
+  },
   "editUrl": "",
   "output": "static",
   "trailingSlash": false,

@@ -11,8 +11,12 @@
    its database cluster and broker user; no Secret committed; no registry host named.
 4. Generated files in step with their generators (the compose PostgreSQL init script, the Kubernetes broker
    topology).
+5. Monitoring (``deploy/monitoring``): its kustomization rendered and validated; compose's ``monitoring``
+   profile; both Prometheus configurations scrape every api and worker and load ``alerts.yml``; the Grafana
+   dashboard is valid JSON on the ``datasource`` variable, shipped in a ConfigMap for Grafana's sidecar.
 
-Usage: ``.venv/bin/python scripts/deploy_check.py [--only dockerfiles|compose|kubernetes|generated]``
+Usage: ``.venv/bin/python scripts/deploy_check.py [--only <check>]`` (dockerfiles, compose, kubernetes,
+generated, monitoring)
 """
 
 from __future__ import annotations
@@ -38,6 +42,8 @@ SCHEMAS = ROOT / "deploy" / "schemas"
 COMPOSE_FILE = ROOT / "docker-compose.yml"
 ENV_EXAMPLE = ROOT / ".env.example"
 POSTGRES_INIT = ROOT / "compose" / "postgres" / "10-folio.sql"
+MONITORING = ROOT / "deploy" / "monitoring"
+DASHBOARD = MONITORING / "grafana" / "folio.json"
 
 Doc = dict[str, Any]
 
@@ -121,9 +127,11 @@ def dockerfile_rules(name: str) -> list[str]:
 # --- 2. compose --------------------------------------------------------------------------------------------
 
 
-def render_compose() -> tuple[Doc | None, list[str]]:
+def render_compose(profiles: Iterable[str] = ()) -> tuple[Doc | None, list[str]]:
     binary = compose_binary()
     args = [str(binary), "--project-directory", str(ROOT), "-f", str(COMPOSE_FILE)]
+    for profile in profiles:
+        args += ["--profile", profile]
     args += ["--env-file", str(ENV_EXAMPLE), "config", "--format", "json"]
     result = run(args)
     if result.returncode != 0:
@@ -432,6 +440,133 @@ def check_generated() -> list[str]:
     return errors
 
 
+# --- 5. monitoring -----------------------------------------------------------------------------------------
+
+
+def _expected_targets() -> set[tuple[str, str, str]]:
+    """(target, service, role) for every api and worker, as compose names them."""
+    return {(f"{n}-{role}:{port}", n, role) for n, port in SERVICES.items() for role in ("api", "worker")}
+
+
+def prometheus_rules(config: Doc, where: str) -> list[str]:
+    errors = []
+    if config.get("rule_files") != ["alerts.yml"]:
+        errors.append(f"{where}: rule_files must be [alerts.yml] (the file beside it)")
+    jobs = {job.get("job_name"): job for job in config.get("scrape_configs") or []}
+    if "folio" not in jobs:
+        return [*errors, f"{where}: no scrape job 'folio'"]
+    job = jobs["folio"]
+    if job.get("kubernetes_sd_configs"):
+        relabels = job.get("relabel_configs") or []
+        targets = {r.get("target_label") for r in relabels}
+        if not {"service", "role"} <= targets:
+            errors.append(f"{where}: the folio job must set the service and role labels")
+        kept = " ".join(r.get("regex", "") for r in relabels if r.get("action") == "keep")
+        missing = [name for name in (*SERVICES, "api", "worker") if name not in kept]
+        if missing:
+            errors.append(f"{where}: the folio job does not keep {missing}")
+        return errors
+    found = {
+        (target, (static.get("labels") or {}).get("service"), (static.get("labels") or {}).get("role"))
+        for static in job.get("static_configs") or []
+        for target in static.get("targets") or []
+    }
+    for target, name, role in sorted(_expected_targets() - found):
+        errors.append(f"{where}: does not scrape {target} labelled service={name}, role={role}")
+    return errors
+
+
+def dashboard_rules(dashboard: Doc) -> list[str]:
+    errors = []
+    where = "deploy/monitoring/grafana/folio.json"
+    variables = {v.get("name"): v for v in (dashboard.get("templating") or {}).get("list") or []}
+    if (variables.get("datasource") or {}).get("type") != "datasource":
+        errors.append(f"{where}: needs a datasource variable (any Grafana's Prometheus)")
+    graphs = [p for p in dashboard.get("panels") or [] if p.get("type") != "row"]
+    if not graphs:
+        errors.append(f"{where}: no panels")
+    for panel in graphs:
+        targets = panel.get("targets") or []
+        sources = [panel.get("datasource"), *(t.get("datasource") for t in targets)]
+        if not targets or any((s or {}).get("uid") != "${datasource}" for s in sources):
+            errors.append(f"{where}: panel {panel.get('title')!r} must query ${{datasource}}")
+        if any(not t.get("expr") for t in targets):
+            errors.append(f"{where}: panel {panel.get('title')!r} has a target without an expression")
+    return errors
+
+
+def monitoring_compose_rules(config: Doc) -> list[str]:
+    errors = []
+    services: dict[str, Doc] = config.get("services", {})
+    mounts = {
+        "prometheus": {
+            "prometheus-compose.yml": "/etc/prometheus/prometheus.yml",
+            "alerts.yml": "/etc/prometheus/alerts.yml",
+        },
+        "grafana": {
+            "grafana/datasource.yml": "/etc/grafana/provisioning/datasources/folio.yml",
+            "grafana/dashboards.yml": "/etc/grafana/provisioning/dashboards/folio.yml",
+            "grafana/folio.json": "/etc/grafana/dashboards/folio/folio.json",
+        },
+    }
+    for name, files in mounts.items():
+        svc = services.get(name)
+        if svc is None:
+            errors.append(f"compose: no {name} service in the monitoring profile")
+            continue
+        if svc.get("profiles") != ["monitoring"]:
+            errors.append(f"compose: {name} must run only with the monitoring profile")
+        bound = {
+            (Path(v.get("source", "")), v.get("target"))
+            for v in svc.get("volumes") or []
+            if v.get("type") == "bind"
+        }
+        for source, target in files.items():
+            if (MONITORING / source, target) not in bound:
+                errors.append(f"compose: {name} must mount deploy/monitoring/{source} at {target}")
+    return errors
+
+
+def monitoring_kubernetes_rules(docs: list[Doc]) -> list[str]:
+    errors = []
+    index = _index(docs)
+    prometheus = index.get(("ConfigMap", "folio-prometheus"))
+    if prometheus is None or not {"prometheus.yml", "alerts.yml"} <= (prometheus.get("data") or {}).keys():
+        errors.append("monitoring: ConfigMap/folio-prometheus must hold prometheus.yml and alerts.yml")
+    dashboards = index.get(("ConfigMap", "folio-grafana-dashboards"))
+    if dashboards is None or "folio.json" not in (dashboards.get("data") or {}):
+        errors.append("monitoring: ConfigMap/folio-grafana-dashboards must hold folio.json")
+    elif (dashboards["metadata"].get("labels") or {}).get("grafana_dashboard") != "1":
+        errors.append("monitoring: ConfigMap/folio-grafana-dashboards needs the label grafana_dashboard=1")
+    return errors
+
+
+def check_monitoring() -> list[str]:
+    errors = []
+    for name in ("prometheus.yml", "prometheus-compose.yml"):
+        errors += prometheus_rules(
+            yaml.safe_load((MONITORING / name).read_text()), f"deploy/monitoring/{name}"
+        )
+    try:
+        errors += dashboard_rules(json.loads(DASHBOARD.read_text()))
+    except json.JSONDecodeError as exc:
+        errors.append(f"deploy/monitoring/grafana/folio.json: not JSON: {exc}")
+    config, compose_errors = render_compose(profiles=("monitoring",))
+    errors += compose_errors
+    if config is not None:
+        errors += monitoring_compose_rules(config)
+    result = run([str(BIN / "kubectl"), "kustomize", "deploy/monitoring"])
+    if result.returncode != 0:
+        return [
+            *errors,
+            *(f"monitoring: kubectl kustomize: {line}" for line in result.stderr.splitlines() if line),
+        ]
+    docs = [doc for doc in yaml.safe_load_all(result.stdout) if doc]
+    errors += validate_builtin(docs, "monitoring")
+    errors += monitoring_kubernetes_rules(docs)
+    return errors
+
+
 # --- main --------------------------------------------------------------------------------------------------
 
 CHECKS: dict[str, Callable[[], list[str]]] = {
@@ -439,6 +574,7 @@ CHECKS: dict[str, Callable[[], list[str]]] = {
     "compose": check_compose,
     "kubernetes": check_kubernetes,
     "generated": check_generated,
+    "monitoring": check_monitoring,
 }
 
 

@@ -77,22 +77,45 @@ def test_services_send_and_receive_what_the_topology_says(gen_eventcatalog: Modu
         assert [s["id"] for s in domain["services"]] == [sid]
 
 
-def test_the_order_flow_names_real_messages_and_steps(gen_eventcatalog: ModuleType) -> None:
+def test_the_order_flows_name_real_messages_and_steps(gen_eventcatalog: ModuleType) -> None:
     files = gen_eventcatalog.render_catalog()
-    flow = front_matter(files["flows/OrderWorkflow/index.mdx"])
-    ids = {step["id"] for step in flow["steps"]}
     pages = {(gen_eventcatalog.message_id(m), f"{m.type_version()}.0.0") for m in ALL_MESSAGES}
     services = {gen_eventcatalog.service_id(s) for s in SERVICES}
-    for step in flow["steps"]:
-        following = step.get("next_steps", [step["next_step"]] if "next_step" in step else [])
-        assert {n["id"] if isinstance(n, dict) else n for n in following} <= ids, step["id"]
-        if "message" in step:
-            assert (step["message"]["id"], step["message"]["version"]) in pages
-        if "service" in step:
-            assert step["service"]["id"] in services
-    assert {"ReserveStock", "StockReserved", "StockReservationRejected", "ReleaseStock", "StockReleased"} <= {
-        step["message"]["id"] for step in flow["steps"] if "message" in step
-    }
+    named: set[str] = set()
+    for flow in gen_eventcatalog.order_flows():
+        data = front_matter(files[f"flows/{flow.id}/index.mdx"])
+        ids = {step["id"] for step in data["steps"]}
+        for step in data["steps"]:
+            following = step.get("next_steps", [step["next_step"]] if "next_step" in step else [])
+            assert {n["id"] if isinstance(n, dict) else n for n in following} <= ids, step["id"]
+            if "message" in step:
+                assert (step["message"]["id"], step["message"]["version"]) in pages
+                named.add(step["message"]["id"])
+            if "service" in step:
+                assert step["service"]["id"] in services
+    assert {
+        "ReserveStock",
+        "StockReserved",
+        "StockReservationRejected",
+        "ReleaseStock",
+        "StockReleased",
+    } <= named
+
+
+def _longest_path(following: dict[str, list[str]], step: str, seen: frozenset[str] = frozenset()) -> int:
+    if step in seen:
+        return 0
+    return 1 + max((_longest_path(following, n, seen | {step}) for n in following[step]), default=0)
+
+
+def test_each_flow_is_short_enough_to_read_as_it_opens(gen_eventcatalog: ModuleType) -> None:
+    for flow in gen_eventcatalog.order_flows():
+        following = {
+            step["id"]: [n["id"] if isinstance(n, dict) else n for n in step.get("next_steps", [])]
+            + ([step["next_step"]] if "next_step" in step else [])
+            for step in flow.steps
+        }
+        assert max(_longest_path(following, step) for step in following) <= 4, flow.id
 
 
 def test_every_page_has_valid_front_matter(gen_eventcatalog: ModuleType) -> None:
@@ -126,10 +149,11 @@ def test_an_older_version_goes_to_a_versioned_folder(gen_eventcatalog: ModuleTyp
     assert "deprecated" in old
     assert "why" not in json.loads(files[f"{base}/versioned/1.0.0/schema.json"])["properties"]
     catalog = front_matter(files["domains/Catalog/services/CatalogService/index.mdx"])
-    assert {"id": "BookDeleted", "version": "2.0.0"} in catalog["sends"]
-    assert {"id": "BookDeleted", "version": "1.0.0"} in catalog["sends"]
+    events = {"id": "catalog.events", "version": "1.0.0"}
+    assert {"id": "BookDeleted", "version": "2.0.0", "to": [events]} in catalog["sends"]
+    assert {"id": "BookDeleted", "version": "1.0.0", "to": [events]} in catalog["sends"]
     rating = front_matter(files["domains/Rating/services/RatingService/index.mdx"])
-    assert {"id": "BookDeleted", "version": "2.0.0"} in rating["receives"]
+    assert {"id": "BookDeleted", "version": "2.0.0", "from": [events]} in rating["receives"]
 
 
 def test_write_removes_what_it_no_longer_generates(gen_eventcatalog: ModuleType, tmp_path: Path) -> None:

@@ -34,6 +34,7 @@ from sqlalchemy import text
 
 from chassis import inbox
 from chassis.messaging import context
+from chassis.messaging.metrics import Outcome, count
 from chassis.messaging.recovery import Recovery
 from chassis.messaging.topology import parking_queue_name, retry_queue_name
 from chassis.messaging.unreachable import is_unreachable
@@ -341,10 +342,12 @@ class Consumer(Generic[U]):
                     if not claimed:
                         log.info("%s skips %s %s: already handled", self.queue, envelope.type, envelope.id)
                         span.set_attribute("folio.duplicate", True)
+                        count(self.queue, Outcome.DUPLICATE)
                         return
                     await self.subscription.handle(message, uow)
                     if uow.session.in_transaction():
                         await uow.commit()
+                count(self.queue, Outcome.HANDLED)
             except Exception as exc:
                 span.record_exception(exc)
                 span.set_status(Status(StatusCode.ERROR, _describe(exc)))
@@ -360,6 +363,7 @@ class Consumer(Generic[U]):
         headers[ATTEMPT] = next_attempt
         headers[LAST_ERROR] = _describe(exc)
         await self._send(copy_message(raw, headers), retry_queue_name(self.queue, next_attempt))
+        count(self.queue, Outcome.RETRIED)
 
     async def park(
         self, raw: AbstractIncomingMessage, *, reason: str, error_type: str, attempts: int
@@ -377,6 +381,7 @@ class Consumer(Generic[U]):
             }
         )
         await self._send(copy_message(raw, headers), parking_queue_name(self.queue))
+        count(self.queue, Outcome.PARKED)
 
     async def _send(self, message: aio_pika.Message, routing_key: str) -> None:
         try:

@@ -25,7 +25,7 @@ import logging
 import re
 import time
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import datetime
 
 import aio_pika
@@ -33,6 +33,7 @@ import aiormq
 from aio_pika.abc import AbstractChannel, AbstractConnection, AbstractExchange
 from aiormq.exceptions import ChannelClosed, ChannelInvalidStateError, DeliveryError, PublishError
 
+from chassis.observability import tracing
 from chassis.outbox.routing import must_be_routed
 from chassis.outbox.store import PendingRow
 from contracts.envelope import CONTENT_TYPE, CORRELATION_ID, SOURCE, TIME
@@ -236,12 +237,13 @@ class Publisher:
 
         async def publish_one(row: PendingRow) -> float:
             async with in_flight:
-                await exchanges[row.exchange].publish(
-                    to_message(row),
-                    row.routing_key,
-                    mandatory=self._mandatory(row.type),
-                    timeout=self._publish_timeout,
-                )
+                with tracing.publish_span(row.headers, row.exchange, row.routing_key) as headers:
+                    await exchanges[row.exchange].publish(
+                        to_message(replace(row, headers=headers)),
+                        row.routing_key,
+                        mandatory=self._mandatory(row.type),
+                        timeout=self._publish_timeout,
+                    )
             return time.time()
 
         outcomes = await asyncio.gather(*(publish_one(row) for row in rows), return_exceptions=True)
