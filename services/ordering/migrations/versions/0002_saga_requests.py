@@ -1,4 +1,5 @@
-"""Sagas remember the request they wait on, when it was first sent and since when they wait
+"""Sagas remember the request they wait on, when it was first sent and since when they wait; an index of
+the sagas not yet finished
 
 Revision ID: 0002
 Revises: 0001
@@ -26,9 +27,19 @@ def upgrade() -> None:
         " WHERE state = 'releasing' AND deadline_at IS NULL"
     )
     op.execute("UPDATE order_sagas SET waiting_since = updated_at WHERE deadline_at IS NOT NULL")
+    op.create_index(
+        "order_sagas_active",
+        "order_sagas",
+        ["state"],
+        unique=False,
+        postgresql_where=sa.text(
+            "state IN ('awaiting_stock', 'cancel_requested_awaiting_stock', 'confirmed', 'releasing')"
+        ),
+    )
 
 
 def downgrade() -> None:
+    op.drop_index("order_sagas_active", table_name="order_sagas")
     op.execute("UPDATE order_sagas SET deadline_at = NULL WHERE state = 'releasing'")
     op.drop_column("order_sagas", "waiting_since")
     op.drop_column("order_sagas", "sent_at")

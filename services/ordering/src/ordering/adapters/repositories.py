@@ -12,7 +12,7 @@ from sqlalchemy import Row, Select, func, insert, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from chassis.tables import outbox
-from ordering.adapters.tables import order_history, order_lines, orders, sagas
+from ordering.adapters.tables import ACTIVE_STATES, order_history, order_lines, orders, sagas
 from ordering.application.errors import ConcurrencyConflict
 from ordering.application.ports import Cause
 from ordering.application.views import HistoryEntry
@@ -135,9 +135,13 @@ class SqlSagas:
         return {row.message_id: row.published_at for row in rows}
 
     async def count_by_state(self) -> dict[str, int]:
-        """How many sagas are in each state (a full count: for metrics scraped now and then)."""
-        rows = await self.session.execute(select(sagas.c.state, func.count()).group_by(sagas.c.state))
-        return {state: count for state, count in rows}
+        """How many sagas are in each state not yet finished, from ``order_sagas_active`` (for metrics).
+
+        Every such state is present, with 0 where there is none; terminal states are history, and counting
+        them would read the whole table.
+        """
+        rows = await self.session.execute(active_counts())
+        return {state: 0 for state in ACTIVE_STATES} | {state: count for state, count in rows}
 
     async def oldest_waiting_since(self) -> datetime | None:
         """When the longest wait on the catalog began, among sagas waiting now (served by the due index)."""
@@ -148,6 +152,10 @@ class SqlSagas:
 
     async def lock_due(self, now: datetime, limit: int) -> Sequence[Saga]:
         return [_saga(row) for row in await self.session.execute(due_sagas(now, limit))]
+
+
+def active_counts() -> Select[Any]:
+    return select(sagas.c.state, func.count()).where(sagas.c.state.in_(ACTIVE_STATES)).group_by(sagas.c.state)
 
 
 def due_sagas(now: datetime, limit: int) -> Select[Any]:

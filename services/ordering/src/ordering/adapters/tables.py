@@ -75,6 +75,9 @@ sagas = Table(
 # The deadline scanner's whole working set: sagas still waiting for the catalog (terminal and confirmed
 # sagas have no deadline, so the index stays as small as the sagas in flight, whatever the history).
 Index("order_sagas_due", sagas.c.deadline_at, postgresql_where=sagas.c.deadline_at.is_not(None))
+# Sagas not yet finished, for the per-state counts that metrics scrape (terminal ones are history).
+ACTIVE_STATES = ("awaiting_stock", "cancel_requested_awaiting_stock", "confirmed", "releasing")
+Index("order_sagas_active", sagas.c.state, postgresql_where=sagas.c.state.in_(ACTIVE_STATES))
 
 order_history = Table(
     "order_history",

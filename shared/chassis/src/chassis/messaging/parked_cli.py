@@ -146,12 +146,14 @@ def _queues_table(queues: Sequence[ParkingQueue]) -> str:
 
 
 def _configure_audit() -> None:
-    if not audit.handlers:
-        handler = logging.StreamHandler(sys.stderr)
-        handler.setFormatter(json_formatter())
-        audit.addHandler(handler)
-        audit.setLevel(logging.INFO)
-        audit.propagate = False
+    # Bound to the stderr of this run (a caller may have replaced it since the last one).
+    for existing in list(audit.handlers):
+        audit.removeHandler(existing)
+    handler = logging.StreamHandler(sys.stderr)
+    handler.setFormatter(json_formatter())
+    audit.addHandler(handler)
+    audit.setLevel(logging.INFO)
+    audit.propagate = False
 
 
 def main(argv: Sequence[str] | None = None) -> int:
