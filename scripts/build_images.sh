@@ -38,7 +38,7 @@ apt_install() {
   command -v apt-get >/dev/null || die "install $* with your system's package manager, then run this again"
   say "installing $* from Debian's packages"
   as_root apt-get update -qq
-  DEBIAN_FRONTEND=noninteractive as_root apt-get install -y -qq "$@" >/dev/null
+  as_root env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "$@" >/dev/null
 }
 
 # Sets ENGINE to docker or podman (and exports CONTAINERS_CONF for Podman).
