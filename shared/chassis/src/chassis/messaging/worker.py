@@ -134,13 +134,15 @@ def build_broker(
     delivery_limit: int = DEFAULT_DELIVERY_LIMIT,
     upcasters: Upcasters | None = None,
     hold_limit: float = DEFAULT_HOLD_LIMIT,
+    recovery: Recovery | None = None,
     **broker_options: Any,
 ) -> ServiceBroker:
     """The worker's broker: declares ``service``'s topology on start and consumes every subscription.
 
     ``prefetch`` bounds the deliveries one queue handles concurrently. ``hold_limit`` is how long a
     delivery is held while the database is unreachable before its queue's intake pauses and it is given
-    back. ``broker_options`` go to ``RabbitBroker`` (middlewares, logger, graceful_timeout, ...).
+    back; ``recovery`` (a probe of the database from ``uow_factory`` by default) is what they wait on.
+    ``broker_options`` go to ``RabbitBroker`` (middlewares, logger, graceful_timeout, ...).
     """
     retry = retry or RetryPolicy()
     upcasters = upcasters if upcasters is not None else UPCASTERS
@@ -149,7 +151,7 @@ def build_broker(
         for s in subscriptions
     )
     topology = ServiceTopology(service, takes_commands(service, subscriptions), queues)
-    recovery = Recovery(database_probe(uow_factory), what="the database")
+    recovery = recovery or Recovery(database_probe(uow_factory), what="the database")
     broker = ServiceBroker(
         amqp_url,
         topology=topology,
