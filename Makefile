@@ -57,6 +57,7 @@ test-integration: setup ## integration tests against the real PostgreSQL and Rab
 	$(VENV)/bin/pytest -q $(shell find shared/chassis/tests services -path '*/tests/integration' -type d)
 
 test: lint deploy-check ## everything CI runs: lint, unit, contract, integration and end-to-end tests
+	scripts/test_tools.sh
 	$(PY) -m contracts.schemas check
 	$(VENV)/bin/pytest -q -p no:cacheprovider shared services tests
 
