@@ -272,16 +272,17 @@ def test_no_production_manifest_carries_a_local_token_secret() -> None:
             assert "FOLIO_AUTH_LOCAL_SECRET" in {e["name"] for e in container["env"]}
 
 
-def test_only_folios_pods_and_the_operators_reach_the_broker() -> None:
+def test_only_folios_workers_and_the_operators_reach_the_broker() -> None:
     docs, _ = render_overlay("production")
     policy = _find(docs, "NetworkPolicy", "folio-broker-ingress")["spec"]
     assert policy["podSelector"]["matchLabels"] == {"app.kubernetes.io/name": "folio-broker"}
     amqp = [rule for rule in policy["ingress"] if {"protocol": "TCP", "port": 5672} in rule.get("ports", [])]
     assert len(amqp) == 1
     (peer,) = amqp[0]["from"]
-    assert peer["podSelector"]["matchLabels"] == {"app.kubernetes.io/part-of": "folio"}
-    assert set(peer["podSelector"]["matchExpressions"][0]["values"]) <= {"worker", "api"}
-    assert "migrate" not in peer["podSelector"]["matchExpressions"][0]["values"]
+    # An api writes to its outbox only; the workers' relays and consumers are the broker's only clients.
+    assert peer["podSelector"] == {
+        "matchLabels": {"app.kubernetes.io/part-of": "folio", "app.kubernetes.io/component": "worker"}
+    }
     for name in SERVICES:
         ingress = _find(docs, "NetworkPolicy", f"{name}-db-ingress")["spec"]["ingress"]
         clients = ingress[0]["from"][0]["podSelector"]["matchLabels"]

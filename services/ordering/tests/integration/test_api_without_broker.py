@@ -29,8 +29,6 @@ async def test_an_api_whose_broker_is_away_is_ready_and_takes_an_order_into_its_
         database_url=empty_ordering_database,
         amqp_url=f"amqp://guest:guest@127.0.0.1:{closed_port()}/",
         auth_local_secret=helpers.secret,
-        auth_issuer=None,
-        auth_audience=None,
         log_json=False,
     )
     app = create_api(definition(settings), settings)
