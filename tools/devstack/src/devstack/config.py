@@ -107,8 +107,12 @@ def port_free(port: int, host: str = "127.0.0.1") -> bool:
     return True
 
 
-def with_free_ports(config: StackConfig, *, low: int = 20000, high: int = 60000) -> StackConfig:
-    """``config`` moved to a block of ports nobody listens on (tests run beside a `make up` stack)."""
+def with_free_ports(config: StackConfig, *, low: int = 20000, high: int = 32000) -> StackConfig:
+    """``config`` moved to a block of ports nobody listens on (tests run beside a `make up` stack).
+
+    Below Linux's ephemeral range (32768 and up): a process that starts slowly must not find its port
+    taken meanwhile by the local end of somebody's outgoing connection.
+    """
     count = len(SERVICES) * config.replicas
     rng = secrets.SystemRandom()
     for _ in range(200):
