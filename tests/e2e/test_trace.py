@@ -38,6 +38,7 @@ pytestmark = pytest.mark.e2e
 START_TIMEOUT = 180.0
 # OTLP's SpanKind enumeration.
 SERVER = 2
+CLIENT = 3
 NOTIFICATION_QUEUE = f"notification.{NOTIFICATION_HANDLER}"
 TIMEOUT = 45.0
 
@@ -200,11 +201,12 @@ def test_an_order_is_one_trace_from_the_request_to_the_email(traced_stack: Stack
         book = folio.create_book("Traces", price="12.00", stock=2)
         order_id = folio.place_order(Customer.named("Otel"), {book["id"]: 1})
         folio.wait_status(order_id, {"confirmed"}, timeout=TIMEOUT)
-        eventually(
-            lambda: any(n["status"] == "sent" for n in folio.notifications(order_id)),
+        sent = eventually(
+            lambda: [n for n in folio.notifications(order_id) if n["status"] == "sent"] or None,
             timeout=TIMEOUT,
             what="the confirmation e-mail sent",
         )
+    (email,) = sent
 
     def published(service: str, message: type[Message]) -> dict[str, Any]:
         return {"service": service, "messaging.operation": "publish", "cloudevents.event_type": message.TYPE}
@@ -223,6 +225,19 @@ def test_an_order_is_one_trace_from_the_request_to_the_email(traced_stack: Stack
     ]
     for _, match in steps[1:]:
         match["messaging.message.conversation_id"] = order_id
+    # The sender hands the e-mail over later, in a span continuing the recording handler's.
+    steps.append(
+        (
+            "notification's sender handing the e-mail to the mail server",
+            {
+                "service": "notification",
+                "name": "smtp send",
+                "kind": CLIENT,
+                "folio.notification.id": email["id"],
+                "folio.order.id": order_id,
+            },
+        )
+    )
 
     def chain() -> list[Span] | None:
         spans = receiver.received()
@@ -243,3 +258,6 @@ def test_an_order_is_one_trace_from_the_request_to_the_email(traced_stack: Stack
     for (what, _), span, (before, _), earlier in zip(steps[1:], found[1:], steps, found, strict=False):
         assert span.trace_id == request.trace_id, f"{what} is in another trace than the request"
         assert follows(span, earlier, by_id), f"{what} ({span}) does not follow {before} ({earlier})"
+    handler, smtp_send = found[-2], found[-1]
+    assert smtp_send.parent_id == handler.span_id, f"{smtp_send} is not a child of {handler}"
+    assert smtp_send.attributes.get("folio.notification.outcome") == "accepted"

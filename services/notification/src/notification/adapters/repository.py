@@ -37,6 +37,7 @@ def to_row(notification: Notification) -> dict[str, Any]:
         "created_at": notification.created_at,
         "updated_at": notification.updated_at,
         "sent_at": notification.sent_at,
+        "traceparent": notification.traceparent,
     }
 
 
@@ -58,6 +59,7 @@ def from_row(row: RowMapping) -> Notification:
         created_at=row["created_at"],
         updated_at=row["updated_at"],
         sent_at=row["sent_at"],
+        traceparent=row["traceparent"],
     )
 
 

@@ -26,11 +26,15 @@ from uuid import UUID
 
 from aiosmtplib import SMTP, SMTPResponseException
 from aiosmtplib.email import flatten_message
+from opentelemetry import trace
+from opentelemetry.trace import SpanKind, StatusCode
 
+from chassis.observability.tracing import continued_span
 from notification.domain.delivery import Accepted, DeliveryOutcome, Refused, Unknown
 from notification.domain.notification import Notification
 
 log = logging.getLogger(__name__)
+_tracer = trace.get_tracer("notification.smtp")
 
 TlsMode = Literal["none", "starttls", "tls"]
 # Courtesy only: the outcome is known by then, so a slow QUIT must not hold the sender.
@@ -99,10 +103,11 @@ NO_SMTPUTF8 = "the address {address!r} has non-ASCII characters and the mail ser
 class SmtpMailer:
     """The sender's port to the mail server: one session per e-mail, at most ``max_sessions`` at once."""
 
-    def __init__(self, config: SmtpConfig) -> None:
+    def __init__(self, config: SmtpConfig, *, tracer: trace.Tracer | None = None) -> None:
         if config.max_sessions < 1:
             raise ValueError("max_sessions must be at least 1")
         self.config = config
+        self._tracer = tracer or _tracer
         self._sessions = asyncio.Semaphore(config.max_sessions)
 
     @property
@@ -123,9 +128,28 @@ class SmtpMailer:
         )
 
     async def deliver(self, notification: Notification) -> DeliveryOutcome:
-        # Waiting for a session does not count against the hand-off's deadline.
+        # Waiting for a session does not count against the hand-off's deadline, nor is it in the span.
         async with self._sessions:
-            return await self._deliver(notification)
+            # A child of the handler that recorded the notification: the e-mail is the end of its trace.
+            with continued_span(
+                self._tracer,
+                "smtp send",
+                notification.traceparent,
+                kind=SpanKind.CLIENT,
+                attributes={
+                    "folio.notification.id": str(notification.id),
+                    "folio.notification.template": notification.template,
+                    "folio.notification.attempt": notification.attempts,
+                    "folio.order.id": str(notification.order_id),
+                    "server.address": self.config.host,
+                    "server.port": self.config.port,
+                },
+            ) as span:
+                outcome = await self._deliver(notification)
+                span.set_attribute("folio.notification.outcome", type(outcome).__name__.lower())
+                if not isinstance(outcome, Accepted):
+                    span.set_status(StatusCode.ERROR, outcome.reason)
+                return outcome
 
     async def _deliver(self, notification: Notification) -> DeliveryOutcome:
         message = build_email(notification, self.config)

@@ -30,6 +30,8 @@ class RecordNotification:
     template: str
     content: EmailContent
     at: datetime
+    # The recording handler's trace context, kept so that the e-mail's hand-off joins its trace.
+    traceparent: str | None = None
 
 
 async def record_notification(command: RecordNotification, uow: NotificationUow) -> bool:
@@ -47,6 +49,7 @@ async def record_notification(command: RecordNotification, uow: NotificationUow)
         template=command.template,
         content=command.content,
         at=command.at,
+        traceparent=command.traceparent,
     )
     added = await uow.notifications.add(notification)
     if not added:

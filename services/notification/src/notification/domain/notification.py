@@ -63,6 +63,8 @@ class Notification:
     created_at: datetime
     updated_at: datetime
     sent_at: datetime | None = None
+    # The W3C trace context of the handler that recorded it, opaque here: the hand-off joins that trace.
+    traceparent: str | None = None
     events: list[Any] = field(default_factory=list)
 
     @classmethod
@@ -78,6 +80,7 @@ class Notification:
         template: str,
         content: EmailContent,
         at: datetime,
+        traceparent: str | None = None,
     ) -> Notification:
         """A new notification, due at once."""
         if at.tzinfo is None:
@@ -100,6 +103,7 @@ class Notification:
             last_error=None,
             created_at=at,
             updated_at=at,
+            traceparent=traceparent,
         )
 
     def is_due(self, now: datetime) -> bool:

@@ -11,6 +11,7 @@ from typing import Any
 
 from chassis.messaging import context
 from chassis.messaging.consumer import Subscription
+from chassis.observability.tracing import current_traceparent
 from contracts.envelope import new_id
 from notification.adapters import templates
 from notification.adapters.message_mapping import ORDER_EMAIL_MESSAGES, OrderEmailMessage, email_request
@@ -35,6 +36,7 @@ async def record_order_email(message: OrderEmailMessage, uow: NotificationUnitOf
         template=request.template,
         content=templates.render(request.template, request.context),
         at=datetime.now(UTC),
+        traceparent=current_traceparent(),
     )
     await record_notification(command, uow)
 

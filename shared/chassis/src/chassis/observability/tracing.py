@@ -4,8 +4,11 @@ Without an OTLP endpoint no span is exported, but request and message spans are 
 trace ids reach the logs and ``traceparent`` travels from an HTTP request into the outbox rows it causes and
 on to the consumers. The relay publishes each row under a span of its own, child of the trace the row was
 written in, and sends that span's ``traceparent``: one trace runs request, publish, handler, publish, handler,
-across every process. Statement spans are made only when they are exported: profiling showed tracing every
-statement (once by SQLAlchemy's and again by asyncpg's instrumentation) cost about a tenth of a worker's CPU.
+across every process. Work a handler leaves for later (an e-mail the sender hands over) keeps the handler's
+``traceparent`` (``current_traceparent``) and runs in a span continuing it (``continued_span``).
+
+Statement spans are made only when they are exported: profiling showed tracing every statement (once by
+SQLAlchemy's and again by asyncpg's instrumentation) cost about a tenth of a worker's CPU.
 """
 
 from __future__ import annotations
@@ -18,6 +21,7 @@ from typing import Any
 
 from fastapi import FastAPI
 from faststream.rabbit.opentelemetry import RabbitTelemetryMiddleware
+from opentelemetry import context as otel_context
 from opentelemetry import metrics, propagate, trace
 from opentelemetry.exporter.otlp.proto.http.trace_exporter import OTLPSpanExporter
 from opentelemetry.instrumentation.fastapi import FastAPIInstrumentor
@@ -114,6 +118,30 @@ def telemetry_middleware() -> RabbitTelemetryMiddleware:
     ``broker.insert_middleware(telemetry_middleware())`` (or ``RabbitBroker(middlewares=[...])`` first).
     """
     return RabbitTelemetryMiddleware(tracer_provider=tracer_provider())
+
+
+def current_traceparent() -> str | None:
+    """The current span's W3C ``traceparent``, to keep with work done later; None outside any span."""
+    carrier: dict[str, str] = {}
+    propagate.inject(carrier)
+    return carrier.get(TRACEPARENT)
+
+
+@contextmanager
+def continued_span(
+    tracer: trace.Tracer,
+    name: str,
+    traceparent: str | None,
+    *,
+    kind: SpanKind = SpanKind.INTERNAL,
+    attributes: Mapping[str, str | int] | None = None,
+) -> Iterator[trace.Span]:
+    """A current span, child of the span ``traceparent`` names; a root span when there is none (or it is
+    unreadable), never a child of whatever span happens to be current.
+    """
+    parent = propagate.extract({TRACEPARENT: traceparent}) if traceparent else otel_context.Context()
+    with tracer.start_as_current_span(name, context=parent, kind=kind, attributes=attributes) as span:
+        yield span
 
 
 @contextmanager
