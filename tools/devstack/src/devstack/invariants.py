@@ -8,10 +8,10 @@
 - nothing is parked.
 
 `check_recovered` adds what a drill (a long fault, `tests/e2e/test_long_faults.py`) must also end with: no
-e-mail of unknown fate, no order the saga gave up on (one its customer cancelled while it awaited the
-catalog may end `abandoned`: released and cancelled, as asked), each order's changes and each of its e-mails (by order and kind,
-as the mail sink received them) exactly once, and every message published since the drill began handled
-by every service that subscribes to it.
+e-mail of unknown fate; no order the saga gave up on (one its customer cancelled while it awaited the
+catalog may end `abandoned`: released and cancelled, as asked); each order's changes (but resends and
+ignored late answers) and each of its e-mails (by order and kind, as the mail sink received them) exactly
+once; and every message published since the drill began handled by every service that subscribes to it.
 """
 
 from __future__ import annotations
