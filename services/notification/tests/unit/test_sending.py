@@ -254,3 +254,41 @@ async def test_an_outcome_is_recorded_even_when_the_database_blips_while_recordi
 
     assert result.outcomes == (Status.SENT,)
     assert table.rows[notification.id].status is Status.SENT
+
+
+async def test_an_outcome_is_recorded_however_long_the_database_is_away(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.setattr(sending, "SETTLE_FIRST_PAUSE", 0.0)
+    table = Table()
+    notification = recorded(table)
+    # Claiming works, then recording meets the outage many more times than the attempts other errors get.
+    outage_commits = sending.SETTLE_ATTEMPTS * 3
+    commits = itertools.chain([False, False], itertools.repeat(True, outage_commits), itertools.repeat(False))
+
+    result = await send_due(
+        lambda: FlakyUow(table, fails=next(commits)),
+        FakeMailer(Accepted()),
+        clock=lambda: NOW,
+        batch=10,
+        outage=lambda exc: isinstance(exc, ConnectionError),
+    )
+
+    assert result.outcomes == (Status.SENT,)
+    assert table.rows[notification.id].status is Status.SENT
+
+
+async def test_a_pass_told_not_to_recover_leaves_rows_sending_past_the_lease_alone() -> None:
+    table = Table()
+    stuck = recorded(table)
+    stuck.start_attempt(NOW)
+    table.put(stuck)
+
+    later = NOW + timedelta(minutes=2)
+    result = await send_due(
+        lambda: FakeUow(table), FakeMailer(), clock=lambda: later, batch=10, recover=False
+    )
+
+    assert result.resolved_stuck == 0
+    assert table.rows[stuck.id].status is Status.SENDING
+    assert table.published == []

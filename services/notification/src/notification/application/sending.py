@@ -39,9 +39,12 @@ from notification.domain.notification import WORKER_STOPPED, Notification, Statu
 
 log = logging.getLogger(__name__)
 
-# Recording an outcome is retried for about six seconds, well inside any sensible sending lease.
+# Recording an outcome fails for good after this many errors other than an outage (about six seconds); an
+# outage is waited out, never more than SETTLE_MAX_PAUSE between tries, so that the outcome is written soon
+# after the database is back, before any other worker's recovery may take the row for abandoned.
 SETTLE_ATTEMPTS = 5
 SETTLE_FIRST_PAUSE = 0.4
+SETTLE_MAX_PAUSE = 1.0
 
 
 @dataclass(frozen=True, slots=True)
@@ -133,13 +136,18 @@ async def send_due(
     *,
     clock: Callable[[], datetime],
     batch: int,
+    recover: bool = True,
+    outage: Callable[[BaseException], bool] = lambda _: False,
 ) -> PassResult:
     """One pass of the sender: recover stuck rows, claim a batch, hand it over concurrently, settle each.
 
     The batch is no larger than the mailer's sessions, so every claimed row is handed over at once: none
     waits ``sending`` for a free session, where a crash would report it unknown without it ever being sent.
+    ``recover`` is False while the caller has not seen the database answer for a whole lease (after an
+    outage, a live worker still holding an outcome must get to record it first). ``outage`` tells an error
+    that means "the database is away" (recording is then retried until it answers) from any other.
     """
-    stuck = await resolve_stuck(ResolveStuck(clock(), batch), uows())
+    stuck = await resolve_stuck(ResolveStuck(clock(), batch), uows()) if recover else []
     limit = min(batch, mailer.sessions)
     claimed = await claim_due(ClaimDue(clock(), limit), uows())
     if not claimed:
@@ -152,7 +160,8 @@ async def send_due(
             result: DeliveryOutcome | BaseException = await mailer.deliver(notification)
         except Exception as exc:
             result = exc
-        settled = await _settle_patiently(uows, notification, _as_outcome(notification, result), clock)
+        outcome = _as_outcome(notification, result)
+        settled = await _settle_patiently(uows, notification, outcome, clock, outage)
         return settled.status if settled is not None else None
 
     # Concurrently, so every claimed row is handed over at once and none waits out the lease in a queue.
@@ -166,24 +175,26 @@ async def _settle_patiently(
     claimed: Notification,
     outcome: DeliveryOutcome,
     clock: Callable[[], datetime],
+    outage: Callable[[BaseException], bool],
 ) -> Notification | None:
-    """Settle, riding out a short database outage: the outcome is known now and would be lost after.
+    """Settle, riding out a database outage of any length: the outcome is known now and would be lost after.
 
-    Should the database stay away, the row is left ``sending`` and recovery reports it unknown once the lease
-    is over: wrongly pessimistic for an accepted e-mail, but never a second one.
+    Other errors are tried ``SETTLE_ATTEMPTS`` times; then the row is left ``sending`` and recovery reports it
+    unknown once the lease is over: wrongly pessimistic for an accepted e-mail, but never a second one.
     """
-    pause = SETTLE_FIRST_PAUSE
-    for attempt in range(1, SETTLE_ATTEMPTS + 1):
+    pause, failures = SETTLE_FIRST_PAUSE, 0
+    while True:
         try:
             return await settle_attempt(SettleAttempt(claimed, outcome, clock()), uows())
-        except Exception:
-            if attempt == SETTLE_ATTEMPTS:
-                log.exception("could not record the outcome of notification %s: %s", claimed.id, outcome)
-                return None
+        except Exception as exc:
+            if not outage(exc):
+                failures += 1
+                if failures == SETTLE_ATTEMPTS:
+                    log.exception("could not record the outcome of notification %s: %s", claimed.id, outcome)
+                    return None
             log.warning("recording notification %s failed; again in %.1fs", claimed.id, pause, exc_info=True)
             await asyncio.sleep(pause)
-            pause *= 2
-    return None
+            pause = min(pause * 2, SETTLE_MAX_PAUSE)
 
 
 def _as_outcome(notification: Notification, result: DeliveryOutcome | BaseException) -> DeliveryOutcome:

@@ -6,11 +6,13 @@ Any number of workers may run it at once: claims are taken ``FOR UPDATE SKIP LOC
 from __future__ import annotations
 
 import logging
+import time
 from collections.abc import Callable
 from datetime import UTC, datetime
 
 from chassis.definition import AppResources
 from chassis.lifecycle import sleep_unless_stopped
+from chassis.messaging.unreachable import is_unreachable
 from notification.adapters.smtp import SmtpMailer
 from notification.adapters.unit_of_work import NotificationUnitOfWork
 from notification.application.sending import send_due
@@ -51,14 +53,29 @@ async def send_notifications(resources: AppResources) -> None:
         settings.smtp_tls,
         mailer.sessions,
     )
+    lease = settings.sending_lease_seconds
+    # Since when every pass reached the database. Rows left `sending` are taken for a stopped worker's only
+    # once that has lasted a whole lease: after an outage, a live worker first records what it holds.
+    reachable_since: float | None = None
     while not resources.stop.is_set():
         pause = settings.sender_poll_interval_seconds
+        recover = reachable_since is not None and time.monotonic() - reachable_since >= lease
         try:
-            result = await send_due(uows, mailer, clock=utcnow, batch=settings.sender_batch_size)
+            result = await send_due(
+                uows,
+                mailer,
+                clock=utcnow,
+                batch=settings.sender_batch_size,
+                recover=recover,
+                outage=is_unreachable,
+            )
         except Exception:
+            reachable_since = None
             log.exception("sending pass failed; trying again shortly")
             pause *= FAILURE_PAUSE_FACTOR
         else:
+            if reachable_since is None:
+                reachable_since = time.monotonic()
             metrics.record(result)
             if result.claimed:
                 log.info("sender pass: %d handed over, outcomes %s", result.claimed, list(result.outcomes))
