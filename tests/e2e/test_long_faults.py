@@ -201,7 +201,6 @@ def test_broker_refusing_one_exchange_to_the_relay_fails_only_its_rows(
     all_running(healthy)
     early.ledger.orders.extend(load.ledger.orders)
     early.ledger.stock.update(load.ledger.stock)
-    early.ledger.cancelled |= load.ledger.cancelled
     outcome = check_recovered(folio, admin, early.ledger, since=drill, timeout=RECOVERY_TIMEOUT)
     print(f"ordering refused catalog.commands for {away:.0f}s; {outcome}")
 

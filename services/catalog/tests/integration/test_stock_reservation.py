@@ -224,3 +224,27 @@ async def test_twin_reserve_stock_commands_for_one_order_racing_hold_it_once(
     await all_at_once(*(attempt() for _ in range(5)))
     assert await stock_of(engine, book) == 7
     assert len(await outbox_messages.messages("stock-reserved")) == 5
+
+
+async def test_twin_release_stock_commands_for_an_order_never_reserved_racing_both_answer(
+    seed: Any, uow_factory: Any, engine: AsyncEngine, outbox_messages: Any
+) -> None:
+    # Two workers each take one ReleaseStock of a saga that gave up: neither finds a reservation to lock.
+    book = await seed.book(stock=5)
+    order = uuid4()
+
+    async def release() -> None:
+        async with uow_factory() as uow:
+            await stock_handlers.release_stock(ReleaseStock(order, "saga gave up"), uow)
+
+    async def late_reserve() -> None:
+        async with uow_factory() as uow:
+            await stock_handlers.reserve_stock(reserve(order, (book, 2)), uow)
+
+    await all_at_once(*(release() for _ in range(5)), late_reserve())
+    released = [m["released"] for m in await outbox_messages.messages("stock-released")]
+    reserved = await outbox_messages.messages("stock-reserved")
+    # Whichever came first, every command is answered and the stock ends where it began.
+    assert len(released) == 5 + (0 if reserved else 1)
+    assert await stock_of(engine, book) == 5
+    assert await held_of(engine, book) == 0

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import asyncio
-from uuid import uuid4
+from uuid import UUID, uuid4
 
 import pytest
 
@@ -99,9 +99,7 @@ async def test_a_reply_arriving_after_its_deadline_still_confirms_and_the_answer
 async def test_a_duplicate_reply_is_handled_once_and_a_second_reply_is_recorded_and_ignored(
     ordering, helpers
 ) -> None:
-    ordering.catalog.decide = helpers.always("silent")
-    order_id = await ordering.place()
-    await helpers.eventually(lambda: _has(ordering.catalog.reserves_for(order_id)), what="ReserveStock")
+    order_id = await _placed_unanswered(ordering, helpers)
     reply = ordering.catalog.reserved(order_id, ordering.catalog.reserves_for(order_id)[0].lines)
 
     message_id = new_id()
@@ -164,9 +162,7 @@ async def test_a_late_reservation_after_giving_up_is_released_again(ordering, he
 async def test_a_cancel_while_awaiting_stock_is_remembered_and_applied_when_the_catalog_answers(
     ordering, helpers, answer: str, status: str, released: bool
 ) -> None:
-    ordering.catalog.decide = helpers.always("silent")
-    order_id = await ordering.place()
-    await helpers.eventually(lambda: _has(ordering.catalog.reserves_for(order_id)), what="ReserveStock")
+    order_id = await _placed_unanswered(ordering, helpers)
 
     response = await ordering.client.post(f"/api/v1/orders/{order_id}/cancel", headers=helpers.auth("alice"))
     assert response.status_code == 202, response.text
@@ -234,6 +230,14 @@ async def _count(items: list[object], n: int) -> bool:
     return len(items) >= n
 
 
+async def _placed_unanswered(ordering, helpers) -> UUID:
+    """An order whose ReserveStock the catalog received and does not answer (yet)."""
+    ordering.catalog.decide = helpers.always("silent")
+    order_id: UUID = await ordering.place()
+    await helpers.eventually(lambda: _has(ordering.catalog.reserves_for(order_id)), what="ReserveStock")
+    return order_id
+
+
 async def _ends_with(ordering, order_id, expected: list[str]) -> bool:
     return (await ordering.changes(order_id))[-len(expected) :] == expected
 
@@ -262,3 +266,25 @@ async def test_a_release_the_catalog_does_not_answer_is_resent_until_it_does(ord
     assert changes[:3] == ["placed", "confirmed", "cancelling"]
     assert "release_stock_resent" in changes
     assert changes[-1] == "cancelled"
+
+
+async def test_a_cancel_while_the_catalog_is_slower_than_a_deadline_ends_cancelled_not_abandoned(
+    ordering, helpers
+) -> None:
+    # The catalog frozen past the request's interval (issue 9): the customer's cancel must still end as a
+    # cancel, its release chased until answered, whatever the catalog then says to the old ReserveStock.
+    order_id = await _placed_unanswered(ordering, helpers)
+    response = await ordering.client.post(f"/api/v1/orders/{order_id}/cancel", headers=helpers.auth("alice"))
+    assert response.status_code == 202, response.text
+
+    await ordering.wait_for_status(order_id, "cancelled", "cancelled")
+    assert len(ordering.catalog.reserves_for(order_id)) == 1
+    assert _has(ordering.catalog.releases_for(order_id))
+    await helpers.eventually(lambda: _has(ordering.spy.of(OrderCancelled, order_id)), what="OrderCancelled")
+
+    # The catalog wakes up and answers the ReserveStock it held: already released, nothing changes.
+    lines = ordering.catalog.reserves_for(order_id)[0].lines
+    await ordering.catalog.publish(ordering.catalog.reserved(order_id, lines))
+    await helpers.eventually(lambda: _ends_with(ordering, order_id, ["ignored"]), what="the late reply")
+    assert await ordering.status(order_id) == ("cancelled", "cancelled")
+    assert ordering.spy.of(OrderConfirmed, order_id) == []

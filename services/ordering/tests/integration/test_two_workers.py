@@ -133,7 +133,9 @@ async def test_two_workers_settle_200_orders_with_no_lost_update_and_none_left_i
         if row.version != 1 + changes_per_order[row.id]
     }
     assert lost == {}
-    assert max(row.attempts for row in states) <= helpers.max_attempts
+    # A cancelled saga's attempts count its ReleaseStock sends (resent until answered, however slowly);
+    # the ReserveStock sends of every saga are bounded below.
+    assert max(row.attempts for row in states if row.state != "cancelled") <= helpers.max_attempts
 
     outbox = await ordering.rows("SELECT type, headers->>'cloudEvents_subject' AS subject FROM outbox")
     sent = Counter((row.type.split(".")[2], UUID(row.subject)) for row in outbox)

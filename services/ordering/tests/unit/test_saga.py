@@ -225,12 +225,17 @@ def test_a_cancel_while_awaiting_stock_is_remembered_and_the_order_stays_pending
     assert (saga.events, order.events) == ([], [])
 
 
-def test_a_remembered_cancel_meeting_stock_reserved_releases_it_and_cancels() -> None:
+def test_a_remembered_cancel_meeting_stock_reserved_releases_it_and_cancels_once_released() -> None:
     saga, order = in_state(S.CANCEL_REQUESTED)
     saga.handle(reserved(order), order, POLICY, NOW)
-    assert (saga.state, order.status) == (S.ABANDONED, OrderStatus.CANCELLED)
-    assert kinds(saga.events) == [events.ReleaseStockRequested]
-    assert kinds(order.events) == [events.OrderCancelled]
+    # Never abandoned: the release is chased like any customer's cancel.
+    assert (saga.state, order.status) == (S.RELEASING, OrderStatus.CANCELLING)
+    (release,) = saga.events
+    assert isinstance(release, events.ReleaseStockRequested)
+    assert (saga.request_id, saga.attempts, saga.deadline_at) == (release.message_id, 1, NOW + FIRST)
+    saga.handle(RELEASED, order, POLICY, NOW + FIRST / 2)
+    assert (saga.state, order.status) == (S.CANCELLED, OrderStatus.CANCELLED)
+    assert kinds(order.events) == [events.OrderCancellationStarted, events.OrderCancelled]
 
 
 def test_a_remembered_cancel_meeting_a_rejection_rejects() -> None:
@@ -240,14 +245,16 @@ def test_a_remembered_cancel_meeting_a_rejection_rejects() -> None:
     assert saga.events == []
 
 
-def test_a_remembered_cancel_gives_up_without_resending_once_the_request_had_its_interval() -> None:
+def test_a_remembered_cancel_releases_without_resending_once_the_request_had_its_interval() -> None:
     saga, order = in_state(S.CANCEL_REQUESTED)
     waiting = saga.handle(UNPUBLISHED, order, POLICY, NOW + FIRST)
     assert (waiting.change, saga.state, saga.events) == ("deadline_moved", S.CANCEL_REQUESTED, [])
     step = saga.handle(DEADLINE, order, POLICY, NOW + 2 * FIRST)
-    assert step.change == "gave_up"
-    assert (saga.state, order.status, saga.attempts) == (S.ABANDONED, OrderStatus.CANCELLED, 1)
+    # A catalog slower than one interval is not a reason to abandon the order: release, and chase it.
+    assert step.change == "cancelling"
+    assert (saga.state, order.status, saga.attempts) == (S.RELEASING, OrderStatus.CANCELLING, 1)
     assert kinds(saga.events) == [events.ReleaseStockRequested]
+    assert saga.deadline_at == NOW + 3 * FIRST
 
 
 def test_cancelling_a_confirmed_order_releases_stock_and_waits_with_a_deadline() -> None:

@@ -121,7 +121,6 @@ class SteadyLoad:
         try:
             if finish.action == "cancel":
                 self._patiently(lambda: self.folio.cancel_order(self.owner[finish.order_id], finish.order_id))
-                self.ledger.cancelled.add(finish.order_id)
             else:
                 self._patiently(lambda: self.folio.complete_order(finish.order_id))
         except ApiError as error:

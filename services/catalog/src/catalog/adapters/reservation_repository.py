@@ -5,7 +5,7 @@ from __future__ import annotations
 from typing import Any
 from uuid import UUID
 
-from sqlalchemy import insert, select, update
+from sqlalchemy import func, insert, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from catalog.adapters.tables import stock_reservation_lines, stock_reservations
@@ -30,6 +30,12 @@ def _rejection_from_json(data: dict[str, Any]) -> Rejection:
 class SqlReservations:
     def __init__(self, session: AsyncSession) -> None:
         self._session = session
+
+    async def lock_order(self, order_id: UUID) -> None:
+        # An advisory lock, not FOR UPDATE: it also holds an order with no reservation row yet, which two
+        # commands would otherwise both insert (UniqueViolation on pk_stock_reservations).
+        key = func.hashtextextended(str(order_id), 0)
+        await self._session.execute(select(func.pg_advisory_xact_lock(key)))
 
     async def get(self, order_id: UUID, *, for_update: bool = False) -> StockReservation | None:
         statement = select(stock_reservations).where(stock_reservations.c.order_id == order_id)

@@ -54,6 +54,9 @@ class Publishers(Protocol):
 
 
 class Reservations(Protocol):
+    async def lock_order(self, order_id: UUID) -> None:
+        """Hold the order's reservation, existing or not, until the transaction ends: its commands queue."""
+
     async def get(self, order_id: UUID, *, for_update: bool = False) -> StockReservation | None: ...
 
     async def add(self, reservation: StockReservation) -> None: ...

@@ -17,16 +17,15 @@ async def _answer_again(reservation: StockReservation, uow: CatalogUow) -> Stock
 async def reserve_stock(command: ReserveStock, uow: CatalogUow) -> StockReservation:
     """Answer with StockReserved or StockReservationRejected; a repeat gets the first answer again."""
     lines = check_request(command.lines)
+    # Always the order first, then its books: a twin ReserveStock or a ReleaseStock for the order waits
+    # here, and sees what the first one committed.
+    await uow.reservations.lock_order(command.order_id)
     existing = await uow.reservations.get(command.order_id)
     if existing is not None:
         return await _answer_again(existing, uow)
     # Held until commit, taken in id order: concurrent orders for the same books queue here, and never
     # each hold a book the other waits for.
     books = await uow.books.lock_many([line.book_id for line in lines])
-    # A twin request for this order may have committed while we waited for the books.
-    existing = await uow.reservations.get(command.order_id)
-    if existing is not None:
-        return await _answer_again(existing, uow)
     reservation = StockReservation.place(command.order_id, lines, books)
     for book in books.values():
         await uow.books.save(book)
@@ -38,7 +37,8 @@ async def reserve_stock(command: ReserveStock, uow: CatalogUow) -> StockReservat
 
 async def release_stock(command: ReleaseStock, uow: CatalogUow) -> StockReservation:
     """Give back what is held for the order, once; always answered by StockReleased."""
-    reservation = await uow.reservations.get(command.order_id, for_update=True)
+    await uow.reservations.lock_order(command.order_id)
+    reservation = await uow.reservations.get(command.order_id)
     if reservation is None:
         reservation = StockReservation.released_before_placed(command.order_id)
         await uow.reservations.add(reservation)

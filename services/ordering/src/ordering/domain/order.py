@@ -35,7 +35,10 @@ class OrderStatus(StrEnum):
 
 
 _MOVES: dict[OrderStatus, frozenset[OrderStatus]] = {
-    OrderStatus.PENDING: frozenset({OrderStatus.CONFIRMED, OrderStatus.REJECTED, OrderStatus.CANCELLED}),
+    # Pending to cancelling: a cancel remembered while awaiting stock, whose stock is being released.
+    OrderStatus.PENDING: frozenset(
+        {OrderStatus.CONFIRMED, OrderStatus.REJECTED, OrderStatus.CANCELLING, OrderStatus.CANCELLED}
+    ),
     OrderStatus.CONFIRMED: frozenset({OrderStatus.COMPLETED, OrderStatus.CANCELLING}),
     OrderStatus.CANCELLING: frozenset({OrderStatus.CANCELLED}),
 }

@@ -15,10 +15,11 @@ awaiting_stock                     DeadlineReached            request not sent y
                                                               ReleaseStock, cancel             → abandoned;
                                                               otherwise resend ReserveStock
 awaiting_stock                     CustomerCancel             remember it              → cancel_requested…
-cancel_requested_awaiting_stock    StockReserved              ReleaseStock, cancel the order   → abandoned
+cancel_requested_awaiting_stock    StockReserved              ReleaseStock, order cancelling   → releasing
 cancel_requested_awaiting_stock    StockReservationRejected   reject the order                 → rejected
-cancel_requested_awaiting_stock    DeadlineReached            request sent and its interval over: give up,
-                                                              ReleaseStock, cancel             → abandoned;
+cancel_requested_awaiting_stock    DeadlineReached            request sent and its interval over: stop
+                                                              asking, ReleaseStock, order
+                                                              cancelling                       → releasing;
                                                               otherwise wait
 confirmed                          CustomerCancel             ReleaseStock, order cancelling   → releasing
 confirmed                          AdminComplete              complete the order               → completed
@@ -41,7 +42,10 @@ on a request the catalog has not even seen. Intervals double from ``first_deadli
 ``max_deadline``, each spread by up to ``jitter`` so that sagas placed together do not resend together.
 ``give_up_after`` (the horizon) is counted from the first publication of the wait's first request; it ends
 only the wait for ReserveStock. ReleaseStock is resent on the capped ladder until StockReleased arrives: a
-customer's cancel never ends with the stock still held.
+customer's cancel never ends with the stock still held. A cancel remembered while awaiting stock is such a
+cancel too: once the catalog reserved, or its request had its interval, the saga releases and waits for
+StockReleased (the catalog keeps a release that came first, so a late ReserveStock holds nothing). Only
+the horizon abandons an order: ``abandoned`` means the catalog did not answer for that long.
 """
 
 from __future__ import annotations
@@ -242,19 +246,23 @@ def _resend_or_give_up(m: Move[t.DeadlineReached]) -> Step:
     return Step("reserve_stock_resent", f"attempt {m.saga.attempts}")
 
 
-def _give_up_once_sent(m: Move[t.DeadlineReached]) -> Step:
-    # The customer cancelled: no resend, but the request gets its chance before the saga stops waiting.
-    return m.saga._wait_again(m) or _give_up(m)
+def _release_once_sent(m: Move[t.DeadlineReached]) -> Step:
+    # The customer cancelled: no resend, but the request gets its chance before the saga stops asking.
+    # Then the stock is released and that release chased: a catalog slower than one interval (a freeze,
+    # an outage) still answers it, and the order ends cancelled, not abandoned.
+    if (waiting := m.saga._wait_again(m)) is not None:
+        return waiting
+    _cancel_and_release(m)
+    return Step("cancelling", f"no answer after {m.saga.attempts} request(s); releasing the stock")
 
 
 def _give_up(m: Move[t.DeadlineReached]) -> Step:
     # The catalog may have reserved without us hearing of it: release to be sure (release is idempotent).
-    reason = CUSTOMER_CANCELLED if m.saga.state is SagaState.CANCEL_REQUESTED else GAVE_UP
     attempts = m.saga.attempts
     m.saga._become(SagaState.ABANDONED)
-    m.saga._release(reason, m.policy, m.now)
-    m.order.cancel(reason, m.now)
-    return Step("gave_up", f"after {attempts} request(s): {reason}")
+    m.saga._release(GAVE_UP, m.policy, m.now)
+    m.order.cancel(GAVE_UP, m.now)
+    return Step("gave_up", f"after {attempts} request(s): {GAVE_UP}")
 
 
 def _resend_release(m: Move[t.DeadlineReached]) -> Step:
@@ -269,19 +277,22 @@ def _remember_cancel(m: Move[t.CustomerCancel]) -> Step:
     return Step("cancel_requested", f"by {m.trigger.by}; applied when the catalog answers")
 
 
-def _release_and_cancel(m: Move[t.StockReserved]) -> Step:
-    m.saga._become(SagaState.ABANDONED)
-    m.saga._release(CUSTOMER_CANCELLED, m.policy, m.now)
-    m.order.cancel(CUSTOMER_CANCELLED, m.now)
-    return Step("cancelled", "stock was reserved after the customer cancelled: released")
+def _release_reserved(m: Move[t.StockReserved]) -> Step:
+    _cancel_and_release(m)
+    return Step("cancelling", "stock was reserved after the customer cancelled: releasing it")
 
 
 def _start_release(m: Move[t.CustomerCancel]) -> Step:
+    _cancel_and_release(m)
+    return Step("cancelling", f"by {m.trigger.by}; releasing the stock")
+
+
+def _cancel_and_release(m: Move[Any]) -> None:
+    """The order is cancelling; ReleaseStock is sent and chased until StockReleased cancels it."""
     m.order.start_cancelling(CUSTOMER_CANCELLED, m.now)
     m.saga._become(SagaState.RELEASING)
     m.saga._begin_wait(m.now)
     m.saga._release(CUSTOMER_CANCELLED, m.policy, m.now)
-    return Step("cancelling", f"by {m.trigger.by}; releasing the stock")
 
 
 def _finish_cancel(m: Move[t.StockReleased]) -> Step:
@@ -326,9 +337,9 @@ RULES: dict[tuple[SagaState, type[t.Trigger]], Rule] = {
     (S.AWAITING_STOCK, t.StockReservationRejected): _reject,
     (S.AWAITING_STOCK, t.DeadlineReached): _resend_or_give_up,
     (S.AWAITING_STOCK, t.CustomerCancel): _remember_cancel,
-    (S.CANCEL_REQUESTED, t.StockReserved): _release_and_cancel,
+    (S.CANCEL_REQUESTED, t.StockReserved): _release_reserved,
     (S.CANCEL_REQUESTED, t.StockReservationRejected): _reject,
-    (S.CANCEL_REQUESTED, t.DeadlineReached): _give_up_once_sent,
+    (S.CANCEL_REQUESTED, t.DeadlineReached): _release_once_sent,
     (S.CANCEL_REQUESTED, t.CustomerCancel): _already_cancelled,
     (S.CONFIRMED, t.CustomerCancel): _start_release,
     (S.CONFIRMED, t.AdminComplete): _complete,
