@@ -159,10 +159,14 @@ def _describe(exc: BaseException) -> str:
 
 
 def copy_message(raw: AbstractIncomingMessage, headers: Mapping[str, Any]) -> aio_pika.Message:
-    """The same body and properties as ``raw`` with new headers, persistent."""
+    """The same body and properties as ``raw`` with new headers, persistent.
+
+    A string header that was not UTF-8 reaches us as ``bytes``, which the AMQP encoder refuses: it travels on
+    as a byte array, unchanged, so that such a message can still be retried or parked.
+    """
     return aio_pika.Message(
         raw.body,
-        headers=dict(headers),
+        headers={k: bytearray(v) if isinstance(v, bytes) else v for k, v in headers.items()},
         content_type=raw.content_type,
         content_encoding=raw.content_encoding,
         delivery_mode=DeliveryMode.PERSISTENT,
