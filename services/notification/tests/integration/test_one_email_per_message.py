@@ -171,6 +171,11 @@ async def test_a_notification_left_sending_by_a_stopped_worker_is_reported_unkno
         "UPDATE notifications SET claimed_at = now() - interval '1 hour' WHERE source_message_id = :id",
         id=sources[0],
     )
+    # The other's lease runs well past the moment the worker may first recover (a whole lease after start).
+    await db.execute(
+        "UPDATE notifications SET claimed_at = now() + interval '10 minutes' WHERE source_message_id = :id",
+        id=sources[1],
+    )
 
     async with start_worker(sending_lease_seconds=30):
 
@@ -178,7 +183,9 @@ async def test_a_notification_left_sending_by_a_stopped_worker_is_reported_unkno
             [row] = await db.notifications(sources[0])
             return row["status"] == "uncertain"
 
-        await eventually(resolved)
+        # Not before the worker has seen its database answer for a whole lease (30 s): a live worker that
+        # held an outcome through an outage must get to record it first.
+        await eventually(resolved, within=90)
 
         async def published() -> bool:
             rows = await db.outbox(NotificationFailed.TYPE)

@@ -137,6 +137,7 @@ async def send_due(
     clock: Callable[[], datetime],
     batch: int,
     recover: bool = True,
+    recover_within: float | None = None,
     outage: Callable[[BaseException], bool] = lambda _: False,
 ) -> PassResult:
     """One pass of the sender: recover stuck rows, claim a batch, hand it over concurrently, settle each.
@@ -144,10 +145,16 @@ async def send_due(
     The batch is no larger than the mailer's sessions, so every claimed row is handed over at once: none
     waits ``sending`` for a free session, where a crash would report it unknown without it ever being sent.
     ``recover`` is False while the caller has not seen the database answer for a whole lease (after an
-    outage, a live worker still holding an outcome must get to record it first). ``outage`` tells an error
+    outage, a live worker still holding an outcome must get to record it first); ``recover_within`` bounds
+    the recovery step, so that it cannot wait out an outage and run right after it. ``outage`` tells an error
     that means "the database is away" (recording is then retried until it answers) from any other.
     """
-    stuck = await resolve_stuck(ResolveStuck(clock(), batch), uows()) if recover else []
+    stuck: list[Notification] = []
+    if recover:
+        # Bounded: a resolution that waited out an outage for its connection would run the moment the
+        # database is back, before a live worker recorded what it held. Timing out fails the pass instead.
+        resolving = resolve_stuck(ResolveStuck(clock(), batch), uows())
+        stuck = await asyncio.wait_for(resolving, timeout=recover_within)
     limit = min(batch, mailer.sessions)
     claimed = await claim_due(ClaimDue(clock(), limit), uows())
     if not claimed:

@@ -67,6 +67,7 @@ async def send_notifications(resources: AppResources) -> None:
                 clock=utcnow,
                 batch=settings.sender_batch_size,
                 recover=recover,
+                recover_within=lease / 2,
                 outage=is_unreachable,
             )
         except Exception:
