@@ -39,9 +39,10 @@ from notification.domain.notification import WORKER_STOPPED, Notification, Statu
 
 log = logging.getLogger(__name__)
 
-# Recording an outcome fails for good after this many errors other than an outage (about six seconds); an
-# outage is waited out, never more than SETTLE_MAX_PAUSE between tries, so that the outcome is written soon
-# after the database is back, before any other worker's recovery may take the row for abandoned.
+# Recording an outcome fails for good after this many errors other than an outage (pauses doubling from
+# SETTLE_FIRST_PAUSE: about six seconds); an outage is waited out, never more than SETTLE_MAX_PAUSE between
+# tries, so that the outcome is written soon after the database is back, before any other worker's recovery
+# may take the row for abandoned.
 SETTLE_ATTEMPTS = 5
 SETTLE_FIRST_PAUSE = 0.4
 SETTLE_MAX_PAUSE = 1.0
@@ -194,14 +195,15 @@ async def _settle_patiently(
         try:
             return await settle_attempt(SettleAttempt(claimed, outcome, clock()), uows())
         except Exception as exc:
-            if not outage(exc):
+            away = outage(exc)
+            if not away:
                 failures += 1
                 if failures == SETTLE_ATTEMPTS:
                     log.exception("could not record the outcome of notification %s: %s", claimed.id, outcome)
                     return None
             log.warning("recording notification %s failed; again in %.1fs", claimed.id, pause, exc_info=True)
             await asyncio.sleep(pause)
-            pause = min(pause * 2, SETTLE_MAX_PAUSE)
+            pause = min(pause * 2, SETTLE_MAX_PAUSE) if away else pause * 2
 
 
 def _as_outcome(notification: Notification, result: DeliveryOutcome | BaseException) -> DeliveryOutcome:
