@@ -69,6 +69,12 @@ class FakeNotifications:
         ]
         return [copy.deepcopy(n) for n in stuck[:limit]]
 
+    async def lock_claimed(self, claim_id: UUID) -> Sequence[Notification]:
+        claimed = [
+            n for n in self._table.rows.values() if n.status is Status.SENDING and n.claim_id == claim_id
+        ]
+        return [copy.deepcopy(n) for n in claimed]
+
 
 class FakeUow:
     def __init__(self, table: Table) -> None:
@@ -292,3 +298,66 @@ async def test_a_pass_told_not_to_recover_leaves_rows_sending_past_the_lease_alo
     assert result.resolved_stuck == 0
     assert table.rows[stuck.id].status is Status.SENDING
     assert table.published == []
+
+
+class AnswerLostUow(FakeUow):
+    """A unit of work whose commit lands but whose answer is lost with its connection (session terminated)."""
+
+    async def commit(self) -> None:
+        await super().commit()
+        raise ConnectionError("connection was closed in the middle of operation")
+
+
+async def test_a_claim_committed_unheard_is_put_back_pending_and_sent_once_later(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.setattr(sending, "SETTLE_FIRST_PAUSE", 0.0)
+    table = Table()
+    notification = recorded(table)
+    other = recorded(table)
+    # Another worker's claim in flight: not this worker's to put back.
+    other.start_attempt(NOW, uuid4())
+    table.put(other)
+    # Resolving (nothing stuck) commits; the claim commits but its answer is lost; the withdrawal works.
+    uows = iter([FakeUow(table), AnswerLostUow(table), FakeUow(table)])
+    mailer = FakeMailer(Accepted())
+
+    with pytest.raises(ConnectionError):
+        await send_due(lambda: next(uows), mailer, clock=lambda: NOW, batch=10)
+    assert table.rows[notification.id].status is Status.PENDING
+    assert table.rows[other.id].status is Status.SENDING
+    assert mailer.handed_over == []
+
+    later = NOW + timedelta(minutes=5)
+    result = await send_due(lambda: FakeUow(table), mailer, clock=lambda: later, batch=10, recover=False)
+
+    assert result.outcomes == (Status.SENT,)
+    assert mailer.handed_over == [notification.id]
+    assert table.rows[notification.id].attempts == 1
+    assert [type(e) for e in table.published] == [NotificationSent]
+
+
+async def test_a_claim_withdrawal_rides_out_the_outage_that_lost_the_claims_answer(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.setattr(sending, "SETTLE_FIRST_PAUSE", 0.0)
+    table = Table()
+    notification = recorded(table)
+    away = itertools.repeat(True, sending.SETTLE_ATTEMPTS * 3)
+    uows = itertools.chain(
+        [FakeUow(table), AnswerLostUow(table)],
+        (FlakyUow(table, fails=f) for f in away),
+        itertools.repeat(FakeUow(table)),
+    )
+
+    with pytest.raises(ConnectionError):
+        await send_due(
+            lambda: next(uows),
+            FakeMailer(),
+            clock=lambda: NOW,
+            batch=10,
+            outage=lambda exc: isinstance(exc, ConnectionError),
+        )
+
+    assert table.rows[notification.id].status is Status.PENDING
+    assert table.rows[notification.id].claim_id is None

@@ -38,6 +38,7 @@ def to_row(notification: Notification) -> dict[str, Any]:
         "updated_at": notification.updated_at,
         "sent_at": notification.sent_at,
         "traceparent": notification.traceparent,
+        "claim_id": notification.claim_id,
     }
 
 
@@ -60,6 +61,7 @@ def from_row(row: RowMapping) -> Notification:
         updated_at=row["updated_at"],
         sent_at=row["sent_at"],
         traceparent=row["traceparent"],
+        claim_id=row["claim_id"],
     )
 
 
@@ -98,7 +100,16 @@ def locking(statement: Select[Any], limit: int) -> Select[Any]:
 
 
 # What changes after a notification is recorded; the rest is written once.
-_MUTABLE = ("status", "attempts", "next_attempt_at", "claimed_at", "last_error", "updated_at", "sent_at")
+_MUTABLE = (
+    "status",
+    "attempts",
+    "next_attempt_at",
+    "claimed_at",
+    "claim_id",
+    "last_error",
+    "updated_at",
+    "sent_at",
+)
 
 
 class SqlNotifications:
@@ -130,6 +141,14 @@ class SqlNotifications:
 
     async def lock_stuck(self, claimed_before: datetime, limit: int) -> Sequence[Notification]:
         return await self._locked(stuck_query(claimed_before), limit)
+
+    async def lock_claimed(self, claim_id: UUID) -> Sequence[Notification]:
+        # The few rows `sending` are read through their partial index, then filtered.
+        statement = select(notifications).where(
+            notifications.c.status == Status.SENDING.value, notifications.c.claim_id == claim_id
+        )
+        rows = (await self._session.execute(statement.with_for_update())).mappings()
+        return [from_row(row) for row in rows]
 
     async def _locked(self, statement: Select[Any], limit: int) -> list[Notification]:
         locked = locking(statement, limit)

@@ -51,6 +51,8 @@ notifications = Table(
     Column("sent_at", DateTime(timezone=True), nullable=True),
     # W3C trace context of the handler that recorded the row; the sender's hand-off continues it.
     Column("traceparent", Text, nullable=True),
+    # The claim that started the attempt in flight (see Notification.claim_id).
+    Column("claim_id", Uuid, nullable=True),
 )
 # The sender's two scans touch only rows in flight; partial indexes keep them small as sent rows pile up,
 # and their columns are the scans' order, so a claim reads its first rows from the index without a sort.

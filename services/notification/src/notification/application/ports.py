@@ -26,6 +26,9 @@ class Notifications(Protocol):
     async def lock_stuck(self, claimed_before: datetime, limit: int) -> Sequence[Notification]:
         """Notifications ``sending`` since before ``claimed_before``, locked likewise."""
 
+    async def lock_claimed(self, claim_id: UUID) -> Sequence[Notification]:
+        """Notifications still ``sending`` for the claim ``claim_id``, locked for this transaction."""
+
 
 class Reads(Protocol):
     async def notifications(

@@ -6,8 +6,11 @@ The guarantee
 connection fails while the message body is with the server).
 
 1. *Claim.* One transaction locks due ``pending`` rows ``FOR UPDATE SKIP LOCKED``, marks them ``sending``
-   (attempt counted, ``claimed_at`` set) and **commits before the mail server is contacted**. Two workers
-   never claim the same row, and a row is never ``pending`` while an attempt on it may be in flight.
+   (attempt counted, ``claimed_at`` and the claim's id set) and **commits before the mail server is
+   contacted**. Two workers never claim the same row, and a row is never ``pending`` while an attempt on it
+   may be in flight. A claim whose commit fails may still have landed (the connection died with the answer
+   on its way): nothing of it was handed over, so the worker puts back ``pending`` the rows that carry its
+   claim's id, riding out the outage, before any recovery could take them for a stopped worker's.
 2. *Hand-off.* The e-mail goes over SMTP with a ``Message-ID`` derived from the notification id (the same on
    every attempt), bounded by a deadline shorter than the sending lease.
 3. *Settle.* One transaction records the outcome: ``sent`` with NotificationSent in the outbox; back to
@@ -29,15 +32,19 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import Callable
-from dataclasses import dataclass
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass, field
 from datetime import datetime
+from typing import TypeVar
+from uuid import UUID, uuid4
 
 from notification.application.ports import Mailer, NotificationUow
 from notification.domain.delivery import DeliveryOutcome, Unknown
 from notification.domain.notification import WORKER_STOPPED, Notification, Status
 
 log = logging.getLogger(__name__)
+
+T = TypeVar("T")
 
 # Recording an outcome fails for good after this many errors other than an outage (pauses doubling from
 # SETTLE_FIRST_PAUSE: about six seconds); an outage is waited out, never more than SETTLE_MAX_PAUSE between
@@ -52,6 +59,13 @@ SETTLE_MAX_PAUSE = 1.0
 class ClaimDue:
     now: datetime
     limit: int
+    claim_id: UUID = field(default_factory=uuid4)
+
+
+@dataclass(frozen=True, slots=True)
+class WithdrawClaim:
+    claim_id: UUID
+    now: datetime
 
 
 @dataclass(frozen=True, slots=True)
@@ -72,10 +86,22 @@ async def claim_due(command: ClaimDue, uow: NotificationUow) -> list[Notificatio
     async with uow:
         due = list(await uow.notifications.lock_due(command.now, command.limit))
         for notification in due:
-            notification.start_attempt(command.now)
+            notification.start_attempt(command.now, command.claim_id)
             await uow.notifications.save(notification)
         await uow.commit()
     return due
+
+
+async def withdraw_claim(command: WithdrawClaim, uow: NotificationUow) -> int:
+    """Put back ``pending`` the rows claim ``command.claim_id`` marked ``sending``, if its commit landed."""
+    async with uow:
+        withdrawn = 0
+        for notification in await uow.notifications.lock_claimed(command.claim_id):
+            if notification.withdraw_claim(command.claim_id, command.now):
+                await uow.notifications.save(notification)
+                withdrawn += 1
+        await uow.commit()
+    return withdrawn
 
 
 async def settle_attempt(command: SettleAttempt, uow: NotificationUow) -> Notification | None:
@@ -156,8 +182,18 @@ async def send_due(
         # database is back, before a live worker recorded what it held. Timing out fails the pass instead.
         resolving = resolve_stuck(ResolveStuck(clock(), batch), uows())
         stuck = await asyncio.wait_for(resolving, timeout=recover_within)
-    limit = min(batch, mailer.sessions)
-    claimed = await claim_due(ClaimDue(clock(), limit), uows())
+    claim = ClaimDue(clock(), min(batch, mailer.sessions))
+    try:
+        claimed = await claim_due(claim, uows())
+    except Exception:
+        withdrawn = await _patiently(
+            lambda: withdraw_claim(WithdrawClaim(claim.claim_id, clock()), uows()),
+            outage,
+            what=f"withdrawing claim {claim.claim_id}",
+        )
+        if withdrawn:
+            log.warning("claim %s committed unheard; %d notification(s) put back", claim.claim_id, withdrawn)
+        raise
     if not claimed:
         return PassResult(0, (), len(stuck))
 
@@ -169,39 +205,40 @@ async def send_due(
         except Exception as exc:
             result = exc
         outcome = _as_outcome(notification, result)
-        settled = await _settle_patiently(uows, notification, outcome, clock, outage)
+        settled = await _patiently(
+            lambda: settle_attempt(SettleAttempt(notification, outcome, clock()), uows()),
+            outage,
+            what=f"recording notification {notification.id} ({outcome})",
+        )
         return settled.status if settled is not None else None
 
     # Concurrently, so every claimed row is handed over at once and none waits out the lease in a queue.
     statuses = await asyncio.gather(*(hand_over(n) for n in claimed))
     outcomes = tuple(s for s in statuses if s is not None)
-    return PassResult(len(claimed), outcomes, len(stuck), full=len(claimed) >= limit)
+    return PassResult(len(claimed), outcomes, len(stuck), full=len(claimed) >= claim.limit)
 
 
-async def _settle_patiently(
-    uows: Callable[[], NotificationUow],
-    claimed: Notification,
-    outcome: DeliveryOutcome,
-    clock: Callable[[], datetime],
-    outage: Callable[[BaseException], bool],
-) -> Notification | None:
-    """Settle, riding out a database outage of any length: the outcome is known now and would be lost after.
+async def _patiently(
+    attempt: Callable[[], Awaitable[T]], outage: Callable[[BaseException], bool], *, what: str
+) -> T | None:
+    """Run ``attempt`` (a settle or a withdrawal), riding out a database outage of any length: what the
+    worker knows now would be lost after.
 
-    Other errors are tried ``SETTLE_ATTEMPTS`` times; then the row is left ``sending`` and recovery reports it
-    unknown once the lease is over: wrongly pessimistic for an accepted e-mail, but never a second one.
+    Other errors are tried ``SETTLE_ATTEMPTS`` times; then None, and the row is left ``sending`` for recovery
+    to report unknown once the lease is over: wrongly pessimistic for an accepted e-mail, never a second one.
     """
     pause, failures = SETTLE_FIRST_PAUSE, 0
     while True:
         try:
-            return await settle_attempt(SettleAttempt(claimed, outcome, clock()), uows())
+            return await attempt()
         except Exception as exc:
             away = outage(exc)
             if not away:
                 failures += 1
                 if failures == SETTLE_ATTEMPTS:
-                    log.exception("could not record the outcome of notification %s: %s", claimed.id, outcome)
+                    log.exception("%s failed for good", what)
                     return None
-            log.warning("recording notification %s failed; again in %.1fs", claimed.id, pause, exc_info=True)
+            log.warning("%s failed; again in %.1fs", what, pause, exc_info=True)
             await asyncio.sleep(pause)
             pause = min(pause * 2, SETTLE_MAX_PAUSE) if away else pause * 2
 

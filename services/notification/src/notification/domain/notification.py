@@ -65,6 +65,9 @@ class Notification:
     sent_at: datetime | None = None
     # The W3C trace context of the handler that recorded it, opaque here: the hand-off joins that trace.
     traceparent: str | None = None
+    # Which claim started the attempt in flight: a worker that never heard whether its claim committed
+    # takes back exactly its own rows, never another worker's.
+    claim_id: UUID | None = None
     events: list[Any] = field(default_factory=list)
 
     @classmethod
@@ -117,7 +120,7 @@ class Notification:
             and self.claimed_at + policy.sending_lease <= now
         )
 
-    def start_attempt(self, now: datetime) -> None:
+    def start_attempt(self, now: datetime, claim_id: UUID | None = None) -> None:
         """Claim the notification for one hand-off; committed before the mail server is contacted."""
         self._require(Status.PENDING, "start an attempt")
         if not self.is_due(now):
@@ -125,7 +128,19 @@ class Notification:
         self.status = Status.SENDING
         self.attempts += 1
         self.claimed_at = now
+        self.claim_id = claim_id
         self.updated_at = now
+
+    def withdraw_claim(self, claim_id: UUID, now: datetime) -> bool:
+        """Undo :meth:`start_attempt` of claim ``claim_id``, which handed nothing over; False if not its."""
+        if self.status is not Status.SENDING or self.claim_id != claim_id:
+            return False
+        self.status = Status.PENDING
+        self.attempts -= 1
+        self.claimed_at = None
+        self.claim_id = None
+        self.updated_at = now
+        return True
 
     def settle(self, outcome: DeliveryOutcome, now: datetime, policy: DeliveryPolicy) -> None:
         """Record what the hand-off started by :meth:`start_attempt` ended with."""
@@ -143,6 +158,7 @@ class Notification:
         self.status = Status.UNCERTAIN
         self.last_error = _short(reason)
         self.claimed_at = None
+        self.claim_id = None
         self.updated_at = now
         self._failed(self.last_error, now)
 
@@ -151,6 +167,7 @@ class Notification:
         self.status = Status.SENT
         self.sent_at = now
         self.claimed_at = None
+        self.claim_id = None
         self.updated_at = now
         self.events.append(NotificationSent(**self._event_fields(now)))
 
@@ -158,6 +175,7 @@ class Notification:
         self._require(Status.SENDING, "record a refusal")
         self.last_error = _short(reason)
         self.claimed_at = None
+        self.claim_id = None
         self.updated_at = now
         if permanent:
             self.status = Status.FAILED
