@@ -28,6 +28,7 @@ import asyncio
 import contextlib
 import email
 import email.policy
+import functools
 import json
 import logging
 import re
@@ -48,7 +49,9 @@ HOSTNAME = "folio-smtp-sink"
 _UNSAFE_FILE_CHARS = re.compile(r"[^A-Za-z0-9._@-]+")
 
 
-@dataclass(frozen=True, slots=True)
+# Not slotted: the parsed message and its summary are cached on the instance. Tests poll the listing many
+# times a second while hundreds of e-mails pile up; parsing them all on every poll took most of a core.
+@dataclass(frozen=True)
 class ReceivedMail:
     number: int
     mail_from: str
@@ -57,7 +60,7 @@ class ReceivedMail:
     received_at: datetime
     path: Path | None = None
 
-    @property
+    @functools.cached_property
     def message(self) -> email.message.EmailMessage:
         parsed = email.message_from_bytes(self.data, policy=email.policy.default)
         assert isinstance(parsed, email.message.EmailMessage)
@@ -77,6 +80,10 @@ class ReceivedMail:
         return content
 
     def summary(self) -> dict[str, Any]:
+        return dict(self._summary)
+
+    @functools.cached_property
+    def _summary(self) -> dict[str, Any]:
         return {
             "number": self.number,
             "mail_from": self.mail_from,

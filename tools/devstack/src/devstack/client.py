@@ -257,7 +257,7 @@ class Folio:
 
     def mails(self) -> list[Json]:
         """What the SMTP sink received (one summary per e-mail)."""
-        # The sink parses every e-mail it holds for the listing: slow once it holds thousands.
+        # Generous: the listing of thousands of e-mails is large.
         response = self.http.get(f"{self.config.mail_url}/messages", timeout=120)
         response.raise_for_status()
         listing: list[Json] = response.json()
