@@ -64,6 +64,10 @@ def build_app() -> FastAPI:
     async def boom() -> None:
         raise RuntimeError("password=hunter2 in an internal detail")
 
+    @app.get("/database-away")
+    async def database_away() -> None:
+        raise ConnectionRefusedError(111, "Connect call failed ('127.0.0.1', 5432)")
+
     return app
 
 
@@ -196,6 +200,14 @@ async def test_unexpected_error_is_500_without_internals(
     assert "RuntimeError" not in response.text
     assert body["detail"] == "An unexpected error occurred."
     assert any("hunter2" in (record.exc_text or "") for record in caplog.records)
+
+
+async def test_an_unreachable_database_is_503_with_retry_after_not_a_500(client: httpx.AsyncClient) -> None:
+    response = await client.get("/database-away")
+    body = problem(response, 503)
+    assert int(response.headers["Retry-After"]) > 0
+    assert "5432" not in response.text
+    assert body["title"] == "Service Unavailable"
 
 
 def test_extensions_may_not_shadow_standard_members() -> None:

@@ -4,8 +4,10 @@ FastAPI documents a 422 of its own shape (``HTTPValidationError``, ``application
 :func:`document_api` replaces that with every problem an operation can answer, as ``application/problem+json``
 with the real schema, worked out from what the route depends on:
 
-- a bearer token (``CurrentCaller``, ``AdminCaller``, ...): 401, 403, and 503 when the issuer's keys
-  cannot be fetched; the operation's security requirement names the roles a ``RoleRequirement`` asks for;
+- every operation: 503 with ``Retry-After`` while a dependency (the database, the issuer's keys) cannot
+  be reached;
+- a bearer token (``CurrentCaller``, ``AdminCaller``, ...): 401 and 403; the operation's security
+  requirement names the roles a ``RoleRequirement`` asks for;
 - path parameters: 404; any parameter or body: 422 (``ValidationProblem``, with ``errors``);
 - a body: 400 (unreadable), 413 (too large), 415 (not JSON);
 - ``Idempotency-Key``: 409 (the same key still in flight) and 422 (reused for another request);
@@ -42,7 +44,7 @@ DESCRIPTIONS = {
     413: "The body is larger than the service accepts",
     415: "The body is not JSON",
     422: "The request is not valid: `errors` names each failing field",
-    503: "Tokens cannot be verified right now (the issuer's keys are unreachable); retry later",
+    503: "The database or the token issuer's keys cannot be reached now; retry after `Retry-After`",
 }
 
 
@@ -77,14 +79,21 @@ def _dependants(dependant: Dependant) -> Iterator[Dependant]:
         yield from _dependants(child)
 
 
+RETRY_AFTER = {
+    "description": "Seconds to wait before trying again",
+    "schema": {"type": "integer", "minimum": 0},
+}
+
+
 def problem_statuses(route: APIRoute | RouteContext) -> tuple[dict[int, str], list[str] | None]:
     """The problem statuses ``route`` can answer (with descriptions) and its required roles (None: public)."""
     dependants = list(_dependants(route.dependant))
     calls = [dependant.call for dependant in dependants]
-    statuses: set[int] = {422}  # any URL: a NUL in the query string (see guard)
+    # Any URL: a NUL in the query string (see guard); any operation: an outage.
+    statuses: set[int] = {422, 503}
     roles: list[str] | None = None
     if any(isinstance(call, SecurityBase) for call in calls):
-        statuses |= {401, 403, 503}
+        statuses |= {401, 403}
         roles = sorted({role for call in calls if isinstance(call, RoleRequirement) for role in call.roles})
     if any(dependant.path_params for dependant in dependants):
         statuses.add(404)
@@ -102,10 +111,13 @@ def problem_statuses(route: APIRoute | RouteContext) -> tuple[dict[int, str], li
 
 def _problem_response(status: int, description: str) -> dict[str, Any]:
     model = ValidationProblem if status == 422 else Problem
-    return {
+    response: dict[str, Any] = {
         "description": description,
         "content": {PROBLEM_JSON: {"schema": {"$ref": REF.format(model=model.__name__)}}},
     }
+    if status == 503:
+        response["headers"] = {"Retry-After": RETRY_AFTER}
+    return response
 
 
 def _components() -> dict[str, Any]:

@@ -8,7 +8,8 @@ Raise :class:`ProblemError` (or one of the helpers) anywhere below a route::
 
 :func:`install_problem_handlers` (called by the app factory) renders those, request validation errors
 (422 with an ``errors`` list naming each failing field, malformed JSON included), Starlette's HTTP errors
-(404 unknown route, 405, ...) and any unexpected exception (500, logged, nothing internal in the body).
+(404 unknown route, 405, ...), an unreachable database (503 with ``Retry-After``: an outage is not a bug)
+and any other unexpected exception (500, logged, nothing internal in the body).
 """
 
 from __future__ import annotations
@@ -27,12 +28,16 @@ from starlette.responses import Response
 from starlette.routing import Match
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
+from chassis.messaging.unreachable import is_unreachable
+
 logger = logging.getLogger(__name__)
 
 PROBLEM_JSON = "application/problem+json"
 ABOUT_BLANK = "about:blank"
 # Members RFC 9457 defines; an extension must not shadow them.
 _STANDARD_MEMBERS = frozenset({"type", "title", "status", "detail", "instance"})
+# What a 503 answered during a database outage asks the client to wait.
+OUTAGE_RETRY_AFTER_SECONDS = 2
 
 
 def _phrase(status: int) -> str:
@@ -225,10 +230,23 @@ class _UnexpectedErrors:
 
         try:
             await self.app(scope, receive, watch)
-        except Exception:
-            logger.exception("unhandled error answering %s %s", scope.get("method"), scope.get("path"))
+        except Exception as error:
             if started:
+                logger.exception("error after answering %s %s", scope.get("method"), scope.get("path"))
                 raise
+            if is_unreachable(error):
+                # The database is away: not the caller's fault nor a bug, and worth asking again shortly.
+                method, path = scope.get("method"), scope.get("path")
+                logger.warning("%s %s: a dependency is unreachable: %s", method, path, error)
+                problem = ProblemError(
+                    503,
+                    "Service Unavailable",
+                    "A service this API depends on cannot be reached right now; try again shortly.",
+                    headers={"Retry-After": str(OUTAGE_RETRY_AFTER_SECONDS)},
+                )
+                await problem.to_response(instance=scope.get("path"))(scope, receive, send)
+                return
+            logger.exception("unhandled error answering %s %s", scope.get("method"), scope.get("path"))
             body = ProblemError(500, "Internal Server Error", "An unexpected error occurred.").to_dict(
                 instance=scope.get("path")
             )
