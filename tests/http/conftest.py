@@ -1,5 +1,5 @@
-"""A stack of its own for the HTTP contract tests: every service's API and worker on free ports, its own
-databases and vhost, a few resources owned by one customer, and a token for each kind of caller.
+"""The HTTP contract tests run against the session's stack (`tests/conftest.py`), with a few resources
+owned by one customer and a token for each kind of caller.
 
 The tests read each service's OpenAPI from the running API and hold the service to it, so a route added
 tomorrow is fuzzed and checked for access like the others without anyone listing it here.
@@ -7,12 +7,8 @@ tomorrow is fuzzed and checked for access like the others without anyone listing
 
 from __future__ import annotations
 
-import shutil
-import tempfile
-import uuid
 from collections.abc import Iterator
 from dataclasses import dataclass
-from pathlib import Path
 from typing import Any
 
 import httpx
@@ -20,12 +16,9 @@ import pytest
 
 from chassis.auth.tokens import mint_local_token
 from devstack.client import Customer, Folio, eventually
-from devstack.config import SERVICES, StackConfig, with_free_ports
+from devstack.config import SERVICES
 from devstack.stack import Stack
-
-# Generous: nine processes import and start at once, and a CI machine may be busy.
-START_TIMEOUT = 300.0
-HTTP_ENV = {"FOLIO_OUTBOX_POLL_INTERVAL": "0.5", "FOLIO_LOG_LEVEL": "WARNING"}
+from tests.conftest import START_TIMEOUT
 
 
 @dataclass(frozen=True)
@@ -60,31 +53,6 @@ class World:
         return {"book_id": book_id, "order_id": self.order_id, "id": self.author_id}
 
 
-@pytest.fixture(scope="session")
-def stack(request: pytest.FixtureRequest) -> Iterator[Stack]:
-    tag = uuid.uuid4().hex[:8]
-    run_dir = Path(tempfile.gettempdir()) / "folio-http" / tag
-    config = with_free_ports(
-        StackConfig(prefix=f"http_{tag}", vhost=f"folio_http_{tag}", run_dir=run_dir, extra_env=HTTP_ENV)
-    )
-    running = Stack(config)
-    failed = False
-    try:
-        running.prepare()
-        running.start()
-        running.wait_ready(timeout=START_TIMEOUT)
-        yield running
-    except BaseException:
-        failed = True
-        raise
-    finally:
-        running.teardown(stop_timeout=5)
-        if failed or request.session.testsfailed:
-            print(f"\nhttp stack logs kept in {running.log_dir}")
-        else:
-            shutil.rmtree(run_dir, ignore_errors=True)
-
-
 def _identities(secret: str, folio: Folio, alice: Customer, bob: Customer) -> dict[str, Identity]:
     def mint(subject: str, email: str | None, roles: list[str], **claims: Any) -> str:
         return mint_local_token(secret, subject, email, roles, ttl=3 * 3600, **claims)
@@ -116,6 +84,8 @@ def _identities(secret: str, folio: Folio, alice: Customer, bob: Customer) -> di
 @pytest.fixture(scope="session")
 def world(stack: Stack) -> Iterator[World]:
     """Alice's order (with its confirmation mail) and feedback on a book every service knows."""
+    # After the drills, every process is back and ready before the contract is checked.
+    stack.wait_ready(timeout=START_TIMEOUT)
     with Folio(stack.config) as folio:
         alice, bob = Customer.named("Alice"), Customer.named("Bob")
         author_id = folio.create_author("Ursula K. Le Guin")
