@@ -17,17 +17,15 @@ import tempfile
 import uuid
 from collections.abc import Iterable, Iterator
 from contextlib import contextmanager
-from dataclasses import dataclass, replace
+from dataclasses import replace
 from pathlib import Path
 
 import pytest
 
-from devstack import private_postgres
 from devstack.admin import Admin
 from devstack.client import Folio
 from devstack.config import StackConfig, with_free_ports
 from devstack.faults import SmtpSwitch
-from devstack.private_postgres import PrivatePostgres
 from devstack.stack import Stack
 
 REPLICAS = 2
@@ -155,30 +153,7 @@ def last_deadline() -> float:
     return LAST_DEADLINE_SECONDS
 
 
-# Held back when the private stack starts: the drill of a consumer's queue absent starts them itself. (Not
-# the catalog: on a loaded machine its start could outlast the saga's give-up horizon.)
-HELD_BACK = (("rating", "worker"),)
-
-
-@dataclass(frozen=True)
-class PrivateStack:
-    stack: Stack
-    postgres: PrivatePostgres
-    held_back: tuple[tuple[str, str], ...]
-
-
-@pytest.fixture(scope="module")
-def private_stack(request: pytest.FixtureRequest) -> Iterator[PrivateStack]:
-    """A stack on a PostgreSQL server of its own (a drill restarts it), with its rating workers not
-    started yet."""
-    if not private_postgres.available():
-        pytest.skip(f"needs initdb and pg_ctl in {private_postgres.BIN}")
-    server = PrivatePostgres(Path(tempfile.mkdtemp(prefix="folio-pg-"))).start()
-    try:
-        with (
-            started_switch() as switch,
-            running_stack(request, switch, postgres_admin_url=server.url, hold_back=HELD_BACK) as running,
-        ):
-            yield PrivateStack(running, server, HELD_BACK)
-    finally:
-        server.remove()
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    """Tests marked ``own_stack`` first: their stacks then run before the session's stack starts (it stays
+    up to the end), so that no two stacks share the machine's cores at once."""
+    items.sort(key=lambda item: item.get_closest_marker("own_stack") is None)

@@ -7,7 +7,7 @@ repairs anything between the fault and the checks: undoing the fault is the only
 
 The outages are a few seconds longer than the budgets the stack runs with (`conftest.E2E_ENV`): the
 consumers' retry delays, the saga's deadlines, the sender's SMTP budget. The database-server restart and
-the queue-absent drill run on a stack of their own, on a private PostgreSQL server.
+the drill of consumers started late run on a stack of their own (`test_private_server_faults.py`).
 """
 
 from __future__ import annotations
@@ -15,7 +15,6 @@ from __future__ import annotations
 import time
 from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
-from typing import Any
 
 import pytest
 
@@ -26,34 +25,19 @@ from devstack.faults import SmtpSwitch, refusing_connections, refusing_exchange
 from devstack.invariants import check_recovered
 from devstack.load import SteadyLoad
 from devstack.stack import Stack
+from tests.e2e.drills import (
+    MARGIN_SECONDS,
+    RATE,
+    RECOVERY_TIMEOUT,
+    all_running,
+    hold,
+    outage,
+    placed_at_least,
+)
 
 pytestmark = pytest.mark.e2e
 
-RECOVERY_TIMEOUT = 120.0
-READY_TIMEOUT = 300.0
-# Orders per second, over both api replicas.
-RATE = 6.0
-# How far each outage outlasts the longest budget it has to beat.
-MARGIN_SECONDS = 3.0
-
 RESERVE_STOCK = "folio.catalog.reserve-stock.v1"
-
-
-def budgets(env: dict[str, str]) -> dict[str, float]:
-    """The stack's budgets in seconds, from its settings: what an outage must outlast."""
-    retry = sum(float(d) for d in env["FOLIO_RETRY_DELAYS"].split(","))
-    deadline = float(env["ORDERING_SAGA_FIRST_DEADLINE_SECONDS"])
-    base = float(env["NOTIFICATION_BACKOFF_BASE_SECONDS"])
-    top = float(env["NOTIFICATION_BACKOFF_MAX_SECONDS"])
-    # The sender's old budget: five tries, doubling from the base, then failed for good.
-    smtp = sum(min(base * 2**k, top) for k in range(4))
-    return {"retry": retry, "saga deadline": deadline, "smtp": smtp}
-
-
-def outage(env: dict[str, str], *beats: str) -> float:
-    """Seconds of an outage longer than each budget named (all of them when none is)."""
-    known = budgets(env)
-    return max(known[name] for name in beats or known) + MARGIN_SECONDS
 
 
 @pytest.fixture
@@ -68,20 +52,6 @@ def drill(healthy: Stack, admin: Admin, smtp_switch: SmtpSwitch) -> Iterator[dat
             healthy.resume(name)
     for queue in admin.consumer_queues():
         admin.purge(f"{queue}.dlq")
-
-
-def placed_at_least(load: SteadyLoad, count: int) -> None:
-    eventually(lambda: load.placed >= count, timeout=60, what=f"{count} orders placed")
-
-
-def hold(seconds: float) -> None:
-    """Keep a fault in place for ``seconds``: the length of the outage, not a wait for a state."""
-    time.sleep(seconds)
-
-
-def all_running(stack: Stack) -> None:
-    exited = [name for name in stack.specs if not stack.running(name)]
-    assert not exited, f"exited during the fault: {exited} (see {stack.log_dir})"
 
 
 def test_each_database_refusing_connections_longer_than_every_budget(
@@ -203,56 +173,3 @@ def test_broker_refusing_one_exchange_to_the_relay_fails_only_its_rows(
     early.ledger.stock.update(load.ledger.stock)
     outcome = check_recovered(folio, admin, early.ledger, since=drill, timeout=RECOVERY_TIMEOUT)
     print(f"ordering refused catalog.commands for {away:.0f}s; {outcome}")
-
-
-def private_clients(private_stack: Any) -> tuple[Stack, Folio, Admin]:
-    stack: Stack = private_stack.stack
-    return stack, Folio(stack.config), Admin(stack.config)
-
-
-def test_messages_published_before_their_consumers_first_start_arrive_once(private_stack: Any) -> None:
-    stack, folio, admin = private_clients(private_stack)
-    held = [name for service, role in private_stack.held_back for name in stack.replicas(service, role)]
-    assert not any(stack.running(name) for name in held), "run this drill on a stack that held them back"
-    since = datetime.now(UTC) - timedelta(seconds=1)
-    with folio:
-        load = SteadyLoad(folio, books=3, stock=300, seed=97)
-        with load.running(per_second=RATE):
-            placed_at_least(load, 12)
-            # BookCreated and the completions go out while rating's worker has not started yet.
-            eventually(
-                lambda: _published(admin, "folio.ordering.order-completed.v1") >= 2,
-                timeout=60,
-                what="OrderCompleted published before the rating worker started",
-            )
-            rating = stack.replicas("rating", "worker")
-            stack.start(rating)
-            stack.wait_ready(rating, timeout=READY_TIMEOUT)
-        outcome = check_recovered(folio, admin, load.ledger, since=since, timeout=RECOVERY_TIMEOUT)
-    print(f"consumers started after their messages were published; {outcome}")
-
-
-def test_postgresql_server_restarted_under_load(private_stack: Any) -> None:
-    stack, folio, admin = private_clients(private_stack)
-    stack.start()
-    stack.wait_ready(timeout=READY_TIMEOUT)
-    down_for = outage(stack.config.extra_env, "retry", "smtp")
-    since = datetime.now(UTC) - timedelta(seconds=1)
-    with folio:
-        load = SteadyLoad(folio, books=4, stock=400, seed=98)
-        with load.running(per_second=RATE):
-            placed_at_least(load, 15)
-            away = private_stack.postgres.restart(down_for=down_for)
-            placed_at_least(load, load.placed + 15)
-        all_running(stack)
-        outcome = check_recovered(folio, admin, load.ledger, since=since, timeout=RECOVERY_TIMEOUT)
-    print(f"PostgreSQL away {away:.1f}s; {outcome}; calls repeated by clients {load.repeated}")
-
-
-def _published(admin: Admin, message_type: str) -> int:
-    rows = admin.query(
-        "ordering",
-        "SELECT count(*) AS n FROM outbox WHERE type = $1 AND published_at IS NOT NULL",
-        message_type,
-    )
-    return int(rows[0]["n"])

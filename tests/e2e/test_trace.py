@@ -2,7 +2,8 @@
 every process, as an OTLP collector receives it.
 
 The test runs its own stack whose processes export spans over OTLP/HTTP to a receiver in this module, and
-follows the order's spans: each must be a child (or a descendant, or linked) of the one before.
+follows the order's spans: each must be a child (or a descendant, or linked) of the one before. Marked
+``own_stack``: it runs before the session's stack starts.
 """
 
 from __future__ import annotations
@@ -33,7 +34,7 @@ from devstack.config import StackConfig, with_free_ports
 from devstack.stack import Stack
 from notification.entrypoints.consumers import HANDLER as NOTIFICATION_HANDLER
 
-pytestmark = pytest.mark.e2e
+pytestmark = [pytest.mark.e2e, pytest.mark.own_stack]
 
 START_TIMEOUT = 180.0
 # OTLP's SpanKind enumeration.
