@@ -3,11 +3,17 @@
 Repositories ``track`` the aggregates they load or add; on commit the unit of work takes the domain events
 those aggregates raised, maps each to a contracts message and writes it to the outbox in the same
 transaction. Nothing is published after commit: the relay does that from the outbox.
+
+The unit of work is the only committer. A caller that must add to the command's transaction after the
+handler's ``commit()`` (an HTTP route recording its idempotent answer) runs the handler inside
+:meth:`UnitOfWork.one_transaction`: there ``commit()`` writes the outbox and flushes, and the block's end
+commits everything at once.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable
+from collections.abc import AsyncIterator, Callable, Iterable
+from contextlib import asynccontextmanager
 from types import TracebackType
 from typing import Any, NamedTuple, Protocol, Self
 from uuid import UUID
@@ -91,6 +97,7 @@ class UnitOfWork:
         self._event_mapper = event_mapper
         self._seen: list[HasEvents] = []
         self._messages: list[Outgoing] = []
+        self._held = False
 
     async def __aenter__(self) -> Self:
         self.session = self._session_factory()
@@ -152,7 +159,28 @@ class UnitOfWork:
 
     async def commit(self) -> None:
         await self.flush_outbox()
+        if self._held:
+            await self.session.flush()
+            return
         await self.session.commit()
+
+    @asynccontextmanager
+    async def one_transaction(self) -> AsyncIterator[None]:
+        """Hold every ``commit()`` inside the block to a flush; commit once when the block ends normally.
+
+        An exception rolls everything back, whatever was "committed" inside: the block is one transaction.
+        """
+        if self._held:
+            raise RuntimeError("one_transaction blocks do not nest")
+        self._held = True
+        try:
+            yield
+        except BaseException:
+            self._held = False
+            await self.rollback()
+            raise
+        self._held = False
+        await self.commit()
 
     async def rollback(self) -> None:
         self._messages = []

@@ -99,7 +99,7 @@ async def create(
         publisher_id=body.publisher_id,
     )
     with as_problems():
-        async with uow, idempotent(request, caller, uow.session) as slot:
+        async with uow, idempotent(request, caller, uow) as slot:
             if slot.replay is not None:
                 return slot.replay
             book_id = await book_handlers.create_book(command, uow)
@@ -153,7 +153,7 @@ async def restock(
     book_id: UUID, body: RestockIn, request: Request, caller: AdminCaller, uow: Uow
 ) -> Response:
     with as_problems():
-        async with uow, idempotent(request, caller, uow.session) as slot:
+        async with uow, idempotent(request, caller, uow) as slot:
             if slot.replay is not None:
                 return slot.replay
             stock = await book_handlers.restock_book(RestockBook(book_id, body.quantity), uow)

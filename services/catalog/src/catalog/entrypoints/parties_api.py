@@ -63,7 +63,7 @@ def party_router(
     )
     async def add(body: PartyIn, request: Request, caller: AdminCaller, uow: Uow) -> Response:
         with as_problems():
-            async with uow, idempotent(request, caller, uow.session) as slot:
+            async with uow, idempotent(request, caller, uow) as slot:
                 if slot.replay is not None:
                     return slot.replay
                 new_id = await create(body.name, uow)

@@ -120,7 +120,7 @@ def orders_router() -> APIRouter:
             lines=body.domain_lines(),
         )
         with domain_problems():
-            async with uow, idempotent(request, caller, uow.session) as slot:
+            async with uow, idempotent(request, caller, uow) as slot:
                 if slot.replay is not None:
                     return slot.replay
                 order = await commands.place_order(command, uow)

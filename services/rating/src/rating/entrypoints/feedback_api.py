@@ -73,7 +73,7 @@ async def post_feedback(
     book_id: UUID, body: FeedbackIn, request: Request, caller: CurrentCaller, uow: Uow
 ) -> Response:
     with as_problems():
-        async with uow, idempotent(request, caller, uow.session) as slot:
+        async with uow, idempotent(request, caller, uow) as slot:
             if slot.replay is not None:
                 return slot.replay
             return await _submit(book_id, body, caller, uow, slot)

@@ -1,28 +1,26 @@
 """``Idempotency-Key`` on POST: a repeated request gets the first answer again instead of a second effect.
 
-A route wraps its work in :func:`idempotent`, on the same session (transaction) as the command::
+A route wraps its work in :func:`idempotent`, on the command's unit of work::
 
     @router.post("/orders", status_code=202, dependencies=[Depends(idempotency_key_header)])
     async def place_order(body: PlaceOrderIn, request: Request, caller: CurrentCaller, uow: OrderingUow):
-        async with uow, idempotent(request, caller, uow.session) as slot:
+        async with uow, idempotent(request, caller, uow) as slot:
             if slot.replay is not None:
                 return slot.replay
-            order_id = await place_order_handler(body.to_command(caller), uow)  # commits
+            order_id = await place_order_handler(body.to_command(caller), uow)  # uow.commit() inside
             location = f"/api/v1/orders/{order_id}"
             return await slot.respond(202, OrderAccepted(id=order_id), headers={"Location": location})
 
 What it guarantees, per caller (``sub``) and key:
 
-- The key row is inserted in the command's transaction, so it commits with the command's effects or not at
-  all: a crash never leaves an effect without its key, and a failed command (an exception) leaves no key,
-  so the client may retry it.
-- ``respond``/``store`` record the answer. Called after the command committed, the answer is written in a
-  short transaction of its own when the ``async with`` block ends; called before the command commits
-  (when the route knows its answer up front), it commits with the command, atomically.
+- The block is one transaction (:meth:`UnitOfWork.one_transaction`): the handler's ``uow.commit()`` only
+  writes its outbox rows and flushes, and the unit of work commits once, after ``respond``/``store`` recorded
+  the answer. The key, the effects and the answer commit together or not at all: a crash leaves no effect
+  without its answer, and a failed command (an exception) leaves no key, so the client may retry it.
 - Same key, same method, path, query and body: the recorded answer (status, body, headers such as
   ``Location``) is replayed byte for byte, with ``Idempotent-Replayed: true``.
-- Same key, different request: 422 problem details. Same key while the first request is still running
-  (or died between its commit and recording its answer): 409 problem details with ``Retry-After``.
+- Same key, different request: 422 problem details. Same key while the first request is still running:
+  409 problem details with ``Retry-After``.
 - Without the header the slot does nothing: the route runs as usual.
 
 Keys are pruned after ``idempotency_retention_hours`` by :func:`prune_idempotency_keys` (scheduled by the
@@ -51,6 +49,7 @@ from chassis.auth.caller import Caller
 from chassis.http.problems import ProblemError, conflict, validation_problem
 from chassis.outbox.pruning import delete_in_chunks
 from chassis.tables import idempotency_keys
+from chassis.uow import UnitOfWork
 
 logger = logging.getLogger(__name__)
 
@@ -129,8 +128,7 @@ class IdempotencySlot:
             if name.decode("latin-1") not in _SKIPPED_HEADERS
         }
         values = {"status_code": status_code, "response_headers": recorded, "response_body": content}
-        # An upsert: the key row is normally there, but a route that rolled back its no-op command still
-        # records the answer it gives.
+        # An upsert, in the command's transaction: the key row is normally there already.
         await self._session.execute(
             insert(idempotency_keys)
             .values(principal=self.principal, key=self.key, **self._request_columns, **values)
@@ -202,15 +200,16 @@ def _in_progress() -> ProblemError:
 
 @asynccontextmanager
 async def idempotent(
-    request: Request, caller: Caller | None, session: AsyncSession
+    request: Request, caller: Caller | None, uow: UnitOfWork
 ) -> AsyncIterator[IdempotencySlot]:
-    """Honour the request's ``Idempotency-Key`` within ``session``'s transaction (see the module docs).
+    """Honour the request's ``Idempotency-Key`` within ``uow``'s transaction (see the module docs).
 
-    On leaving the block normally, what the slot wrote is committed (this commits ``session``); on an
-    exception, ``session`` is rolled back. A route that has a key, gets no replay and leaves without
-    ``store``/``respond`` is a bug and raises.
+    With a key, the block is one transaction that ``uow`` commits on leaving it normally and rolls back on
+    an exception. A route that has a key, gets no replay and leaves without ``store``/``respond`` is a bug
+    and raises (nothing is committed).
     """
     key = request.headers.get(HEADER)
+    session = uow.session
     slot = IdempotencySlot(session, principal=caller.subject if caller else ANONYMOUS, key=key)
     if key is None:
         yield slot
@@ -221,7 +220,7 @@ async def idempotent(
     lock_id = _lock_id(slot.principal, key)
     # Held to the end of the transaction: a concurrent twin fails to take it and is told to wait.
     if not await session.scalar(select(func.pg_try_advisory_xact_lock(_LOCK_NAMESPACE, lock_id))):
-        await session.rollback()
+        await uow.rollback()
         raise _in_progress()
     row = (
         await session.execute(
@@ -232,7 +231,7 @@ async def idempotent(
     ).first()
     if row is not None:
         if (row.method, row.path, row.request_hash) != (method, path, fingerprint):
-            await session.rollback()
+            await uow.rollback()
             raise ProblemError(
                 422,
                 "Idempotency Key Reused",
@@ -247,7 +246,8 @@ async def idempotent(
                 ],
             )
         if row.status_code is None:
-            await session.rollback()
+            # Only rows written before answers committed with their command can lack one.
+            await uow.rollback()
             raise _in_progress()
         headers = dict(row.response_headers or {})
         headers[REPLAYED_HEADER] = "true"
@@ -258,16 +258,10 @@ async def idempotent(
     await session.execute(
         insert(idempotency_keys).values(principal=slot.principal, key=key, **slot._request_columns)
     )
-    try:
+    async with uow.one_transaction():
         yield slot
-    except BaseException:
-        await session.rollback()
-        raise
-    if not slot.stored:
-        await session.rollback()
-        raise RuntimeError("an idempotent route returned without slot.store()/slot.respond()")
-    if session.in_transaction():
-        await session.commit()
+        if not slot.stored:
+            raise RuntimeError("an idempotent route returned without slot.store()/slot.respond()")
 
 
 async def prune_idempotency_keys(engine: AsyncEngine, retention: timedelta, *, chunk: int = 5000) -> int:
