@@ -23,6 +23,7 @@ from __future__ import annotations
 
 import functools
 import json
+from datetime import timedelta
 from typing import Annotated, Any, Self, cast
 
 from pydantic import Field, SecretStr, field_validator, model_validator
@@ -35,6 +36,7 @@ from pydantic_settings import (
     SettingsConfigDict,
 )
 
+from chassis import defaults
 from chassis.auth.tokens import LOCAL_AUDIENCE, LOCAL_ISSUER
 from chassis.auth.verifier import DEFAULT_ROLE_CLAIMS
 
@@ -93,15 +95,15 @@ class ServiceSettings(BaseSettings):
 
     # Delay in seconds before each redelivery of a failed message; its length is the number of retries.
     retry_delays: Annotated[tuple[float, ...], NoDecode] = (1.0, 5.0, 30.0)
-    consumer_prefetch: int = 16
+    consumer_prefetch: int = defaults.CONSUMER_PREFETCH
     # How long a consumer holds a delivery while its database is unreachable before it pauses the queue
     # and gives the delivery back (one redelivery per outage). Keep it under the broker's consumer timeout.
     consumer_hold_limit_seconds: float = Field(default=600.0, ge=0)
 
-    outbox_batch_size: int = 200
+    outbox_batch_size: int = defaults.OUTBOX_BATCH_SIZE
     # Fallback poll when no NOTIFY arrives (a missed notification, rows whose retry came due).
-    outbox_poll_interval: float = 1.0
-    outbox_retention_hours: float = 72.0
+    outbox_poll_interval: float = defaults.OUTBOX_POLL_INTERVAL
+    outbox_retention_hours: float = defaults.OUTBOX_RETENTION / timedelta(hours=1)
 
     idempotency_retention_hours: float = 24.0
 

@@ -21,6 +21,7 @@ from faststream.rabbit import Channel, RabbitBroker
 from faststream.rabbit.annotations import RabbitMessage
 from faststream.rabbit.subscriber import RabbitSubscriber
 
+from chassis import defaults
 from chassis.messaging.consumer import (
     DEFAULT_HOLD_LIMIT,
     Consumer,
@@ -41,8 +42,6 @@ from chassis.uow import UnitOfWork
 from contracts.upcasting import UPCASTERS, Upcasters
 
 U = TypeVar("U", bound=UnitOfWork)
-
-DEFAULT_PREFETCH = 10
 
 log = logging.getLogger(__name__)
 
@@ -130,7 +129,7 @@ def build_broker(
     subscriptions: Sequence[Subscription[U]],
     uow_factory: Callable[[], U],
     retry: RetryPolicy | None = None,
-    prefetch: int = DEFAULT_PREFETCH,
+    prefetch: int = defaults.CONSUMER_PREFETCH,
     delivery_limit: int = DEFAULT_DELIVERY_LIMIT,
     upcasters: Upcasters | None = None,
     hold_limit: float = DEFAULT_HOLD_LIMIT,

@@ -5,15 +5,17 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import timedelta
 
+from chassis import defaults
+
 
 @dataclass(frozen=True, slots=True)
 class RelayOptions:
     """Intervals are in seconds; retentions are timedeltas because they are counted in days."""
 
     # Rows taken (and locked) per transaction; their publishes are all in flight together.
-    batch_size: int = 500
+    batch_size: int = defaults.OUTBOX_BATCH_SIZE
     # Fallback wake-up when no NOTIFY arrives (a lost listener, or rows whose retry delay just ran out).
-    poll_interval: float = 1.0
+    poll_interval: float = defaults.OUTBOX_POLL_INTERVAL
     # Unconfirmed publishes the relay keeps outstanding at once.
     max_in_flight: int = 500
     # A failed row waits retry_base * 2**(attempts - 1) seconds, at most retry_max, before its next try.
@@ -31,7 +33,7 @@ class RelayOptions:
     # A publish the broker has not confirmed after this long counts as failed.
     publish_timeout: float = 30.0
     # Published outbox rows are kept this long (for inspection), then deleted.
-    retention: timedelta = timedelta(days=7)
+    retention: timedelta = defaults.OUTBOX_RETENTION
     # Inbox rows must outlive any redelivery of their message; None keeps them forever.
     inbox_retention: timedelta | None = timedelta(days=30)
     prune_interval: float = 600.0
