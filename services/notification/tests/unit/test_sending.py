@@ -282,6 +282,18 @@ async def test_an_outcome_is_recorded_however_long_the_database_is_away(
 
     assert result.outcomes == (Status.SENT,)
     assert table.rows[notification.id].status is Status.SENT
+    # Its caller starts counting the lease again: another worker may be waiting out the same outage.
+    assert result.met_outage
+
+
+async def test_a_pass_that_met_no_outage_says_so() -> None:
+    table = Table()
+    recorded(table)
+
+    result = await send_due(lambda: FakeUow(table), FakeMailer(), clock=lambda: NOW, batch=10)
+
+    assert result.outcomes == (Status.SENT,)
+    assert not result.met_outage
 
 
 async def test_a_pass_told_not_to_recover_leaves_rows_sending_past_the_lease_alone() -> None:

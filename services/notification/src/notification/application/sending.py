@@ -155,6 +155,9 @@ class PassResult:
     resolved_stuck: int
     # As many were claimed as could be: more may be due, so the next pass need not wait.
     full: bool = False
+    # The pass waited out a database outage (recording an outcome): its caller has not seen the database
+    # answer since the pass began, and must count a whole lease from now before taking rows for abandoned.
+    met_outage: bool = False
 
 
 async def send_due(
@@ -176,6 +179,14 @@ async def send_due(
     the recovery step, so that it cannot wait out an outage and run right after it. ``outage`` tells an error
     that means "the database is away" (recording is then retried until it answers) from any other.
     """
+    outages = 0
+
+    def noting(error: BaseException) -> bool:
+        nonlocal outages
+        away = outage(error)
+        outages += away
+        return away
+
     stuck: list[Notification] = []
     if recover:
         # Bounded: a resolution that waited out an outage for its connection would run the moment the
@@ -188,7 +199,7 @@ async def send_due(
     except Exception:
         withdrawn = await _patiently(
             lambda: withdraw_claim(WithdrawClaim(claim.claim_id, clock()), uows()),
-            outage,
+            noting,
             what=f"withdrawing claim {claim.claim_id}",
         )
         if withdrawn:
@@ -207,7 +218,7 @@ async def send_due(
         outcome = _as_outcome(notification, result)
         settled = await _patiently(
             lambda: settle_attempt(SettleAttempt(notification, outcome, clock()), uows()),
-            outage,
+            noting,
             what=f"recording notification {notification.id} ({outcome})",
         )
         return settled.status if settled is not None else None
@@ -215,7 +226,8 @@ async def send_due(
     # Concurrently, so every claimed row is handed over at once and none waits out the lease in a queue.
     statuses = await asyncio.gather(*(hand_over(n) for n in claimed))
     outcomes = tuple(s for s in statuses if s is not None)
-    return PassResult(len(claimed), outcomes, len(stuck), full=len(claimed) >= claim.limit)
+    full = len(claimed) >= claim.limit
+    return PassResult(len(claimed), outcomes, len(stuck), full=full, met_outage=outages > 0)
 
 
 async def _patiently(

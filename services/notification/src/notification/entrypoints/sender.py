@@ -75,7 +75,9 @@ async def send_notifications(resources: AppResources) -> None:
             log.exception("sending pass failed; trying again shortly")
             pause *= FAILURE_PAUSE_FACTOR
         else:
-            if reachable_since is None:
+            # A pass that waited out an outage to record its outcomes ends with the database back: another
+            # worker's rows left `sending` meanwhile may still be being recorded by it.
+            if reachable_since is None or result.met_outage:
                 reachable_since = time.monotonic()
             metrics.record(result)
             if result.claimed:
