@@ -279,7 +279,7 @@ async def test_a_cancel_while_the_catalog_is_slower_than_a_deadline_ends_cancell
 
     await ordering.wait_for_status(order_id, "cancelled", "cancelled")
     assert len(ordering.catalog.reserves_for(order_id)) == 1
-    assert _has(ordering.catalog.releases_for(order_id))
+    assert ordering.catalog.releases_for(order_id)
     await helpers.eventually(lambda: _has(ordering.spy.of(OrderCancelled, order_id)), what="OrderCancelled")
 
     # The catalog wakes up and answers the ReserveStock it held: already released, nothing changes.
