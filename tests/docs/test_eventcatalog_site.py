@@ -14,11 +14,14 @@ import json
 import os
 import re
 import shutil
-import subprocess
 from pathlib import Path
 from types import ModuleType
+from typing import TYPE_CHECKING
 
 import pytest
+
+if TYPE_CHECKING:
+    from tests.docs.conftest import SiteBuild
 
 ROOT = Path(__file__).resolve().parents[2]
 CATALOG = ROOT / "eventcatalog"
@@ -32,21 +35,19 @@ def _unavailable(reason: str) -> None:
 
 
 @pytest.fixture(scope="module")
-def site(check_eventcatalog_build: ModuleType) -> Path:
+def site(check_eventcatalog_build: ModuleType, site_build: SiteBuild) -> Path:
     if shutil.which("npm") is None:
         _unavailable("npm not found")
     if not Path(check_eventcatalog_build.BROWSER).exists():
         _unavailable(f"chromium not found at {check_eventcatalog_build.BROWSER}")
-    build = subprocess.run(
-        [str(ROOT / "scripts" / "build_eventcatalog.sh")], capture_output=True, text=True, check=False
-    )
-    assert build.returncode == 0, (
-        f"EventCatalog build failed:\n{build.stdout[-3000:]}\n{build.stderr[-3000:]}"
-    )
+    # Started in the background when these tests were collected (tests/docs/conftest.py).
+    code, output = site_build.wait()
+    assert code == 0, f"EventCatalog build failed:\n{output}"
     return CATALOG / "dist"
 
 
-def test_the_lock_records_no_download_address() -> None:
+def test_the_lock_records_no_download_address(site: Path) -> None:
+    # After the build's `npm install`, which rewrites the lock before it is stripped again.
     lock = (CATALOG / "package-lock.json").read_text()
     packages = json.loads(lock)["packages"]
     assert [name for name, entry in packages.items() if "resolved" in entry or "funding" in entry] == []
