@@ -154,6 +154,11 @@ def last_deadline() -> float:
 
 
 def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
-    """Tests marked ``own_stack`` first: their stacks then run before the session's stack starts (it stays
-    up to the end), so that no two stacks share the machine's cores at once."""
-    items.sort(key=lambda item: item.get_closest_marker("own_stack") is None)
+    """Tests marked ``own_stack`` just before the first test on the session's stack: their stacks then run
+    before that one starts (it stays up to the end), so that no two stacks share the machine's cores."""
+    own = [item for item in items if item.get_closest_marker("own_stack") is not None]
+    rest = [item for item in items if item.get_closest_marker("own_stack") is None]
+    first = next(
+        (i for i, item in enumerate(rest) if "stack" in getattr(item, "fixturenames", ())), len(rest)
+    )
+    items[:] = rest[:first] + own + rest[first:]
