@@ -2,6 +2,8 @@ from datetime import UTC, datetime
 from decimal import Decimal
 from uuid import uuid4
 
+import pytest
+
 from catalog.adapters.message_mapping import to_message
 from catalog.domain import events
 from catalog.domain.money import Money
@@ -47,6 +49,10 @@ def test_stock_answers_become_the_contract_messages_the_saga_reads() -> None:
     )
 
 
-def test_events_that_stay_inside_the_catalog_map_to_nothing() -> None:
+def test_events_registered_as_private_map_to_nothing() -> None:
     assert to_message(events.BookRestocked(uuid4(), 1, 5, NOW)) is None
-    assert to_message(object()) is None
+
+
+def test_an_event_nobody_mapped_is_an_error_not_silence() -> None:
+    with pytest.raises(TypeError, match="no message for object"):
+        to_message(object())

@@ -41,8 +41,9 @@ def test_feedback_deleted_becomes_the_contract_message_with_its_version() -> Non
     assert (message.feedback_id, message.version, message.deleted_at) == (event.feedback_id, 2, AT)
 
 
-def test_an_event_without_a_mapping_stays_inside_rating() -> None:
-    assert to_message(object()) is None
+def test_an_event_nobody_mapped_is_an_error_not_silence() -> None:
+    with pytest.raises(TypeError, match="no message for object"):
+        to_message(object())
 
 
 def test_a_summary_counts_every_star_value_and_rounds_the_average_to_two_decimals() -> None:

@@ -18,7 +18,14 @@ def wire_money(money: Money) -> WireMoney:
 
 @singledispatch
 def to_message(event: Any) -> Message | None:
-    """The unit of work's event mapper: an event without a registered mapping is private to the catalog."""
+    """The message ``event`` becomes on the bus; None for what stays inside the catalog (registered so)."""
+    # An event nobody mapped is a mistake, not a private event: it would vanish without a trace.
+    raise TypeError(f"no message for {type(event).__name__}")
+
+
+@to_message.register
+def _book_restocked(event: events.BookRestocked) -> None:
+    # Private: the stock figure is the catalog's own; BookUpdated carries what others replicate.
     return None
 
 
