@@ -153,9 +153,17 @@ async def run_steps(
         # subtracted from each step so that commits per order count the orders' own transactions.
         await asyncio.sleep(args.pause)
         idle_start, idle_from = await observe.commits(sut.database_urls), time.monotonic()
+        idle_cpu = observe.cpu_sample(cpu_groups(sut), idle_from)
         await asyncio.sleep(args.idle_seconds)
         idle_rate = (await observe.commits(sut.database_urls) - idle_start) / (time.monotonic() - idle_from)
-        print(f"idle: {idle_rate:.1f} commits/s", file=sys.stderr)
+        idle_percent, _ = observe.cpu_percent(idle_cpu, observe.cpu_sample(cpu_groups(sut), time.monotonic()))
+        folio_idle = sum(idle_percent.get(name, 0.0) for name in sut.processes)
+        servers_idle = idle_percent.get(POSTGRES, 0.0) + idle_percent.get(BROKER, 0.0)
+        print(
+            f"idle: {idle_rate:.1f} commits/s; Folio's processes use {folio_idle:.1f}% of one core, "
+            f"PostgreSQL's backends and the broker {servers_idle:.1f}%",
+            file=sys.stderr,
+        )
         for index, step in enumerate(steps):
             print(
                 f"step {index + 1}/{len(steps)}: {step.rate:g} orders/s for {step.seconds:g}s ...",
