@@ -5,6 +5,7 @@ from __future__ import annotations
 from datetime import UTC, datetime
 from uuid import uuid4
 
+from chassis.uow import Outgoing
 from contracts import notification as wire
 from contracts.ordering import OrderCancelled, OrderCompleted, OrderConfirmed
 from notification.adapters.message_mapping import ORDER_EMAIL_MESSAGES, to_message
@@ -29,9 +30,14 @@ def fields() -> dict[str, object]:
 def test_a_sent_notification_becomes_notification_sent() -> None:
     event = events.NotificationSent(**fields())  # type: ignore[arg-type]
 
-    message = to_message(event)
+    outgoing = to_message(event)
 
+    assert isinstance(outgoing, Outgoing)
+    message = outgoing.message
     assert isinstance(message, wire.NotificationSent)
+    # Caused by the order message that asked for the e-mail, in that order's workflow.
+    assert outgoing.causation_id == str(event.source_message_id)
+    assert outgoing.correlation_id == str(event.order_id)
     assert message.notification_id == event.notification_id
     assert message.source_message_id == event.source_message_id
     assert message.sent_at == AT
@@ -41,9 +47,12 @@ def test_a_sent_notification_becomes_notification_sent() -> None:
 def test_a_failed_notification_becomes_notification_failed_with_reason_and_attempts() -> None:
     event = events.NotificationFailed(**fields(), reason="gave up", attempts=5)  # type: ignore[arg-type]
 
-    message = to_message(event)
+    outgoing = to_message(event)
 
+    assert isinstance(outgoing, Outgoing)
+    message = outgoing.message
     assert isinstance(message, wire.NotificationFailed)
+    assert outgoing.causation_id == str(event.source_message_id)
     assert (message.reason, message.attempts, message.failed_at) == ("gave up", 5, AT)
 
 

@@ -34,15 +34,21 @@ class HasEvents(Protocol):
     events: list[Any]
 
 
-# Maps a domain event to the message it becomes on the bus; None keeps the event inside the service.
-# An event with a ``message_id`` attribute (a UUID) gives its message that id.
-EventMapper = Callable[[Any], Message | None]
-
-
 class Outgoing(NamedTuple):
+    """A message for the outbox, with what its envelope should say where the defaults do not fit."""
+
     message: Message
-    correlation_id: str | None
-    message_id: UUID | None
+    correlation_id: str | None = None
+    message_id: UUID | None = None
+    # The message that caused this one; by default the delivery being handled (none outside a delivery).
+    causation_id: str | None = None
+
+
+# Maps a domain event to the message it becomes on the bus; None keeps the event inside the service. It may
+# return an ``Outgoing`` to name the message's cause and correlation itself (an event raised outside any
+# delivery, caused by an earlier message). An event with a ``message_id`` attribute (a UUID) gives its
+# message that id.
+EventMapper = Callable[[Any], Message | Outgoing | None]
 
 
 def outbox_row(
@@ -132,22 +138,26 @@ class UnitOfWork:
         for aggregate in self._seen:
             while aggregate.events:
                 event = aggregate.events.pop(0)
-                message = self._event_mapper(event) if self._event_mapper else event
-                if message is not None:
-                    chosen = getattr(event, "message_id", None)
-                    yield Outgoing(message, None, chosen if isinstance(chosen, UUID) else None)
+                mapped = self._event_mapper(event) if self._event_mapper else event
+                if mapped is None:
+                    continue
+                outgoing = mapped if isinstance(mapped, Outgoing) else Outgoing(mapped)
+                chosen = getattr(event, "message_id", None)
+                if outgoing.message_id is None and isinstance(chosen, UUID):
+                    outgoing = outgoing._replace(message_id=chosen)
+                yield outgoing
         yield from self._messages
         self._messages = []
-
-    def collect_messages(self) -> Iterable[tuple[Message, str | None]]:
-        for outgoing in self.collect_outgoing():
-            yield outgoing.message, outgoing.correlation_id
 
     async def flush_outbox(self) -> int:
         """Write queued messages as outbox rows; returns how many were written."""
         rows = [
             outbox_row(
-                o.message, source=self._source, correlation_id=o.correlation_id, message_id=o.message_id
+                o.message,
+                source=self._source,
+                correlation_id=o.correlation_id,
+                causation_id=o.causation_id,
+                message_id=o.message_id,
             )
             for o in self.collect_outgoing()
         ]

@@ -8,6 +8,7 @@ from decimal import Decimal
 from functools import singledispatch
 from typing import Any
 
+from chassis.uow import Outgoing
 from contracts import notification as wire
 from contracts.base import Message
 from contracts.money import Money
@@ -91,18 +92,27 @@ def _fields(event: events.NotificationEvent) -> dict[str, Any]:
 
 
 @singledispatch
-def to_message(event: object) -> Message | None:
+def to_message(event: object) -> Message | Outgoing | None:
     """The message ``event`` becomes on the bus."""
     raise TypeError(f"no message for {type(event).__name__}")
 
 
-@to_message.register
-def _(event: events.NotificationSent) -> Message:
-    return wire.NotificationSent(**_fields(event), sent_at=event.at)
+def _caused_by_its_source(message: wire.NotificationSent | wire.NotificationFailed) -> Outgoing:
+    # The sender runs outside any delivery: the outcome of an e-mail is caused by the order message that asked
+    # for it, and belongs to that order's workflow.
+    return Outgoing(
+        message, correlation_id=str(message.order_id), causation_id=str(message.source_message_id)
+    )
 
 
 @to_message.register
-def _(event: events.NotificationFailed) -> Message:
-    return wire.NotificationFailed(
+def _(event: events.NotificationSent) -> Outgoing:
+    return _caused_by_its_source(wire.NotificationSent(**_fields(event), sent_at=event.at))
+
+
+@to_message.register
+def _(event: events.NotificationFailed) -> Outgoing:
+    failed = wire.NotificationFailed(
         **_fields(event), reason=event.reason, attempts=event.attempts, failed_at=event.at
     )
+    return _caused_by_its_source(failed)

@@ -6,9 +6,7 @@ from collections.abc import Callable
 
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
-from chassis.messaging import context
 from chassis.uow import UnitOfWork
-from contracts import notification as wire
 from notification.adapters.message_mapping import to_message
 from notification.adapters.reads import SqlReads
 from notification.adapters.repository import SqlNotifications
@@ -28,23 +26,6 @@ class NotificationUnitOfWork(UnitOfWork):
     def _start(self) -> None:
         self.notifications = SqlNotifications(self.session)
         self.reads = SqlReads(self.session)
-
-    async def flush_outbox(self) -> int:
-        if context.current().message_id is not None:
-            return await super().flush_outbox()
-        # The sender runs outside any delivery, so nothing names a cause; NotificationSent/Failed are caused
-        # by the order message that asked for the e-mail, and belong to that order's workflow.
-        written = 0
-        for message, correlation_id in list(self.collect_messages()):
-            cause = context.MessageContext()
-            if isinstance(message, wire.NotificationSent | wire.NotificationFailed):
-                cause = context.MessageContext(
-                    message.source_message_id, message.source_type, str(message.order_id)
-                )
-            with context.bound(cause):
-                self.send(message, correlation_id=correlation_id)
-                written += await super().flush_outbox()
-        return written
 
 
 def uow_factory(
