@@ -232,6 +232,12 @@ async def test_an_outcome_arriving_after_recovery_resolved_the_attempt_changes_n
     assert table.published == []
 
 
+@pytest.fixture
+def no_pauses(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Retries of a recording or a withdrawal follow each other at once."""
+    monkeypatch.setattr(sending, "SETTLE_FIRST_PAUSE", 0.0)
+
+
 class FlakyUow(FakeUow):
     """A unit of work whose commit fails while the database is away."""
 
@@ -246,9 +252,8 @@ class FlakyUow(FakeUow):
 
 
 async def test_an_outcome_is_recorded_even_when_the_database_blips_while_recording_it(
-    monkeypatch: pytest.MonkeyPatch,
+    no_pauses: None,
 ) -> None:
-    monkeypatch.setattr(sending, "SETTLE_FIRST_PAUSE", 0.0)
     table = Table()
     notification = recorded(table)
     # Resolving stuck rows and claiming work; the first two attempts to record the outcome do not.
@@ -262,10 +267,7 @@ async def test_an_outcome_is_recorded_even_when_the_database_blips_while_recordi
     assert table.rows[notification.id].status is Status.SENT
 
 
-async def test_an_outcome_is_recorded_however_long_the_database_is_away(
-    monkeypatch: pytest.MonkeyPatch,
-) -> None:
-    monkeypatch.setattr(sending, "SETTLE_FIRST_PAUSE", 0.0)
+async def test_an_outcome_is_recorded_however_long_the_database_is_away(no_pauses: None) -> None:
     table = Table()
     notification = recorded(table)
     # Claiming works, then recording meets the outage many more times than the attempts other errors get.
@@ -320,10 +322,7 @@ class AnswerLostUow(FakeUow):
         raise ConnectionError("connection was closed in the middle of operation")
 
 
-async def test_a_claim_committed_unheard_is_put_back_pending_and_sent_once_later(
-    monkeypatch: pytest.MonkeyPatch,
-) -> None:
-    monkeypatch.setattr(sending, "SETTLE_FIRST_PAUSE", 0.0)
+async def test_a_claim_committed_unheard_is_put_back_pending_and_sent_once_later(no_pauses: None) -> None:
     table = Table()
     notification = recorded(table)
     other = recorded(table)
@@ -349,10 +348,7 @@ async def test_a_claim_committed_unheard_is_put_back_pending_and_sent_once_later
     assert [type(e) for e in table.published] == [NotificationSent]
 
 
-async def test_a_claim_withdrawal_rides_out_the_outage_that_lost_the_claims_answer(
-    monkeypatch: pytest.MonkeyPatch,
-) -> None:
-    monkeypatch.setattr(sending, "SETTLE_FIRST_PAUSE", 0.0)
+async def test_a_claim_withdrawal_rides_out_the_outage_that_lost_the_claims_answer(no_pauses: None) -> None:
     table = Table()
     notification = recorded(table)
     away = itertools.repeat(True, sending.SETTLE_ATTEMPTS * 3)
