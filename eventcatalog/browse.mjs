@@ -34,6 +34,18 @@ await context.route('**/*', (route) => {
   return url.startsWith(origin) || url.startsWith('data:') ? route.continue() : route.abort('blockedbyclient');
 });
 
+// The element's box once it stops moving: the same in two looks 250 ms apart (at most 10 s).
+async function settledBox(locator) {
+  let box = await locator.boundingBox();
+  for (let waited = 0; waited < 10000; waited += 250) {
+    await new Promise((resolve) => setTimeout(resolve, 250));
+    const next = await locator.boundingBox();
+    if (box && next && ['x', 'y', 'width', 'height'].every((k) => Math.abs(box[k] - next[k]) < 0.5)) return next;
+    box = next;
+  }
+  return box;
+}
+
 const results = [];
 for (const spec of plan.pages) {
   const page = await context.newPage();
@@ -64,13 +76,14 @@ for (const spec of plan.pages) {
       missing.push(within ? `${text} (in ${within})` : text);
     }
   }
-  // Node labels of a flow that must be readable as it opens: on screen, and drawn at least `legiblePx` tall.
+  // Node labels of a flow that must be readable as it opens: on screen, and drawn at least `legiblePx` tall,
+  // once the visualiser has fitted the flow to the window (it moves the nodes while it does).
   const illegible = [];
   for (const text of spec.legible || []) {
     const found = page.locator('.react-flow__node').getByText(text, { exact: true }).first();
     try {
       await found.waitFor({ state: 'visible', timeout: 10000 });
-      const box = await found.boundingBox();
+      const box = await settledBox(found);
       const inView = box && box.x >= 0 && box.y >= 0 && box.x + box.width <= 1440 && box.y + box.height <= 900;
       if (!inView || box.height < plan.legiblePx) illegible.push(text);
     } catch {
