@@ -18,7 +18,7 @@ from contracts.notification import NotificationFailed, NotificationSent
 from contracts.ordering import OrderCancelled, OrderConfirmed
 from notification.adapters.unit_of_work import NotificationUnitOfWork
 from notification.application.recording import RecordNotification, record_notification
-from notification.application.sending import ClaimDue, claim_due
+from notification.application.sending import ClaimDue, WithdrawClaim, claim_due, withdraw_claim
 from notification.domain.content import EmailContent
 from notification.domain.delivery import DeliveryPolicy
 from notification.domain.notification import WORKER_STOPPED
@@ -203,6 +203,40 @@ async def test_a_notification_left_sending_by_a_stopped_worker_is_reported_unkno
     failure = NotificationFailed.from_wire(outbox_row["body"])
     assert failure.reason == "delivery unknown: worker stopped during SMTP hand-off"
     assert failure.source_message_id == sources[0]
+
+
+async def test_a_claim_is_withdrawn_by_its_id_only_and_its_rows_are_due_again(engine, db) -> None:
+    # Two claims commit; the first worker never heard its commit's answer and withdraws what it holds.
+    policy = DeliveryPolicy()
+    sessions = session_factory(engine)
+    ours, theirs = new_id(), new_id()
+    async with NotificationUnitOfWork(sessions, policy=policy) as uow:
+        await record_notification(recorded(ours), uow)
+        await uow.commit()
+    mine = ClaimDue(datetime.now(UTC), 1)
+    assert len(await claim_due(mine, NotificationUnitOfWork(sessions, policy=policy))) == 1
+    async with NotificationUnitOfWork(sessions, policy=policy) as uow:
+        await record_notification(recorded(theirs), uow)
+        await uow.commit()
+    other = ClaimDue(datetime.now(UTC), 1)
+    assert len(await claim_due(other, NotificationUnitOfWork(sessions, policy=policy))) == 1
+
+    withdrawn = await withdraw_claim(
+        WithdrawClaim(mine.claim_id, datetime.now(UTC)), NotificationUnitOfWork(sessions, policy=policy)
+    )
+
+    assert withdrawn == 1
+    [back] = await db.notifications(ours)
+    [kept] = await db.notifications(theirs)
+    assert (back["status"], back["attempts"], back["claimed_at"], back["claim_id"]) == (
+        "pending",
+        0,
+        None,
+        None,
+    )
+    assert (kept["status"], kept["claim_id"]) == ("sending", other.claim_id)
+    again = await claim_due(ClaimDue(datetime.now(UTC), 10), NotificationUnitOfWork(sessions, policy=policy))
+    assert [n.source_message_id for n in again] == [ours]
 
 
 def recorded(source: object) -> RecordNotification:
