@@ -179,12 +179,12 @@ async def send_due(
     the recovery step, so that it cannot wait out an outage and run right after it. ``outage`` tells an error
     that means "the database is away" (recording is then retried until it answers) from any other.
     """
-    outages = 0
+    met_outage = False
 
     def noting(error: BaseException) -> bool:
-        nonlocal outages
+        nonlocal met_outage
         away = outage(error)
-        outages += away
+        met_outage = met_outage or away
         return away
 
     stuck: list[Notification] = []
@@ -227,7 +227,7 @@ async def send_due(
     statuses = await asyncio.gather(*(hand_over(n) for n in claimed))
     outcomes = tuple(s for s in statuses if s is not None)
     full = len(claimed) >= claim.limit
-    return PassResult(len(claimed), outcomes, len(stuck), full=full, met_outage=outages > 0)
+    return PassResult(len(claimed), outcomes, len(stuck), full=full, met_outage=met_outage)
 
 
 async def _patiently(
