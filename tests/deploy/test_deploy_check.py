@@ -76,13 +76,14 @@ def test_dockerfiles_pass_hadolint_and_the_image_rules() -> None:
 
 
 @pytest.mark.parametrize("name", SERVICES)
-def test_image_copies_migrations_where_the_installed_service_looks(name: str) -> None:
+def test_the_image_places_no_migrations_by_path(name: str) -> None:
     definition = ROOT / "services" / name / "src" / name / "entrypoints" / "definition.py"
-    # Installed: <venv>/lib/python3.11/site-packages/<name>/entrypoints/definition.py, so parents[3] is
-    # <venv>/lib/python3.11, where the Dockerfile copies the Alembic scripts.
-    assert 'parents[3] / "migrations"' in definition.read_text()
+    # Package data found by importlib.resources (tests/deploy/test_wheels_ship_migrations.py installs it).
+    assert f'MIGRATIONS_DIR = packaged_scripts("{name}")' in definition.read_text()
+    assert "parents[3]" not in definition.read_text()
     dockerfile = (ROOT / "services" / name / "Dockerfile").read_text()
-    assert f"cp -r services/{name}/migrations /opt/venv/lib/python3.11/migrations" in dockerfile
+    assert "migrations" not in dockerfile.replace(f"src/{name}/migrations", "")
+    assert "python3.11/" not in dockerfile
 
 
 def test_each_image_context_holds_only_its_service_and_the_shared_packages() -> None:

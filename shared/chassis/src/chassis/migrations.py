@@ -27,6 +27,7 @@ import enum
 import os
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
+from importlib import resources
 from pathlib import Path
 
 from alembic import command
@@ -48,8 +49,24 @@ _alembic_in_use = asyncio.Lock()
 CONNECTION_ATTRIBUTE = "connection"
 URL_ATTRIBUTE = "database_url"
 
+
+def packaged_scripts(package: str, folder: str = "migrations") -> Path:
+    """The Alembic scripts shipped inside ``package`` (``<package>/migrations``), wherever it is installed.
+
+    Found through ``importlib.resources``, so that an editable checkout, a wheel in a venv and an image
+    all answer the same. Alembic reads scripts from the file system, so a package that cannot give a real
+    folder (one imported from a zip) is refused here rather than at the first upgrade.
+    """
+    location = resources.files(package) / folder
+    if not isinstance(location, Path):
+        raise RuntimeError(f"{package}/{folder} is not a folder on disk ({location!r}): install it unzipped")
+    if not location.is_dir():
+        raise RuntimeError(f"{package} ships no {folder}/ folder (expected at {location})")
+    return location
+
+
 # The chassis's own revisions (branch label ``chassis``), shipped inside the package.
-CHASSIS_VERSIONS = Path(__file__).resolve().parent / "migrations_versions"
+CHASSIS_VERSIONS = packaged_scripts("chassis", "migrations_versions")
 
 
 def alembic_config(script_location: str | Path, database_url: str | None = None) -> Config:

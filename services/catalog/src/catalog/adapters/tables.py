@@ -1,6 +1,6 @@
 """Catalog's own tables (write side, reservations, the rating projection) and the browsing view.
 
-Migrations (``services/catalog/migrations``) create all of it; the view is SQL written there, described
+Migrations (``catalog/migrations``) create all of it; the view is SQL written there, described
 here only so that queries can be built against it.
 """
 

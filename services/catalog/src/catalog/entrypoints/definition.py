@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-from pathlib import Path
-
 from fastapi import APIRouter
 
 from catalog.adapters.unit_of_work import unit_of_work_factory
@@ -11,9 +9,10 @@ from catalog.entrypoints import books_api, parties_api
 from catalog.entrypoints.consumers import subscriptions
 from catalog.entrypoints.settings import get_settings
 from chassis.definition import ServiceDefinition
+from chassis.migrations import packaged_scripts
 
-# services/catalog/migrations, beside src/ (an installed image copies it to the same place).
-MIGRATIONS_DIR = Path(__file__).resolve().parents[3] / "migrations"
+# Inside the package, found by importlib.resources: a wheel install finds them as a checkout does.
+MIGRATIONS_DIR = packaged_scripts("catalog")
 
 
 def routers() -> list[APIRouter]:

@@ -2,9 +2,8 @@
 
 from __future__ import annotations
 
-from pathlib import Path
-
 from chassis.definition import ServiceDefinition
+from chassis.migrations import packaged_scripts
 from notification.adapters.unit_of_work import uow_factory
 from notification.entrypoints.api import notifications_router
 from notification.entrypoints.consumers import subscriptions
@@ -13,8 +12,8 @@ from notification.entrypoints.sender import send_notifications
 from notification.entrypoints.settings import NotificationSettings
 
 NAME = "notification"
-# services/notification/migrations, beside src/.
-MIGRATIONS_DIR = Path(__file__).resolve().parents[3] / "migrations"
+# Inside the package, found by importlib.resources: a wheel install finds them as a checkout does.
+MIGRATIONS_DIR = packaged_scripts("notification")
 
 
 def definition(settings: NotificationSettings | None = None) -> ServiceDefinition:

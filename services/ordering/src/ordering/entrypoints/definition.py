@@ -2,9 +2,8 @@
 
 from __future__ import annotations
 
-from pathlib import Path
-
 from chassis.definition import ServiceDefinition
+from chassis.migrations import packaged_scripts
 from ordering.adapters.saga_metrics import collect_sagas
 from ordering.adapters.unit_of_work import uow_factory
 from ordering.entrypoints.api import orders_router
@@ -13,8 +12,8 @@ from ordering.entrypoints.deadlines import run_deadline_scanner
 from ordering.entrypoints.settings import OrderingSettings
 
 NAME = "ordering"
-# services/ordering/migrations, beside src/.
-MIGRATIONS_DIR = Path(__file__).resolve().parents[3] / "migrations"
+# Inside the package, found by importlib.resources: a wheel install finds them as a checkout does.
+MIGRATIONS_DIR = packaged_scripts("ordering")
 
 
 def definition(settings: OrderingSettings | None = None) -> ServiceDefinition:

@@ -2,18 +2,17 @@
 
 from __future__ import annotations
 
-from pathlib import Path
-
 from fastapi import APIRouter
 
 from chassis.definition import ServiceDefinition
+from chassis.migrations import packaged_scripts
 from rating.adapters.unit_of_work import uow_factory
 from rating.entrypoints import feedback_api
 from rating.entrypoints.consumers import subscriptions
 from rating.entrypoints.settings import get_settings
 
-# services/rating/migrations, beside src/ (an installed image copies it to the same place).
-MIGRATIONS_DIR = Path(__file__).resolve().parents[3] / "migrations"
+# Inside the package, found by importlib.resources: a wheel install finds them as a checkout does.
+MIGRATIONS_DIR = packaged_scripts("rating")
 
 
 def routers() -> list[APIRouter]:
