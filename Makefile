@@ -81,7 +81,7 @@ bench: setup ## orders at rising rates against the running system (or a stack of
 images: ## build every service image (Docker, else Podman; a Debian stand-in base where none can be pulled)
 	scripts/build_images.sh $(IMAGES)
 
-deploy-check: setup ## validate the Dockerfile, compose and every Kubernetes overlay offline
+deploy-check: setup ## validate the Dockerfile, compose and every kustomization (overlays, base, each service) offline
 	$(PY) scripts/deploy_check.py
 
 alerts: ## unit-test the Prometheus alert rules (promtool: apt-get install prometheus; CI must have it)

