@@ -30,6 +30,7 @@ from chassis.messaging.worker import takes_commands
 from chassis.settings import ServiceSettings
 from contracts import ALL_MESSAGES, topology
 from contracts.registry import message_class
+from contracts.routing import address, events_exchange
 
 DEFAULT_PREFIX = "folio"
 DEFAULT_VHOST = "folio"
@@ -113,18 +114,6 @@ class Definitions:
         return next(s for s in self.services if s.service == name)
 
 
-def command_types() -> frozenset[str]:
-    """Every type someone sends as a command; all other subscribed types are events."""
-    return frozenset(t for sent in topology.SENDS_COMMANDS.values() for t in sent)
-
-
-def source_exchange(message_type: str) -> str:
-    owner = topology.owner(message_type)
-    if message_type in command_types():
-        return topology.commands_exchange(owner)
-    return topology.events_exchange(owner)
-
-
 async def _never_called(message: Any, uow: Any) -> None:  # pragma: no cover - the bootstrap handles nothing
     raise NotImplementedError
 
@@ -185,8 +174,8 @@ def _alternatives(own: str, others: set[str]) -> str:
 
 
 def permissions(service: str) -> Permissions:
-    sends_to = {source_exchange(t) for t in topology.SENDS_COMMANDS.get(service, ())}
-    reads_from = {source_exchange(t) for t in topology.SUBSCRIPTIONS.get(service, ())}
+    sends_to = {address(t).exchange for t in topology.SENDS_COMMANDS.get(service, ())}
+    reads_from = {address(t).exchange for t in topology.SUBSCRIPTIONS.get(service, ())}
     own_prefix = rf"{re.escape(service)}\."
     return Permissions(
         configure=f"^{own_prefix}",
@@ -206,16 +195,16 @@ def topic_permissions(service: str) -> tuple[TopicPermission, ...]:
     RabbitMQ allows every routing key on an exchange the user has no topic permission for, so each user gets
     one on every topic exchange.
     """
-    own_events = [m.routing_key() for m in ALL_MESSAGES if service == m.OWNER and m.KIND == "event"]
-    consumed = topology.SUBSCRIPTIONS.get(service, ())
+    published = [address(m) for m in ALL_MESSAGES if service == m.OWNER]
+    consumed = [address(t) for t in topology.SUBSCRIPTIONS.get(service, ())]
     out = []
     for owner in topology.SERVICES:
-        exchange = topology.events_exchange(owner)
+        exchange = events_exchange(owner)
         out.append(
             TopicPermission(
                 exchange=exchange,
-                write=_exactly(own_events) if owner == service else NOTHING,
-                read=_exactly(t for t in consumed if source_exchange(t) == exchange),
+                write=_exactly(a.routing_key for a in published if a.exchange == exchange),
+                read=_exactly(a.routing_key for a in consumed if a.exchange == exchange),
             )
         )
     return tuple(out)
