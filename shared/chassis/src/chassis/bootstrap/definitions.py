@@ -23,6 +23,7 @@ from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
+from chassis import defaults
 from chassis.bootstrap.passwords import password_for
 from chassis.messaging.consumer import Subscription
 from chassis.messaging.topology import ServiceTopology, consumer_queues
@@ -32,8 +33,8 @@ from contracts import ALL_MESSAGES, topology
 from contracts.registry import message_class
 from contracts.routing import address, events_exchange
 
-DEFAULT_PREFIX = "folio"
-DEFAULT_VHOST = "folio"
+DEFAULT_PREFIX = defaults.PREFIX
+DEFAULT_VHOST = defaults.VHOST
 # Matches no routing key a Folio message has: a topic permission that grants nothing.
 NOTHING = "^$"
 
@@ -136,8 +137,7 @@ def retry_delays(service: str, env: Mapping[str, str]) -> tuple[float, ...]:
     """
     raw = env.get(f"{service.upper()}_RETRY_DELAYS") or env.get("FOLIO_RETRY_DELAYS")
     if raw is None:
-        default: tuple[float, ...] = ServiceSettings.model_fields["retry_delays"].default
-        return default
+        return defaults.RETRY_DELAYS
     # The settings' own parsing and validation, without reading the process environment.
     return ServiceSettings.model_validate({"retry_delays": raw}).retry_delays
 
