@@ -22,7 +22,7 @@ from typing import Any
 import yaml
 
 from chassis.bootstrap.definitions import Definitions, ServiceAccess, build
-from chassis.bootstrap.postgres import database_grants, ident, literal, schema_grants
+from chassis.bootstrap.postgres_plan import database_grants, ident, literal, schema_grants
 
 ROOT = Path(__file__).resolve().parents[1]
 OUTPUT = ROOT / "deploy" / "base" / "rabbitmq.yaml"
