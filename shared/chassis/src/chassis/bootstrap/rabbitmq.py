@@ -79,11 +79,13 @@ async def apply(
         if not exists and not dry_run:
             await _put(api, f"/api/vhosts/{_q(item['name'])}", _without(item, "name"))
         changes.append(Change("rabbitmq", "vhost", item["name"], "present" if exists else "created"))
-    # The administrator first: it needs rights in the vhost to declare what follows.
-    for permission in [full_permissions(admin_user, vhost), *document["permissions"]]:
-        changes.append(await _permissions(api, permission, dry_run, vhost_exists=exists))
+    # The administrator needs rights in the vhost to declare what follows.
+    changes.append(await _permissions(api, full_permissions(admin_user, vhost), dry_run, vhost_exists=exists))
     for user in document["users"]:
+        # A user before its permissions: the broker refuses permissions of a user it does not know.
         changes.append(await _user(api, user, dry_run))
+        for permission in (p for p in document["permissions"] if p["user"] == user["name"]):
+            changes.append(await _permissions(api, permission, dry_run, vhost_exists=exists))
         wanted = [p for p in document["topic_permissions"] if p["user"] == user["name"]]
         changes.append(
             await _topic_permissions(api, vhost, user["name"], wanted, dry_run, vhost_exists=exists)
