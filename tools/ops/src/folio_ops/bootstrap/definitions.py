@@ -24,7 +24,6 @@ from dataclasses import dataclass
 from typing import Any
 
 from chassis import defaults
-from chassis.bootstrap.passwords import password_for
 from chassis.messaging.consumer import Subscription
 from chassis.messaging.topology import ServiceTopology, consumer_queues
 from chassis.messaging.worker import takes_commands
@@ -32,6 +31,7 @@ from chassis.settings import ServiceSettings
 from contracts import ALL_MESSAGES, topology
 from contracts.registry import message_class
 from contracts.routing import address, events_exchange
+from folio_ops.bootstrap.passwords import password_for
 
 DEFAULT_PREFIX = defaults.PREFIX
 DEFAULT_VHOST = defaults.VHOST

@@ -35,9 +35,9 @@ from urllib.parse import quote, urlsplit, urlunsplit
 import asyncpg
 import httpx
 
-from chassis.bootstrap import exporters, postgres, postgres_plan, rabbitmq
-from chassis.bootstrap.changes import Change, summary
-from chassis.bootstrap.definitions import (
+from folio_ops.bootstrap import exporters, postgres, postgres_plan, rabbitmq
+from folio_ops.bootstrap.changes import Change, summary
+from folio_ops.bootstrap.definitions import (
     DEFAULT_PREFIX,
     DEFAULT_VHOST,
     Definitions,

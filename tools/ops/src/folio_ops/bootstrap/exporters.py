@@ -9,9 +9,9 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import Any
 
-from chassis.bootstrap.definitions import Definitions, Exchange, Permissions, Queue
-from chassis.bootstrap.passwords import RABBIT_HASHING, rabbit_password_hash
-from chassis.bootstrap.postgres_plan import DEFAULT_DATABASES, Step, ident, literal, steps
+from folio_ops.bootstrap.definitions import Definitions, Exchange, Permissions, Queue
+from folio_ops.bootstrap.passwords import RABBIT_HASHING, rabbit_password_hash
+from folio_ops.bootstrap.postgres_plan import DEFAULT_DATABASES, Step, ident, literal, steps
 
 
 def exchange_body(exchange: Exchange) -> dict[str, Any]:

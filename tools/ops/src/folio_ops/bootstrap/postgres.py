@@ -7,10 +7,10 @@ from urllib.parse import urlsplit, urlunsplit
 
 import asyncpg
 
-from chassis.bootstrap.changes import Action, Change
-from chassis.bootstrap.definitions import Definitions
-from chassis.bootstrap.passwords import postgres_password_matches
-from chassis.bootstrap.postgres_plan import Step, ident, steps
+from folio_ops.bootstrap.changes import Action, Change
+from folio_ops.bootstrap.definitions import Definitions
+from folio_ops.bootstrap.passwords import postgres_password_matches
+from folio_ops.bootstrap.postgres_plan import Step, ident, steps
 
 
 def with_database(url: str, database: str) -> str:

@@ -17,8 +17,8 @@ from __future__ import annotations
 from collections.abc import Iterable
 from dataclasses import dataclass
 
-from chassis.bootstrap.definitions import Definitions, ServiceAccess
-from chassis.bootstrap.passwords import scram_verifier
+from folio_ops.bootstrap.definitions import Definitions, ServiceAccess
+from folio_ops.bootstrap.passwords import scram_verifier
 
 DEFAULT_DATABASES = ("postgres", "template1")
 TABLE_PRIVILEGES = ("SELECT", "INSERT", "UPDATE", "DELETE")

@@ -14,9 +14,9 @@ from urllib.parse import quote, urlsplit, urlunsplit
 
 import httpx
 
-from chassis.bootstrap.changes import Action, Change
-from chassis.bootstrap.definitions import Definitions
-from chassis.bootstrap.exporters import full_permissions, rabbitmq_definitions
+from folio_ops.bootstrap.changes import Action, Change
+from folio_ops.bootstrap.definitions import Definitions
+from folio_ops.bootstrap.exporters import full_permissions, rabbitmq_definitions
 
 PERMISSIONS = ("configure", "write", "read")
 

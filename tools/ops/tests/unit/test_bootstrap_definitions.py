@@ -6,7 +6,9 @@ import re
 
 import pytest
 
-from chassis.bootstrap.definitions import (
+from contracts import topology
+from contracts.routing import address
+from folio_ops.bootstrap.definitions import (
     MissingPasswords,
     build,
     exchanges,
@@ -14,8 +16,6 @@ from chassis.bootstrap.definitions import (
     retry_delays,
     topic_permissions,
 )
-from contracts import topology
-from contracts.routing import address
 
 
 def allows(pattern: str, name: str) -> bool:

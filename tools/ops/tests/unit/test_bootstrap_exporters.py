@@ -9,11 +9,11 @@ from pathlib import Path
 
 import pytest
 
-from chassis.bootstrap import cli
-from chassis.bootstrap.definitions import build
-from chassis.bootstrap.exporters import postgres_init, rabbitmq_definitions
-from chassis.bootstrap.passwords import RABBIT_HASHING, rabbit_password_matches
-from chassis.bootstrap.postgres_plan import DEFAULT_DATABASES, literal, steps
+from folio_ops.bootstrap import cli
+from folio_ops.bootstrap.definitions import build
+from folio_ops.bootstrap.exporters import postgres_init, rabbitmq_definitions
+from folio_ops.bootstrap.passwords import RABBIT_HASHING, rabbit_password_matches
+from folio_ops.bootstrap.postgres_plan import DEFAULT_DATABASES, literal, steps
 
 
 def test_rabbitmq_definitions_hold_vhost_users_permissions_and_exchanges() -> None:
