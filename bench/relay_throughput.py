@@ -84,7 +84,7 @@ async def serve_relay(database_url: str, amqp_url: str, batch_size: int, max_in_
     stop = asyncio.Event()
     asyncio.get_running_loop().add_signal_handler(signal.SIGTERM, stop.set)
     engine = create_engine(database_url, application_name="bench-relay")
-    options = RelayOptions(batch_size=batch_size, max_in_flight=max_in_flight, poll_interval=1.0)
+    options = RelayOptions(batch_size=batch_size, max_in_flight=max_in_flight)
     try:
         await OutboxRelay(engine, amqp_url, options).run(stop)
     finally:

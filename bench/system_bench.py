@@ -33,6 +33,7 @@ import observe
 import profiling
 from ceilings import postgres_commit_rate, raw_publish_rate
 
+from chassis import defaults
 from chassis.testing.resources import fresh_vhost
 from devstack.config import SERVICES, StackConfig, bootstrap_env
 from devstack.stack import Stack, alive
@@ -87,8 +88,8 @@ def _urls(config: StackConfig) -> tuple[dict[str, str], str]:
 def system(own: bool, run_dir: Path) -> Iterator[System]:
     # The same defaults as `folio-stack`, which `make up` runs.
     running = StackConfig(
-        prefix=os.environ.get("FOLIO_PREFIX", "folio"),
-        vhost=os.environ.get("FOLIO_VHOST", "folio"),
+        prefix=os.environ.get("FOLIO_PREFIX", defaults.PREFIX),
+        vhost=os.environ.get("FOLIO_VHOST", defaults.VHOST),
         run_dir=run_dir,
     )
     honcho = None if own else _running(running)

@@ -491,8 +491,8 @@ def check_kubernetes() -> list[str]:
 
 
 def expected_postgres_init() -> str:
-    from chassis.bootstrap.definitions import build
-    from chassis.bootstrap.exporters import postgres_init
+    from folio_ops.bootstrap.definitions import build
+    from folio_ops.bootstrap.exporters import postgres_init
 
     # The bootstrap's development passwords, whatever this shell's environment says.
     return postgres_init(build(env={}, dev=True), lock_default_databases=True)

@@ -41,6 +41,7 @@ from contracts.catalog import (
 from contracts.notification import NotificationFailed, NotificationSent
 from contracts.ordering import OrderCancelled, OrderCompleted, OrderConfirmed, OrderPlaced
 from contracts.registry import ALL_MESSAGES
+from contracts.routing import address
 from contracts.schemas import SCHEMA_DIR, path_for
 from contracts.topology import SENDS_COMMANDS, SERVICES, SUBSCRIPTIONS
 
@@ -100,7 +101,7 @@ def pointer(model: type[Message]) -> dict[str, str]:
 
 
 def channel_pointer(model: type[Message]) -> dict[str, str]:
-    return {"id": channel_id(model.exchange()), "version": "1.0.0"}
+    return {"id": channel_id(address(model).exchange), "version": "1.0.0"}
 
 
 # --- a small, deterministic front-matter writer (JSON scalars are valid YAML) ---
@@ -209,8 +210,7 @@ def example_json(model: type[Message]) -> str | None:
 def message_page(model: type[Message], wiring: Wiring, latest: bool) -> str:
     producers = [s for s in wiring.services if model in wiring.sends(s)]
     consumers = [s for s in wiring.services if model in wiring.received(s)]
-    exchange = model.exchange()
-    kind = "topic" if model.KIND == "event" else "direct"
+    exchange, kind = address(model).exchange, address(model).exchange_type
     front: dict[str, Any] = {
         "id": message_id(model),
         "name": message_id(model),
@@ -279,7 +279,7 @@ def service_page(service: str, wiring: Wiring, asyncapi: Mapping[str, Any] | Non
     if asyncapi is not None:
         front["specifications"] = [{"type": "asyncapi", "path": "asyncapi.json", "name": "AsyncAPI"}]
     rows = "\n".join(
-        f"| {direction} | {m.KIND} | `{m.TYPE}` | `{m.exchange()}` |"
+        f"| {direction} | {m.KIND} | `{m.TYPE}` | `{address(m).exchange}` |"
         for direction, models in (("sends", wiring.sends(service)), ("receives", wiring.received(service)))
         for m in models
     )
@@ -315,7 +315,7 @@ def domain_page(service: str) -> str:
 
 
 def channel_page(exchange: str, models: Sequence[type[Message]]) -> str:
-    kind = "topic" if exchange.endswith(".events") else "direct"
+    (kind,) = {address(m).exchange_type for m in models}
     front = {
         "id": channel_id(exchange),
         "name": exchange,
@@ -653,7 +653,7 @@ def render_catalog(
             files[f"{folder}/schema.json"] = published_schema(model, schema_dir)
     exchanges: dict[str, list[type[Message]]] = {}
     for model in wiring.messages:
-        exchanges.setdefault(model.exchange(), []).append(model)
+        exchanges.setdefault(address(model).exchange, []).append(model)
     for exchange, models in sorted(exchanges.items()):
         files[f"channels/{channel_id(exchange)}/index.mdx"] = channel_page(exchange, models)
     flows = order_flows()

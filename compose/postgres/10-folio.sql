@@ -3,6 +3,16 @@
 -- Per service: <prefix>_<service> owns the database (migrations), <prefix>_<service>_runtime reads
 -- and writes its tables (api, worker).
 
+CREATE SCHEMA IF NOT EXISTS "folio_bootstrap";
+
+DO $folio$
+BEGIN
+  IF NOT EXISTS (SELECT FROM pg_extension WHERE extname = 'dblink') THEN
+    CREATE EXTENSION dblink SCHEMA "folio_bootstrap";
+  END IF;
+END
+$folio$;
+
 DO $folio$
 BEGIN
   IF NOT EXISTS (SELECT FROM pg_roles WHERE rolname = 'folio_services') THEN
@@ -14,105 +24,19 @@ $folio$;
 DO $folio$
 BEGIN
   IF NOT EXISTS (SELECT FROM pg_roles WHERE rolname = 'folio_catalog') THEN
-    CREATE ROLE "folio_catalog" LOGIN PASSWORD 'SCRAM-SHA-256$4096:IYAhm0IrdSSrI75RAw2Fbg==$pLxoYwwVLbm1yiwl9WKZAZ4/Z6NCs0L/eoXEyQxCo8Q=:7x4h1Cspqr8SnOFgTmJFG5JHEmAm0pus9uACAUeDjKY=';
+    CREATE ROLE "folio_catalog" LOGIN PASSWORD 'SCRAM-SHA-256$4096:IYAhm0IrdSSrI75RAw2Fbg==$pLxoYwwVLbm1yiwl9WKZAZ4/Z6NCs0L/eoXEyQxCo8Q=:7x4h1Cspqr8SnOFgTmJFG5JHEmAm0pus9uACAUeDjKY=' IN ROLE "folio_services";
   ELSE
-    ALTER ROLE "folio_catalog" LOGIN NOSUPERUSER NOCREATEDB NOCREATEROLE PASSWORD 'SCRAM-SHA-256$4096:IYAhm0IrdSSrI75RAw2Fbg==$pLxoYwwVLbm1yiwl9WKZAZ4/Z6NCs0L/eoXEyQxCo8Q=:7x4h1Cspqr8SnOFgTmJFG5JHEmAm0pus9uACAUeDjKY=';
+    ALTER ROLE "folio_catalog" LOGIN NOSUPERUSER NOCREATEDB NOCREATEROLE PASSWORD 'SCRAM-SHA-256$4096:IYAhm0IrdSSrI75RAw2Fbg==$pLxoYwwVLbm1yiwl9WKZAZ4/Z6NCs0L/eoXEyQxCo8Q=:7x4h1Cspqr8SnOFgTmJFG5JHEmAm0pus9uACAUeDjKY='; GRANT "folio_services" TO "folio_catalog";
   END IF;
 END
 $folio$;
-
-GRANT "folio_services" TO "folio_catalog";
 
 DO $folio$
 BEGIN
   IF NOT EXISTS (SELECT FROM pg_roles WHERE rolname = 'folio_catalog_runtime') THEN
-    CREATE ROLE "folio_catalog_runtime" LOGIN PASSWORD 'SCRAM-SHA-256$4096:m6WaPdLYea/kuxWmcOwPCw==$7qmWiQtlwxPau5iOA8zD+S2KHknwe+Ue2dclW9mSRrY=:25bJA0cPsB+ZaRNb6p73N/hkIAB5n65SL22eilgbH+s=';
+    CREATE ROLE "folio_catalog_runtime" LOGIN PASSWORD 'SCRAM-SHA-256$4096:m6WaPdLYea/kuxWmcOwPCw==$7qmWiQtlwxPau5iOA8zD+S2KHknwe+Ue2dclW9mSRrY=:25bJA0cPsB+ZaRNb6p73N/hkIAB5n65SL22eilgbH+s=' IN ROLE "folio_services";
   ELSE
-    ALTER ROLE "folio_catalog_runtime" LOGIN NOSUPERUSER NOCREATEDB NOCREATEROLE PASSWORD 'SCRAM-SHA-256$4096:m6WaPdLYea/kuxWmcOwPCw==$7qmWiQtlwxPau5iOA8zD+S2KHknwe+Ue2dclW9mSRrY=:25bJA0cPsB+ZaRNb6p73N/hkIAB5n65SL22eilgbH+s=';
-  END IF;
-END
-$folio$;
-
-GRANT "folio_services" TO "folio_catalog_runtime";
-
-DO $folio$
-BEGIN
-  IF NOT EXISTS (SELECT FROM pg_roles WHERE rolname = 'folio_ordering') THEN
-    CREATE ROLE "folio_ordering" LOGIN PASSWORD 'SCRAM-SHA-256$4096:FduX1hTwIGKn0Z/Bwt1SGQ==$glhEE6cu3g9DRhidmInhg8LN23w9jtyMpVCKqmF2f8g=:jcGekq/ipsDZgoFTLUYnXebPenvu4LHbIfJvP63zOy0=';
-  ELSE
-    ALTER ROLE "folio_ordering" LOGIN NOSUPERUSER NOCREATEDB NOCREATEROLE PASSWORD 'SCRAM-SHA-256$4096:FduX1hTwIGKn0Z/Bwt1SGQ==$glhEE6cu3g9DRhidmInhg8LN23w9jtyMpVCKqmF2f8g=:jcGekq/ipsDZgoFTLUYnXebPenvu4LHbIfJvP63zOy0=';
-  END IF;
-END
-$folio$;
-
-GRANT "folio_services" TO "folio_ordering";
-
-DO $folio$
-BEGIN
-  IF NOT EXISTS (SELECT FROM pg_roles WHERE rolname = 'folio_ordering_runtime') THEN
-    CREATE ROLE "folio_ordering_runtime" LOGIN PASSWORD 'SCRAM-SHA-256$4096:r93zPX1g6Md7jtjCbTWetQ==$07m2nG4VMXH+Z/ksGSQdOk+otPjkouZUDKfOnI+YlXM=:Kajw2igqur+4Zte1fC7ws8OM6iv08Ur+BBPvezF8G30=';
-  ELSE
-    ALTER ROLE "folio_ordering_runtime" LOGIN NOSUPERUSER NOCREATEDB NOCREATEROLE PASSWORD 'SCRAM-SHA-256$4096:r93zPX1g6Md7jtjCbTWetQ==$07m2nG4VMXH+Z/ksGSQdOk+otPjkouZUDKfOnI+YlXM=:Kajw2igqur+4Zte1fC7ws8OM6iv08Ur+BBPvezF8G30=';
-  END IF;
-END
-$folio$;
-
-GRANT "folio_services" TO "folio_ordering_runtime";
-
-DO $folio$
-BEGIN
-  IF NOT EXISTS (SELECT FROM pg_roles WHERE rolname = 'folio_rating') THEN
-    CREATE ROLE "folio_rating" LOGIN PASSWORD 'SCRAM-SHA-256$4096:i5rDKa5CnaSZwvxxZWqIrA==$yT2/6oTdVyZrSha9Yvy66rFvhhi55UrEqaGUdO1bcSU=:7j56ULtj7fPrStgKU7gJ3+NKhKnd/RaTcmjDmG2qOb4=';
-  ELSE
-    ALTER ROLE "folio_rating" LOGIN NOSUPERUSER NOCREATEDB NOCREATEROLE PASSWORD 'SCRAM-SHA-256$4096:i5rDKa5CnaSZwvxxZWqIrA==$yT2/6oTdVyZrSha9Yvy66rFvhhi55UrEqaGUdO1bcSU=:7j56ULtj7fPrStgKU7gJ3+NKhKnd/RaTcmjDmG2qOb4=';
-  END IF;
-END
-$folio$;
-
-GRANT "folio_services" TO "folio_rating";
-
-DO $folio$
-BEGIN
-  IF NOT EXISTS (SELECT FROM pg_roles WHERE rolname = 'folio_rating_runtime') THEN
-    CREATE ROLE "folio_rating_runtime" LOGIN PASSWORD 'SCRAM-SHA-256$4096:lT6wWFk6cT2UYjDEhbC1SA==$ApqJXuuyccjpXBEc3Sq2FpmyNNMfwC91u/mzZoXo74I=:zz9ijWVloAzKGPUfyR47o0L2w/M+bIrxd8w/senA6Iw=';
-  ELSE
-    ALTER ROLE "folio_rating_runtime" LOGIN NOSUPERUSER NOCREATEDB NOCREATEROLE PASSWORD 'SCRAM-SHA-256$4096:lT6wWFk6cT2UYjDEhbC1SA==$ApqJXuuyccjpXBEc3Sq2FpmyNNMfwC91u/mzZoXo74I=:zz9ijWVloAzKGPUfyR47o0L2w/M+bIrxd8w/senA6Iw=';
-  END IF;
-END
-$folio$;
-
-GRANT "folio_services" TO "folio_rating_runtime";
-
-DO $folio$
-BEGIN
-  IF NOT EXISTS (SELECT FROM pg_roles WHERE rolname = 'folio_notification') THEN
-    CREATE ROLE "folio_notification" LOGIN PASSWORD 'SCRAM-SHA-256$4096:vgwNzHap46yJQnEYvcgj5A==$Yx2P2wKCA+SMN8bo2/0mX738IHIFosjaKfPAR18U96o=:v9AqIHKr0nARxwLzNyPibTEzm9WMg9zhHn2Xg0h6zL0=';
-  ELSE
-    ALTER ROLE "folio_notification" LOGIN NOSUPERUSER NOCREATEDB NOCREATEROLE PASSWORD 'SCRAM-SHA-256$4096:vgwNzHap46yJQnEYvcgj5A==$Yx2P2wKCA+SMN8bo2/0mX738IHIFosjaKfPAR18U96o=:v9AqIHKr0nARxwLzNyPibTEzm9WMg9zhHn2Xg0h6zL0=';
-  END IF;
-END
-$folio$;
-
-GRANT "folio_services" TO "folio_notification";
-
-DO $folio$
-BEGIN
-  IF NOT EXISTS (SELECT FROM pg_roles WHERE rolname = 'folio_notification_runtime') THEN
-    CREATE ROLE "folio_notification_runtime" LOGIN PASSWORD 'SCRAM-SHA-256$4096:o+n8zWUos9mTrUHjbIv/iw==$JcsfmjV0woqhxmTpGMY9khJfL/2hbbPi4Ssdln9VDCM=:DMnVVa5d1fij7CSmWwNlzGyf03F4FkvKLDGv9KKcqSM=';
-  ELSE
-    ALTER ROLE "folio_notification_runtime" LOGIN NOSUPERUSER NOCREATEDB NOCREATEROLE PASSWORD 'SCRAM-SHA-256$4096:o+n8zWUos9mTrUHjbIv/iw==$JcsfmjV0woqhxmTpGMY9khJfL/2hbbPi4Ssdln9VDCM=:DMnVVa5d1fij7CSmWwNlzGyf03F4FkvKLDGv9KKcqSM=';
-  END IF;
-END
-$folio$;
-
-GRANT "folio_services" TO "folio_notification_runtime";
-
-CREATE SCHEMA IF NOT EXISTS "folio_bootstrap";
-
-DO $folio$
-BEGIN
-  IF NOT EXISTS (SELECT FROM pg_extension WHERE extname = 'dblink') THEN
-    CREATE EXTENSION dblink SCHEMA "folio_bootstrap";
+    ALTER ROLE "folio_catalog_runtime" LOGIN NOSUPERUSER NOCREATEDB NOCREATEROLE PASSWORD 'SCRAM-SHA-256$4096:m6WaPdLYea/kuxWmcOwPCw==$7qmWiQtlwxPau5iOA8zD+S2KHknwe+Ue2dclW9mSRrY=:25bJA0cPsB+ZaRNb6p73N/hkIAB5n65SL22eilgbH+s='; GRANT "folio_services" TO "folio_catalog_runtime";
   END IF;
 END
 $folio$;
@@ -130,11 +54,132 @@ BEGIN
   END IF;
 END
 $folio$;
-
 ALTER DATABASE "folio_catalog" OWNER TO "folio_catalog";
+
 REVOKE ALL ON DATABASE "folio_catalog" FROM PUBLIC;
 GRANT CONNECT, TEMPORARY ON DATABASE "folio_catalog" TO "folio_catalog";
 GRANT CONNECT ON DATABASE "folio_catalog" TO "folio_catalog_runtime";
+
+DO $folio$
+BEGIN
+  IF NOT EXISTS (SELECT FROM pg_roles WHERE rolname = 'folio_ordering') THEN
+    CREATE ROLE "folio_ordering" LOGIN PASSWORD 'SCRAM-SHA-256$4096:FduX1hTwIGKn0Z/Bwt1SGQ==$glhEE6cu3g9DRhidmInhg8LN23w9jtyMpVCKqmF2f8g=:jcGekq/ipsDZgoFTLUYnXebPenvu4LHbIfJvP63zOy0=' IN ROLE "folio_services";
+  ELSE
+    ALTER ROLE "folio_ordering" LOGIN NOSUPERUSER NOCREATEDB NOCREATEROLE PASSWORD 'SCRAM-SHA-256$4096:FduX1hTwIGKn0Z/Bwt1SGQ==$glhEE6cu3g9DRhidmInhg8LN23w9jtyMpVCKqmF2f8g=:jcGekq/ipsDZgoFTLUYnXebPenvu4LHbIfJvP63zOy0='; GRANT "folio_services" TO "folio_ordering";
+  END IF;
+END
+$folio$;
+
+DO $folio$
+BEGIN
+  IF NOT EXISTS (SELECT FROM pg_roles WHERE rolname = 'folio_ordering_runtime') THEN
+    CREATE ROLE "folio_ordering_runtime" LOGIN PASSWORD 'SCRAM-SHA-256$4096:r93zPX1g6Md7jtjCbTWetQ==$07m2nG4VMXH+Z/ksGSQdOk+otPjkouZUDKfOnI+YlXM=:Kajw2igqur+4Zte1fC7ws8OM6iv08Ur+BBPvezF8G30=' IN ROLE "folio_services";
+  ELSE
+    ALTER ROLE "folio_ordering_runtime" LOGIN NOSUPERUSER NOCREATEDB NOCREATEROLE PASSWORD 'SCRAM-SHA-256$4096:r93zPX1g6Md7jtjCbTWetQ==$07m2nG4VMXH+Z/ksGSQdOk+otPjkouZUDKfOnI+YlXM=:Kajw2igqur+4Zte1fC7ws8OM6iv08Ur+BBPvezF8G30='; GRANT "folio_services" TO "folio_ordering_runtime";
+  END IF;
+END
+$folio$;
+
+DO $folio$
+DECLARE
+  dblink_schema name := (SELECT n.nspname FROM pg_extension e JOIN pg_namespace n ON n.oid = e.extnamespace WHERE e.extname = 'dblink');
+  sockets text := split_part(current_setting('unix_socket_directories'), ',', 1);
+  loopback text := format('dbname=''%s'' user=''%s'' port=%s', current_database(), current_user, current_setting('port'))
+    || CASE WHEN sockets <> '' THEN format(' host=''%s''', trim(sockets)) ELSE '' END;
+BEGIN
+  IF NOT EXISTS (SELECT FROM pg_database WHERE datname = 'folio_ordering') THEN
+    EXECUTE format('SELECT %I.dblink_exec(%L, %L)', dblink_schema, loopback,
+      'CREATE DATABASE "folio_ordering" OWNER "folio_ordering"');
+  END IF;
+END
+$folio$;
+ALTER DATABASE "folio_ordering" OWNER TO "folio_ordering";
+
+REVOKE ALL ON DATABASE "folio_ordering" FROM PUBLIC;
+GRANT CONNECT, TEMPORARY ON DATABASE "folio_ordering" TO "folio_ordering";
+GRANT CONNECT ON DATABASE "folio_ordering" TO "folio_ordering_runtime";
+
+DO $folio$
+BEGIN
+  IF NOT EXISTS (SELECT FROM pg_roles WHERE rolname = 'folio_rating') THEN
+    CREATE ROLE "folio_rating" LOGIN PASSWORD 'SCRAM-SHA-256$4096:i5rDKa5CnaSZwvxxZWqIrA==$yT2/6oTdVyZrSha9Yvy66rFvhhi55UrEqaGUdO1bcSU=:7j56ULtj7fPrStgKU7gJ3+NKhKnd/RaTcmjDmG2qOb4=' IN ROLE "folio_services";
+  ELSE
+    ALTER ROLE "folio_rating" LOGIN NOSUPERUSER NOCREATEDB NOCREATEROLE PASSWORD 'SCRAM-SHA-256$4096:i5rDKa5CnaSZwvxxZWqIrA==$yT2/6oTdVyZrSha9Yvy66rFvhhi55UrEqaGUdO1bcSU=:7j56ULtj7fPrStgKU7gJ3+NKhKnd/RaTcmjDmG2qOb4='; GRANT "folio_services" TO "folio_rating";
+  END IF;
+END
+$folio$;
+
+DO $folio$
+BEGIN
+  IF NOT EXISTS (SELECT FROM pg_roles WHERE rolname = 'folio_rating_runtime') THEN
+    CREATE ROLE "folio_rating_runtime" LOGIN PASSWORD 'SCRAM-SHA-256$4096:lT6wWFk6cT2UYjDEhbC1SA==$ApqJXuuyccjpXBEc3Sq2FpmyNNMfwC91u/mzZoXo74I=:zz9ijWVloAzKGPUfyR47o0L2w/M+bIrxd8w/senA6Iw=' IN ROLE "folio_services";
+  ELSE
+    ALTER ROLE "folio_rating_runtime" LOGIN NOSUPERUSER NOCREATEDB NOCREATEROLE PASSWORD 'SCRAM-SHA-256$4096:lT6wWFk6cT2UYjDEhbC1SA==$ApqJXuuyccjpXBEc3Sq2FpmyNNMfwC91u/mzZoXo74I=:zz9ijWVloAzKGPUfyR47o0L2w/M+bIrxd8w/senA6Iw='; GRANT "folio_services" TO "folio_rating_runtime";
+  END IF;
+END
+$folio$;
+
+DO $folio$
+DECLARE
+  dblink_schema name := (SELECT n.nspname FROM pg_extension e JOIN pg_namespace n ON n.oid = e.extnamespace WHERE e.extname = 'dblink');
+  sockets text := split_part(current_setting('unix_socket_directories'), ',', 1);
+  loopback text := format('dbname=''%s'' user=''%s'' port=%s', current_database(), current_user, current_setting('port'))
+    || CASE WHEN sockets <> '' THEN format(' host=''%s''', trim(sockets)) ELSE '' END;
+BEGIN
+  IF NOT EXISTS (SELECT FROM pg_database WHERE datname = 'folio_rating') THEN
+    EXECUTE format('SELECT %I.dblink_exec(%L, %L)', dblink_schema, loopback,
+      'CREATE DATABASE "folio_rating" OWNER "folio_rating"');
+  END IF;
+END
+$folio$;
+ALTER DATABASE "folio_rating" OWNER TO "folio_rating";
+
+REVOKE ALL ON DATABASE "folio_rating" FROM PUBLIC;
+GRANT CONNECT, TEMPORARY ON DATABASE "folio_rating" TO "folio_rating";
+GRANT CONNECT ON DATABASE "folio_rating" TO "folio_rating_runtime";
+
+DO $folio$
+BEGIN
+  IF NOT EXISTS (SELECT FROM pg_roles WHERE rolname = 'folio_notification') THEN
+    CREATE ROLE "folio_notification" LOGIN PASSWORD 'SCRAM-SHA-256$4096:vgwNzHap46yJQnEYvcgj5A==$Yx2P2wKCA+SMN8bo2/0mX738IHIFosjaKfPAR18U96o=:v9AqIHKr0nARxwLzNyPibTEzm9WMg9zhHn2Xg0h6zL0=' IN ROLE "folio_services";
+  ELSE
+    ALTER ROLE "folio_notification" LOGIN NOSUPERUSER NOCREATEDB NOCREATEROLE PASSWORD 'SCRAM-SHA-256$4096:vgwNzHap46yJQnEYvcgj5A==$Yx2P2wKCA+SMN8bo2/0mX738IHIFosjaKfPAR18U96o=:v9AqIHKr0nARxwLzNyPibTEzm9WMg9zhHn2Xg0h6zL0='; GRANT "folio_services" TO "folio_notification";
+  END IF;
+END
+$folio$;
+
+DO $folio$
+BEGIN
+  IF NOT EXISTS (SELECT FROM pg_roles WHERE rolname = 'folio_notification_runtime') THEN
+    CREATE ROLE "folio_notification_runtime" LOGIN PASSWORD 'SCRAM-SHA-256$4096:o+n8zWUos9mTrUHjbIv/iw==$JcsfmjV0woqhxmTpGMY9khJfL/2hbbPi4Ssdln9VDCM=:DMnVVa5d1fij7CSmWwNlzGyf03F4FkvKLDGv9KKcqSM=' IN ROLE "folio_services";
+  ELSE
+    ALTER ROLE "folio_notification_runtime" LOGIN NOSUPERUSER NOCREATEDB NOCREATEROLE PASSWORD 'SCRAM-SHA-256$4096:o+n8zWUos9mTrUHjbIv/iw==$JcsfmjV0woqhxmTpGMY9khJfL/2hbbPi4Ssdln9VDCM=:DMnVVa5d1fij7CSmWwNlzGyf03F4FkvKLDGv9KKcqSM='; GRANT "folio_services" TO "folio_notification_runtime";
+  END IF;
+END
+$folio$;
+
+DO $folio$
+DECLARE
+  dblink_schema name := (SELECT n.nspname FROM pg_extension e JOIN pg_namespace n ON n.oid = e.extnamespace WHERE e.extname = 'dblink');
+  sockets text := split_part(current_setting('unix_socket_directories'), ',', 1);
+  loopback text := format('dbname=''%s'' user=''%s'' port=%s', current_database(), current_user, current_setting('port'))
+    || CASE WHEN sockets <> '' THEN format(' host=''%s''', trim(sockets)) ELSE '' END;
+BEGIN
+  IF NOT EXISTS (SELECT FROM pg_database WHERE datname = 'folio_notification') THEN
+    EXECUTE format('SELECT %I.dblink_exec(%L, %L)', dblink_schema, loopback,
+      'CREATE DATABASE "folio_notification" OWNER "folio_notification"');
+  END IF;
+END
+$folio$;
+ALTER DATABASE "folio_notification" OWNER TO "folio_notification";
+
+REVOKE ALL ON DATABASE "folio_notification" FROM PUBLIC;
+GRANT CONNECT, TEMPORARY ON DATABASE "folio_notification" TO "folio_notification";
+GRANT CONNECT ON DATABASE "folio_notification" TO "folio_notification_runtime";
+
+REVOKE CONNECT ON DATABASE "postgres" FROM PUBLIC;
+
+REVOKE CONNECT ON DATABASE "template1" FROM PUBLIC;
 
 DO $folio$
 DECLARE
@@ -152,25 +197,6 @@ DO $folio$
 DECLARE
   dblink_schema name := (SELECT n.nspname FROM pg_extension e JOIN pg_namespace n ON n.oid = e.extnamespace WHERE e.extname = 'dblink');
   sockets text := split_part(current_setting('unix_socket_directories'), ',', 1);
-  loopback text := format('dbname=''%s'' user=''%s'' port=%s', current_database(), current_user, current_setting('port'))
-    || CASE WHEN sockets <> '' THEN format(' host=''%s''', trim(sockets)) ELSE '' END;
-BEGIN
-  IF NOT EXISTS (SELECT FROM pg_database WHERE datname = 'folio_ordering') THEN
-    EXECUTE format('SELECT %I.dblink_exec(%L, %L)', dblink_schema, loopback,
-      'CREATE DATABASE "folio_ordering" OWNER "folio_ordering"');
-  END IF;
-END
-$folio$;
-
-ALTER DATABASE "folio_ordering" OWNER TO "folio_ordering";
-REVOKE ALL ON DATABASE "folio_ordering" FROM PUBLIC;
-GRANT CONNECT, TEMPORARY ON DATABASE "folio_ordering" TO "folio_ordering";
-GRANT CONNECT ON DATABASE "folio_ordering" TO "folio_ordering_runtime";
-
-DO $folio$
-DECLARE
-  dblink_schema name := (SELECT n.nspname FROM pg_extension e JOIN pg_namespace n ON n.oid = e.extnamespace WHERE e.extname = 'dblink');
-  sockets text := split_part(current_setting('unix_socket_directories'), ',', 1);
   loopback text := format('dbname=''%s'' user=''%s'' port=%s', 'folio_ordering', current_user, current_setting('port'))
     || CASE WHEN sockets <> '' THEN format(' host=''%s''', trim(sockets)) ELSE '' END;
 BEGIN
@@ -178,25 +204,6 @@ BEGIN
       'REVOKE CREATE ON SCHEMA public FROM PUBLIC; GRANT USAGE, CREATE ON SCHEMA public TO "folio_ordering"; GRANT USAGE ON SCHEMA public TO "folio_ordering_runtime"; ALTER DEFAULT PRIVILEGES FOR ROLE "folio_ordering" IN SCHEMA public GRANT SELECT, INSERT, UPDATE, DELETE ON TABLES TO "folio_ordering_runtime"; ALTER DEFAULT PRIVILEGES FOR ROLE "folio_ordering" IN SCHEMA public GRANT USAGE, SELECT ON SEQUENCES TO "folio_ordering_runtime"; GRANT SELECT, INSERT, UPDATE, DELETE ON ALL TABLES IN SCHEMA public TO "folio_ordering_runtime"; GRANT USAGE, SELECT ON ALL SEQUENCES IN SCHEMA public TO "folio_ordering_runtime"');
 END
 $folio$;
-
-DO $folio$
-DECLARE
-  dblink_schema name := (SELECT n.nspname FROM pg_extension e JOIN pg_namespace n ON n.oid = e.extnamespace WHERE e.extname = 'dblink');
-  sockets text := split_part(current_setting('unix_socket_directories'), ',', 1);
-  loopback text := format('dbname=''%s'' user=''%s'' port=%s', current_database(), current_user, current_setting('port'))
-    || CASE WHEN sockets <> '' THEN format(' host=''%s''', trim(sockets)) ELSE '' END;
-BEGIN
-  IF NOT EXISTS (SELECT FROM pg_database WHERE datname = 'folio_rating') THEN
-    EXECUTE format('SELECT %I.dblink_exec(%L, %L)', dblink_schema, loopback,
-      'CREATE DATABASE "folio_rating" OWNER "folio_rating"');
-  END IF;
-END
-$folio$;
-
-ALTER DATABASE "folio_rating" OWNER TO "folio_rating";
-REVOKE ALL ON DATABASE "folio_rating" FROM PUBLIC;
-GRANT CONNECT, TEMPORARY ON DATABASE "folio_rating" TO "folio_rating";
-GRANT CONNECT ON DATABASE "folio_rating" TO "folio_rating_runtime";
 
 DO $folio$
 DECLARE
@@ -214,25 +221,6 @@ DO $folio$
 DECLARE
   dblink_schema name := (SELECT n.nspname FROM pg_extension e JOIN pg_namespace n ON n.oid = e.extnamespace WHERE e.extname = 'dblink');
   sockets text := split_part(current_setting('unix_socket_directories'), ',', 1);
-  loopback text := format('dbname=''%s'' user=''%s'' port=%s', current_database(), current_user, current_setting('port'))
-    || CASE WHEN sockets <> '' THEN format(' host=''%s''', trim(sockets)) ELSE '' END;
-BEGIN
-  IF NOT EXISTS (SELECT FROM pg_database WHERE datname = 'folio_notification') THEN
-    EXECUTE format('SELECT %I.dblink_exec(%L, %L)', dblink_schema, loopback,
-      'CREATE DATABASE "folio_notification" OWNER "folio_notification"');
-  END IF;
-END
-$folio$;
-
-ALTER DATABASE "folio_notification" OWNER TO "folio_notification";
-REVOKE ALL ON DATABASE "folio_notification" FROM PUBLIC;
-GRANT CONNECT, TEMPORARY ON DATABASE "folio_notification" TO "folio_notification";
-GRANT CONNECT ON DATABASE "folio_notification" TO "folio_notification_runtime";
-
-DO $folio$
-DECLARE
-  dblink_schema name := (SELECT n.nspname FROM pg_extension e JOIN pg_namespace n ON n.oid = e.extnamespace WHERE e.extname = 'dblink');
-  sockets text := split_part(current_setting('unix_socket_directories'), ',', 1);
   loopback text := format('dbname=''%s'' user=''%s'' port=%s', 'folio_notification', current_user, current_setting('port'))
     || CASE WHEN sockets <> '' THEN format(' host=''%s''', trim(sockets)) ELSE '' END;
 BEGIN
@@ -242,7 +230,3 @@ END
 $folio$;
 
 DROP SCHEMA "folio_bootstrap" CASCADE;
-
--- Service roles connect to their own database only (superusers are not affected).
-REVOKE CONNECT ON DATABASE "postgres" FROM PUBLIC;
-REVOKE CONNECT ON DATABASE "template1" FROM PUBLIC;

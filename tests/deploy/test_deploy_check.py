@@ -17,8 +17,8 @@ from typing import Any
 import pytest
 import yaml
 
-from chassis.bootstrap.cli import service_env
-from chassis.bootstrap.definitions import build
+from folio_ops.bootstrap.cli import service_env
+from folio_ops.bootstrap.definitions import build
 
 ROOT = Path(__file__).resolve().parents[2]
 SERVICES = {"catalog": 8001, "ordering": 8002, "rating": 8003, "notification": 8004}

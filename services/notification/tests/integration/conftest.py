@@ -26,10 +26,10 @@ from chassis.tables import metadata as chassis_metadata
 from chassis.testing.resources import fresh_database
 from contracts.base import Message
 from contracts.envelope import Envelope
+from folio_ops.mail_sink import SmtpSink
 from notification.adapters.tables import metadata, notifications
 from notification.entrypoints.definition import MIGRATIONS_DIR, definition
 from notification.entrypoints.settings import NotificationSettings
-from notification.smtp_sink import SmtpSink
 
 SECRET = "integration-tests-secret-0123456789abcdef"
 

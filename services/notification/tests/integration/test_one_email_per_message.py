@@ -16,13 +16,13 @@ from contracts.envelope import Envelope, new_id
 from contracts.examples import example
 from contracts.notification import NotificationFailed, NotificationSent
 from contracts.ordering import OrderCancelled, OrderConfirmed
+from folio_ops.mail_sink import SmtpSink
 from notification.adapters.unit_of_work import NotificationUnitOfWork
 from notification.application.recording import RecordNotification, record_notification
 from notification.application.sending import ClaimDue, WithdrawClaim, claim_due, withdraw_claim
 from notification.domain.content import EmailContent
 from notification.domain.delivery import DeliveryPolicy
 from notification.domain.notification import WORKER_STOPPED
-from notification.smtp_sink import SmtpSink
 
 pytestmark = pytest.mark.integration
 

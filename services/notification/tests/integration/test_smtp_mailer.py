@@ -11,11 +11,11 @@ from datetime import UTC, datetime
 import pytest
 
 from contracts.envelope import new_id
+from folio_ops.mail_sink import SmtpSink
 from notification.adapters.smtp import SmtpConfig, SmtpMailer
 from notification.domain.content import EmailContent
 from notification.domain.delivery import Accepted, Refused, Unknown
 from notification.domain.notification import Notification
-from notification.smtp_sink import SmtpSink
 
 pytestmark = pytest.mark.integration
 

@@ -17,6 +17,7 @@ from chassis.db import session_factory
 from chassis.observability.tracing import current_traceparent
 from contracts.envelope import new_id
 from contracts.ordering import OrderConfirmed
+from folio_ops.mail_sink import SmtpSink
 from notification.adapters.smtp import SmtpConfig, SmtpMailer
 from notification.adapters.unit_of_work import NotificationUnitOfWork
 from notification.application.recording import RecordNotification, record_notification
@@ -24,7 +25,6 @@ from notification.application.sending import ClaimDue, claim_due
 from notification.domain.content import EmailContent
 from notification.domain.delivery import DeliveryPolicy
 from notification.domain.notification import Notification
-from notification.smtp_sink import SmtpSink
 
 pytestmark = pytest.mark.integration
 

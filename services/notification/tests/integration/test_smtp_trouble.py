@@ -14,7 +14,7 @@ from contracts.envelope import new_id
 from contracts.examples import example
 from contracts.notification import NotificationFailed, NotificationSent
 from contracts.ordering import OrderConfirmed
-from notification.smtp_sink import SmtpSink
+from folio_ops.mail_sink import SmtpSink
 
 pytestmark = pytest.mark.integration
 

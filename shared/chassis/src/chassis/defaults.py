@@ -10,9 +10,17 @@ from datetime import timedelta
 
 # Deliveries a consumer holds unacknowledged at once.
 CONSUMER_PREFETCH = 16
+# Seconds before each redelivery of a failed message; its length is the number of retries. The bootstrap
+# sets the retry queues' TTLs from the same delays.
+RETRY_DELAYS: tuple[float, ...] = (1.0, 5.0, 30.0)
+# Seconds a consumer holds a delivery while its database is unreachable before it pauses the queue.
+CONSUMER_HOLD_LIMIT = 600.0
 # Outbox rows the relay takes (and locks) per transaction; their publishes are all in flight together.
 OUTBOX_BATCH_SIZE = 200
 # The relay's fallback wake-up when no NOTIFY arrives, in seconds.
 OUTBOX_POLL_INTERVAL = 1.0
 # Published outbox rows are kept this long (for inspection), then deleted.
 OUTBOX_RETENTION = timedelta(hours=72)
+# What the bootstrap, `folio-stack` and the benchmarks name databases, roles and users after, and the vhost.
+PREFIX = "folio"
+VHOST = "folio"

@@ -94,11 +94,11 @@ class ServiceSettings(BaseSettings):
     otel_service_name: str | None = None
 
     # Delay in seconds before each redelivery of a failed message; its length is the number of retries.
-    retry_delays: Annotated[tuple[float, ...], NoDecode] = (1.0, 5.0, 30.0)
+    retry_delays: Annotated[tuple[float, ...], NoDecode] = defaults.RETRY_DELAYS
     consumer_prefetch: int = defaults.CONSUMER_PREFETCH
     # How long a consumer holds a delivery while its database is unreachable before it pauses the queue
     # and gives the delivery back (one redelivery per outage). Keep it under the broker's consumer timeout.
-    consumer_hold_limit_seconds: float = Field(default=600.0, ge=0)
+    consumer_hold_limit_seconds: float = Field(default=defaults.CONSUMER_HOLD_LIMIT, ge=0)
 
     outbox_batch_size: int = defaults.OUTBOX_BATCH_SIZE
     # Fallback poll when no NOTIFY arrives (a missed notification, rows whose retry came due).

@@ -21,7 +21,6 @@ from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 from chassis.messaging import context
 from chassis.messaging.consumer import ATTEMPT, DEFAULT_HOLD_LIMIT, RetryPolicy, Subscription, database_probe
 from chassis.messaging.parked import ParkedMessage, list_parked, replay
-from chassis.messaging.parked_cli import main as parked_cli
 from chassis.messaging.recovery import Recovery
 from chassis.messaging.topology import events_exchange
 from chassis.messaging.worker import build_broker
@@ -32,6 +31,7 @@ from chassis.testing.resources import management_client
 from chassis.uow import UnitOfWork
 from contracts.base import Event
 from contracts.envelope import Envelope
+from folio_ops.parked_cli import main as parked_cli
 
 pytestmark = pytest.mark.integration
 

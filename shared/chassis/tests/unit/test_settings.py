@@ -1,12 +1,15 @@
 from __future__ import annotations
 
 import os
+from datetime import timedelta
 from pathlib import Path
 
 import pytest
 from pydantic import ValidationError
 from pydantic_settings import SettingsConfigDict
 
+from chassis.messaging.consumer import RetryPolicy
+from chassis.outbox.options import RelayOptions
 from chassis.settings import ServiceSettings
 
 
@@ -33,6 +36,16 @@ def test_defaults_work_locally() -> None:
     assert settings.retry_delays == (1.0, 5.0, 30.0)
     assert settings.auth_local_secret is None
     assert settings.auth_jwks_url is None
+
+
+def test_a_service_runs_what_the_libraries_default_to() -> None:
+    settings, relay = ShopSettings(), RelayOptions()
+    assert (settings.outbox_batch_size, settings.outbox_poll_interval) == (
+        relay.batch_size,
+        relay.poll_interval,
+    )
+    assert timedelta(hours=settings.outbox_retention_hours) == relay.retention
+    assert settings.retry_delays == RetryPolicy().delays
 
 
 def test_service_prefix_configures_the_service(monkeypatch: pytest.MonkeyPatch) -> None:

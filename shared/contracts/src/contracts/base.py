@@ -7,6 +7,8 @@ from typing import Any, ClassVar, Literal, Self
 
 from pydantic import BaseModel, ConfigDict
 
+from contracts.routing import address
+
 Kind = Literal["event", "command"]
 
 
@@ -28,12 +30,12 @@ class Message(BaseModel):
 
     @classmethod
     def exchange(cls) -> str:
-        """Events go to their owner's topic exchange, commands to the receiver's direct exchange."""
-        return f"{cls.OWNER}.events" if cls.KIND == "event" else f"{cls.OWNER}.commands"
+        """The exchange ``contracts.routing.address`` gives this message."""
+        return address(cls).exchange
 
     @classmethod
     def routing_key(cls) -> str:
-        return cls.TYPE
+        return address(cls).routing_key
 
     # `type_version`/`type_name`, not `version`/`name`: a classmethod would shadow a message field of that
     # name (FeedbackSubmitted has a `version` field) and silently become its default.

@@ -2,10 +2,15 @@
 
 The bootstrap derives each service's broker permissions from it, each service's worker is tested to
 subscribe to exactly what is listed here, and the EventCatalog is generated from it.
-Types are CloudEvents ``type`` strings, so this module needs none of the models.
+Types are CloudEvents ``type`` strings, so this module needs none of the models; which exchange each
+travels on is ``contracts.routing.address``'s to say.
 """
 
 from __future__ import annotations
+
+# Importable from here as before; the names are written once, in contracts.routing.
+from contracts.routing import commands_exchange as commands_exchange
+from contracts.routing import events_exchange as events_exchange
 
 SERVICES: tuple[str, ...] = ("catalog", "ordering", "rating", "notification")
 
@@ -53,11 +58,3 @@ SENDS_COMMANDS: dict[str, tuple[str, ...]] = {
 def owner(message_type: str) -> str:
     """``folio.<owner>.<name>.v<N>`` -> ``<owner>``."""
     return message_type.split(".")[1]
-
-
-def events_exchange(service: str) -> str:
-    return f"{service}.events"
-
-
-def commands_exchange(service: str) -> str:
-    return f"{service}.commands"

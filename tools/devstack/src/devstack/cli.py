@@ -17,6 +17,7 @@ import sys
 import time
 from pathlib import Path
 
+from chassis import defaults
 from devstack import demo
 from devstack.config import SERVICES, StackConfig, bootstrap_env, port_free, stack_variables
 from devstack.processes import GRACEFUL_STOP_SECONDS, process_specs, procfile
@@ -136,8 +137,8 @@ def main(argv: list[str] | None = None) -> None:
         prog="folio-stack", description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
     )
     parser.add_argument("command", choices=["up", "down", "logs", "status", "demo"])
-    parser.add_argument("--prefix", default=os.environ.get("FOLIO_PREFIX", "folio"))
-    parser.add_argument("--vhost", default=os.environ.get("FOLIO_VHOST", "folio"))
+    parser.add_argument("--prefix", default=os.environ.get("FOLIO_PREFIX", defaults.PREFIX))
+    parser.add_argument("--vhost", default=os.environ.get("FOLIO_VHOST", defaults.VHOST))
     parser.add_argument("--run-dir", type=Path, default=Path(os.environ.get("FOLIO_STACK_RUN_DIR", ".run")))
     parser.add_argument("--api-port", type=int, default=_int_env("FOLIO_STACK_API_PORT", 8001))
     parser.add_argument("--worker-port", type=int, default=_int_env("FOLIO_STACK_WORKER_PORT", 9001))

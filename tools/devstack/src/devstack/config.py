@@ -13,6 +13,8 @@ from dataclasses import asdict, dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
+from chassis import defaults
+
 SERVICES: tuple[str, ...] = ("catalog", "ordering", "rating", "notification")
 STATE_FILE = "stack.json"
 
@@ -26,8 +28,8 @@ def bin_path(name: str) -> str:
 class StackConfig:
     """One stack: its databases and vhost are named by ``prefix``/``vhost``; ports by ``api_port``."""
 
-    prefix: str = "folio"
-    vhost: str = "folio"
+    prefix: str = defaults.PREFIX
+    vhost: str = defaults.VHOST
     run_dir: Path = Path(".run")
     # Processes per service and role (`make up` runs one; the end-to-end tests run two, as deploy/base does).
     replicas: int = 1

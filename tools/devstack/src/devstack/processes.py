@@ -29,7 +29,7 @@ def process_specs(config: StackConfig) -> list[ProcessSpec]:
         ProcessSpec(
             name="mail",
             argv=(
-                sys.executable, "-m", "notification.smtp_sink",
+                sys.executable, "-m", "folio_ops.mail_sink",
                 "--host", config.host, "--smtp-port", str(config.smtp_port),
                 "--http-port", str(config.mail_http_port), "--maildir", str(config.mail_dir),
             ),

@@ -16,7 +16,9 @@ from typing import Any, cast
 from faststream.rabbit import ExchangeType, QueueType, RabbitBroker, RabbitExchange, RabbitQueue
 from faststream.rabbit.schemas.queue import QuorumQueueArgs
 
+from contracts import routing
 from contracts.base import Message
+from contracts.routing import ExchangeKind
 
 # Safety net for a consumer that crashes before it acks (the normal failure path acks and republishes):
 # after this many deliveries the broker dead-letters the message to the parking queue.
@@ -26,21 +28,26 @@ DEFAULT_DELIVERY_LIMIT = 20
 PARKING_DELIVERY_LIMIT = 1_000_000
 
 
+def _exchange(name: str, kind: ExchangeKind) -> RabbitExchange:
+    return RabbitExchange(name, type=ExchangeType(kind), durable=True)
+
+
 def events_exchange(service: str) -> RabbitExchange:
-    return RabbitExchange(f"{service}.events", type=ExchangeType.TOPIC, durable=True)
+    return _exchange(routing.events_exchange(service), "topic")
 
 
 def commands_exchange(service: str) -> RabbitExchange:
-    return RabbitExchange(f"{service}.commands", type=ExchangeType.DIRECT, durable=True)
+    return _exchange(routing.commands_exchange(service), "direct")
 
 
 def internal_exchange(service: str) -> RabbitExchange:
-    return RabbitExchange(f"{service}.internal", type=ExchangeType.DIRECT, durable=True)
+    return _exchange(f"{service}.internal", "direct")
 
 
 def message_exchange(message: type[Message]) -> RabbitExchange:
-    """The exchange a message travels on: its owner's events exchange, or the receiver's commands one."""
-    return events_exchange(message.OWNER) if message.KIND == "event" else commands_exchange(message.OWNER)
+    """The exchange ``contracts.routing.address`` gives ``message``, as FastStream declares it."""
+    where = routing.address(message)
+    return _exchange(where.exchange, where.exchange_type)
 
 
 def queue_name(service: str, handler: str) -> str:
@@ -136,7 +143,9 @@ def consumer_queues(
         for attempt, delay in enumerate(delays, start=1)
     )
     parking = _quorum(parking_name, {"x-delivery-limit": PARKING_DELIVERY_LIMIT})
-    by_type = {(message_exchange(m).name, m.TYPE): message_exchange(m) for m in messages}
+    by_type = {
+        (message_exchange(m).name, routing.address(m).routing_key): message_exchange(m) for m in messages
+    }
     by_type.update({(exchange.name, key): exchange for exchange, key in extra_types})
     bindings = [Binding(name, exchange, key) for (_, key), exchange in sorted(by_type.items())]
     bindings.append(Binding(name, internal, name))

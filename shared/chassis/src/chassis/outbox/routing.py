@@ -12,6 +12,7 @@ from functools import cache
 
 from contracts import topology
 from contracts.registry import REGISTRY
+from contracts.routing import address
 
 
 def must_be_routed(message_type: str) -> bool:
@@ -22,5 +23,6 @@ def must_be_routed(message_type: str) -> bool:
 @cache
 def _events_nobody_subscribes_to() -> frozenset[str]:
     subscribed = {t for types in topology.SUBSCRIPTIONS.values() for t in types}
-    commands = {t for types in topology.SENDS_COMMANDS.values() for t in types}
-    return frozenset(set(REGISTRY.types) - subscribed - commands)
+    # A command's direct exchange routes to its receiver's queue alone: one must always be there.
+    events = {t for t in REGISTRY.types if address(t).exchange_type == "topic"}
+    return frozenset(events - subscribed)

@@ -17,6 +17,7 @@ from typing import Any
 
 from contracts.base import Message
 from contracts.compatibility import Incompatibility, compare
+from contracts.routing import address
 
 SCHEMA_DIR = Path(__file__).parent
 DIALECT = "https://json-schema.org/draft/2020-12/schema"
@@ -25,14 +26,15 @@ DIALECT = "https://json-schema.org/draft/2020-12/schema"
 def schema_for(model: type[Message]) -> dict[str, Any]:
     """What a consumer accepts for ``model`` (validation mode), with the message's routing facts beside it."""
     schema = model.model_json_schema(mode="validation")
+    where = address(model)
     schema["$schema"] = DIALECT
     schema["x-folio"] = {
         "type": model.TYPE,
         "owner": model.OWNER,
         "kind": model.KIND,
         "subject": model.SUBJECT,
-        "exchange": model.exchange(),
-        "routing_key": model.routing_key(),
+        "exchange": where.exchange,
+        "routing_key": where.routing_key,
     }
     return schema
 

@@ -3,7 +3,7 @@ from __future__ import annotations
 import pytest
 
 from chassis.auth import TokenVerifier
-from chassis.auth.cli import SECRET_ENV, main
+from folio_ops.token_cli import SECRET_ENV, main
 
 SECRET = "a-local-development-secret-of-32+bytes"
 

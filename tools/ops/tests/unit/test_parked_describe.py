@@ -7,7 +7,7 @@ from typing import Any, cast
 from aio_pika.abc import AbstractIncomingMessage
 
 from chassis.messaging.parked import ParkedMessage, describe
-from chassis.messaging.parked_cli import _table
+from folio_ops.parked_cli import _table
 
 
 class Raw:

@@ -2,7 +2,7 @@
 
 Run it as its own process::
 
-    python -m notification.smtp_sink --smtp-port 1025 --http-port 8025 --maildir var/mail
+    python -m folio_ops.mail_sink --smtp-port 1025 --http-port 8025 --maildir var/mail
 
 (``--port`` and ``--dir`` are accepted for ``--smtp-port`` and ``--maildir``.)
 
@@ -41,7 +41,7 @@ from typing import Any
 
 from aiosmtpd.smtp import SMTP, Envelope, Session
 
-log = logging.getLogger("notification.smtp_sink")
+log = logging.getLogger("folio_ops.mail_sink")
 
 TEMPORARY_REFUSAL = "451 4.3.0 Mail sink refuses for now; try again later"
 ACCEPTED = "250 2.0.0 Message accepted"
@@ -327,7 +327,7 @@ def _bound_port(server: asyncio.Server | None) -> int:
 
 def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
     description = (__doc__ or "").splitlines()[0]
-    parser = argparse.ArgumentParser(prog="python -m notification.smtp_sink", description=description)
+    parser = argparse.ArgumentParser(prog="python -m folio_ops.mail_sink", description=description)
     parser.add_argument("--host", default="127.0.0.1", help="address to listen on (default 127.0.0.1)")
     parser.add_argument("--smtp-port", "--port", type=int, default=1025, help="SMTP port (default 1025)")
     parser.add_argument("--http-port", type=int, default=8025, help="JSON list port (default 8025; -1: none)")

@@ -23,16 +23,18 @@ from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from chassis.bootstrap.passwords import password_for
+from chassis import defaults
 from chassis.messaging.consumer import Subscription
 from chassis.messaging.topology import ServiceTopology, consumer_queues
 from chassis.messaging.worker import takes_commands
 from chassis.settings import ServiceSettings
 from contracts import ALL_MESSAGES, topology
 from contracts.registry import message_class
+from contracts.routing import address, events_exchange
+from folio_ops.bootstrap.passwords import password_for
 
-DEFAULT_PREFIX = "folio"
-DEFAULT_VHOST = "folio"
+DEFAULT_PREFIX = defaults.PREFIX
+DEFAULT_VHOST = defaults.VHOST
 # Matches no routing key a Folio message has: a topic permission that grants nothing.
 NOTHING = "^$"
 
@@ -113,18 +115,6 @@ class Definitions:
         return next(s for s in self.services if s.service == name)
 
 
-def command_types() -> frozenset[str]:
-    """Every type someone sends as a command; all other subscribed types are events."""
-    return frozenset(t for sent in topology.SENDS_COMMANDS.values() for t in sent)
-
-
-def source_exchange(message_type: str) -> str:
-    owner = topology.owner(message_type)
-    if message_type in command_types():
-        return topology.commands_exchange(owner)
-    return topology.events_exchange(owner)
-
-
 async def _never_called(message: Any, uow: Any) -> None:  # pragma: no cover - the bootstrap handles nothing
     raise NotImplementedError
 
@@ -147,8 +137,7 @@ def retry_delays(service: str, env: Mapping[str, str]) -> tuple[float, ...]:
     """
     raw = env.get(f"{service.upper()}_RETRY_DELAYS") or env.get("FOLIO_RETRY_DELAYS")
     if raw is None:
-        default: tuple[float, ...] = ServiceSettings.model_fields["retry_delays"].default
-        return default
+        return defaults.RETRY_DELAYS
     # The settings' own parsing and validation, without reading the process environment.
     return ServiceSettings.model_validate({"retry_delays": raw}).retry_delays
 
@@ -185,8 +174,8 @@ def _alternatives(own: str, others: set[str]) -> str:
 
 
 def permissions(service: str) -> Permissions:
-    sends_to = {source_exchange(t) for t in topology.SENDS_COMMANDS.get(service, ())}
-    reads_from = {source_exchange(t) for t in topology.SUBSCRIPTIONS.get(service, ())}
+    sends_to = {address(t).exchange for t in topology.SENDS_COMMANDS.get(service, ())}
+    reads_from = {address(t).exchange for t in topology.SUBSCRIPTIONS.get(service, ())}
     own_prefix = rf"{re.escape(service)}\."
     return Permissions(
         configure=f"^{own_prefix}",
@@ -206,16 +195,16 @@ def topic_permissions(service: str) -> tuple[TopicPermission, ...]:
     RabbitMQ allows every routing key on an exchange the user has no topic permission for, so each user gets
     one on every topic exchange.
     """
-    own_events = [m.routing_key() for m in ALL_MESSAGES if service == m.OWNER and m.KIND == "event"]
-    consumed = topology.SUBSCRIPTIONS.get(service, ())
+    published = [address(m) for m in ALL_MESSAGES if service == m.OWNER]
+    consumed = [address(t) for t in topology.SUBSCRIPTIONS.get(service, ())]
     out = []
     for owner in topology.SERVICES:
-        exchange = topology.events_exchange(owner)
+        exchange = events_exchange(owner)
         out.append(
             TopicPermission(
                 exchange=exchange,
-                write=_exactly(own_events) if owner == service else NOTHING,
-                read=_exactly(t for t in consumed if source_exchange(t) == exchange),
+                write=_exactly(a.routing_key for a in published if a.exchange == exchange),
+                read=_exactly(a.routing_key for a in consumed if a.exchange == exchange),
             )
         )
     return tuple(out)

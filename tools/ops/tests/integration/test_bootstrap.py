@@ -17,12 +17,12 @@ import asyncpg
 import pytest
 from aio_pika.abc import AbstractChannel, AbstractIncomingMessage, AbstractRobustConnection
 
-from chassis.bootstrap import cli, exporters, postgres
-from chassis.bootstrap.changes import Change
-from chassis.bootstrap.definitions import Definitions, build
-from chassis.bootstrap.passwords import scram_verifier
 from chassis.testing import servers as test_servers_module
 from chassis.testing.resources import fresh_database, management_client, with_database
+from folio_ops.bootstrap import cli, exporters, postgres, postgres_plan
+from folio_ops.bootstrap.changes import Change
+from folio_ops.bootstrap.definitions import Definitions, build
+from folio_ops.bootstrap.passwords import scram_verifier
 
 pytestmark = pytest.mark.integration
 
@@ -118,8 +118,8 @@ async def test_a_password_postgres_hashed_itself_is_recognised(
     try:
         await admin.execute("SET password_encryption = 'scram-sha-256'")
         await admin.execute(
-            f"ALTER ROLE {postgres.ident(rating.runtime_role)}"
-            f" PASSWORD {postgres.literal(rating.runtime_password)}"
+            f"ALTER ROLE {postgres_plan.ident(rating.runtime_role)}"
+            f" PASSWORD {postgres_plan.literal(rating.runtime_password)}"
         )
         stored = await admin.fetchval(
             "SELECT rolpassword FROM pg_authid WHERE rolname = $1", rating.runtime_role
@@ -317,7 +317,7 @@ async def test_a_service_cannot_read_anothers_queue(
         await admin.close()
 
 
-async def test_exported_rabbitmq_definitions_load_and_match_apply(env: dict[str, str]) -> None:
+async def test_the_document_a_broker_loads_at_boot_is_what_apply_leaves(env: dict[str, str]) -> None:
     definitions = unique_definitions(env)
     document = exporters.rabbitmq_definitions(definitions)
     try:
@@ -337,7 +337,7 @@ async def test_exported_rabbitmq_definitions_load_and_match_apply(env: dict[str,
 
 
 @pytest.mark.skipif(shutil.which("psql") is None, reason="psql runs init scripts, as in the postgres image")
-async def test_exported_postgres_init_runs_twice_and_matches_apply(env: dict[str, str]) -> None:
+async def test_the_init_script_runs_twice_and_leaves_what_apply_leaves(env: dict[str, str]) -> None:
     definitions = unique_definitions(env)
     # Not the default databases: this server is shared.
     script = exporters.postgres_init(definitions, lock_default_databases=False)

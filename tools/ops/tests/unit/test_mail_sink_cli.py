@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from notification.smtp_sink import parse_args
+from folio_ops.mail_sink import parse_args
 
 
 def test_the_sink_takes_long_and_short_spellings_of_its_port_and_directory() -> None:

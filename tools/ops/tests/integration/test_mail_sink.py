@@ -10,7 +10,7 @@ import aiosmtplib
 import httpx
 import pytest
 
-from notification.smtp_sink import SmtpSink
+from folio_ops.mail_sink import SmtpSink
 
 pytestmark = pytest.mark.integration
 

@@ -35,9 +35,9 @@ from urllib.parse import quote, urlsplit, urlunsplit
 import asyncpg
 import httpx
 
-from chassis.bootstrap import exporters, postgres, rabbitmq
-from chassis.bootstrap.changes import Change, summary
-from chassis.bootstrap.definitions import (
+from folio_ops.bootstrap import exporters, postgres, postgres_plan, rabbitmq
+from folio_ops.bootstrap.changes import Change, summary
+from folio_ops.bootstrap.definitions import (
     DEFAULT_PREFIX,
     DEFAULT_VHOST,
     Definitions,
@@ -258,7 +258,7 @@ def run(argv: Sequence[str], env: Mapping[str, str]) -> int:
         if args.command == "teardown":
             changes = asyncio.run(teardown(definitions, env, dry_run=args.dry_run))
         else:
-            lock = postgres.DEFAULT_DATABASES if args.lock_default_databases else ()
+            lock = postgres_plan.DEFAULT_DATABASES if args.lock_default_databases else ()
             changes = asyncio.run(apply(definitions, env, dry_run=args.dry_run, lock=lock))
     except Unreachable as error:
         print(f"folio-bootstrap: {error}", file=sys.stderr)

@@ -1,16 +1,30 @@
-"""The same definitions as files for containers: a RabbitMQ definitions JSON and a PostgreSQL init script.
+"""The bootstrap's one description of each server: a RabbitMQ definitions document and a PostgreSQL init
+script. Containers load them as files; the live apply (``rabbitmq``, ``postgres``) applies the same.
 
 Both are reproducible (no random salts, stable order), so a committed copy can be checked for drift.
 """
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from typing import Any
 
-from chassis.bootstrap.definitions import Definitions, Permissions
-from chassis.bootstrap.passwords import RABBIT_HASHING, rabbit_password_hash, scram_verifier
-from chassis.bootstrap.postgres import DEFAULT_DATABASES, database_grants, ident, literal, schema_grants
-from chassis.bootstrap.rabbitmq import exchange_body, queue_body
+from folio_ops.bootstrap.definitions import Definitions, Exchange, Permissions, Queue
+from folio_ops.bootstrap.passwords import RABBIT_HASHING, rabbit_password_hash
+from folio_ops.bootstrap.postgres_plan import DEFAULT_DATABASES, Step, ident, literal, steps
+
+
+def exchange_body(exchange: Exchange) -> dict[str, Any]:
+    return {"type": exchange.type, "durable": True, "auto_delete": False, "internal": False, "arguments": {}}
+
+
+def queue_body(queue: Queue) -> dict[str, Any]:
+    return {"durable": True, "auto_delete": False, "arguments": dict(queue.arguments)}
+
+
+def full_permissions(user: str, vhost: str) -> dict[str, str]:
+    """An administrator's: it declares the vhost's exchanges and queues."""
+    return {"user": user, "vhost": vhost, "configure": ".*", "write": ".*", "read": ".*"}
 
 
 def rabbitmq_definitions(definitions: Definitions, *, admin: tuple[str, str] | None = None) -> dict[str, Any]:
@@ -43,7 +57,7 @@ def rabbitmq_definitions(definitions: Definitions, *, admin: tuple[str, str] | N
                 "tags": ["administrator"],
             },
         )
-        permissions.insert(0, {"user": name, "vhost": vhost, "configure": ".*", "write": ".*", "read": ".*"})
+        permissions.insert(0, full_permissions(name, vhost))
     return {
         "users": users,
         "vhosts": [{"name": vhost}],
@@ -80,34 +94,16 @@ def _do(body: str) -> str:
     return f"DO $folio$\nBEGIN\n{body}\nEND\n$folio$;\n"
 
 
-def _login_role(role: str, password: str, group: str) -> str:
-    verifier = literal(scram_verifier(role, password))
-    create_or_alter = _do(
-        f"  IF NOT EXISTS (SELECT FROM pg_roles WHERE rolname = {literal(role)}) THEN\n"
-        f"    CREATE ROLE {ident(role)} LOGIN PASSWORD {verifier};\n"
-        "  ELSE\n"
-        f"    ALTER ROLE {ident(role)} LOGIN NOSUPERUSER NOCREATEDB NOCREATEROLE PASSWORD {verifier};\n"
-        "  END IF;"
-    )
-    return f"{create_or_alter}\nGRANT {ident(group)} TO {ident(role)};\n"
-
-
-def _through_dblink(database: str | None, statements: list[str], *, unless_exists: str | None = None) -> str:
+def _through_dblink(database: str | None, statements: Sequence[str], *, unless: str | None = None) -> str:
     """A DO block running ``statements`` in ``database`` (None: this one) through a dblink loopback.
 
-    ``unless_exists``: only when no database of that name exists (``CREATE DATABASE`` cannot run in a DO
-    block; a script cannot switch databases either).
+    ``unless``: only when that SQL condition is false (``CREATE DATABASE`` cannot run in a DO block; a
+    script cannot switch databases either).
     """
     target = literal(database) if database else "current_database()"
     command = f"      {literal('; '.join(statements))});\n"
     run = "EXECUTE format('SELECT %I.dblink_exec(%L, %L)', dblink_schema, loopback,\n" + command
-    if unless_exists:
-        body = (
-            f"  IF NOT EXISTS (SELECT FROM pg_database WHERE datname = {literal(unless_exists)}) THEN\n"
-            f"    {run}  END IF;\n"
-        )
-    else:
-        body = f"  {run}"
+    body = f"  IF NOT {unless} THEN\n    {run}  END IF;\n" if unless else f"  {run}"
     return (
         "DO $folio$\n"
         "DECLARE\n"
@@ -124,8 +120,24 @@ def _through_dblink(database: str | None, statements: list[str], *, unless_exist
     )
 
 
+def _statements(statements: Sequence[str]) -> str:
+    return "".join(f"{statement};\n" for statement in statements)
+
+
+def _render(step: Step) -> str:
+    """``step`` as SQL a superuser can run again and again (the live apply checks first; a script cannot)."""
+    if step.database is not None:
+        return _through_dblink(step.database, step.statements)
+    if step.exists is None:
+        return _statements(step.statements)
+    if step.create_alone:
+        return _through_dblink(None, step.create, unless=step.exists) + _statements(step.statements)
+    otherwise = f"  ELSE\n    {'; '.join(step.statements)};\n" if step.statements else ""
+    return _do(f"  IF NOT {step.exists} THEN\n    {'; '.join(step.create)};\n{otherwise}  END IF;")
+
+
 def postgres_init(definitions: Definitions, *, lock_default_databases: bool = True) -> str:
-    """An idempotent SQL script (plain SQL, no psql meta-commands) run by a superuser.
+    """``postgres_plan.steps`` as an idempotent SQL script (plain SQL, no psql meta-commands) for a superuser.
 
     A missing database is created, and each database's schema grants are run, through a dblink loopback
     connection; dblink is installed in a scratch schema for the run when absent, and removed after.
@@ -133,7 +145,7 @@ def postgres_init(definitions: Definitions, *, lock_default_databases: bool = Tr
     server dedicated to Folio (compose, a per-service cluster), wrong on a shared one.
     """
     scratch = ident(f"{definitions.prefix}_bootstrap")
-    group = definitions.group_role
+    lock = DEFAULT_DATABASES if lock_default_databases else ()
     out = [
         f"-- Folio databases and roles; generated by `folio-bootstrap export-postgres-init"
         f" --prefix {definitions.prefix}`.",
@@ -141,32 +153,13 @@ def postgres_init(definitions: Definitions, *, lock_default_databases: bool = Tr
         "-- Per service: <prefix>_<service> owns the database (migrations), <prefix>_<service>_runtime reads",
         "-- and writes its tables (api, worker).",
         "",
-        _do(
-            f"  IF NOT EXISTS (SELECT FROM pg_roles WHERE rolname = {literal(group)}) THEN\n"
-            f"    CREATE ROLE {ident(group)} NOLOGIN;\n"
-            "  END IF;"
-        ),
-    ]
-    for s in definitions.services:
-        out.append(_login_role(s.migration_role, s.migration_password, group))
-        out.append(_login_role(s.runtime_role, s.runtime_password, group))
-    out.append(f"CREATE SCHEMA IF NOT EXISTS {scratch};\n")
-    out.append(
+        f"CREATE SCHEMA IF NOT EXISTS {scratch};\n",
         _do(
             "  IF NOT EXISTS (SELECT FROM pg_extension WHERE extname = 'dblink') THEN\n"
             f"    CREATE EXTENSION dblink SCHEMA {scratch};\n"
             "  END IF;"
-        )
-    )
-    for s in definitions.services:
-        create = f"CREATE DATABASE {ident(s.database)} OWNER {ident(s.migration_role)}"
-        out.append(_through_dblink(None, [create], unless_exists=s.database))
-        out.append(f"ALTER DATABASE {ident(s.database)} OWNER TO {ident(s.migration_role)};")
-        out.append("".join(f"{statement};\n" for statement in database_grants(s)))
-        out.append(_through_dblink(s.database, schema_grants(s)))
+        ),
+    ]
+    out.extend(_render(step) for step in steps(definitions, lock=lock))
     out.append(f"DROP SCHEMA {scratch} CASCADE;\n")
-    if lock_default_databases:
-        out.append("-- Service roles connect to their own database only (superusers are not affected).")
-        out.extend(f"REVOKE CONNECT ON DATABASE {ident(d)} FROM PUBLIC;" for d in DEFAULT_DATABASES)
-        out.append("")
     return "\n".join(out)

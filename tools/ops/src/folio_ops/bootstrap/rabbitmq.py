@@ -1,18 +1,24 @@
-"""Vhost, service users, their permissions and topic permissions, and the system's whole topology
-(exchanges, queues, bindings), through the management HTTP API."""
+"""The RabbitMQ definitions document of ``exporters`` applied to a live broker through the management HTTP
+API, item by item: each is compared first, so a second run changes nothing and a dry run says what would.
+
+The items are the ones a broker loads at boot (vhost, users with their password hashes, permissions, topic
+permissions, exchanges, queues, bindings); only the administrator's full rights in the vhost are added,
+since it declares them.
+"""
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from typing import Any
 from urllib.parse import quote, urlsplit, urlunsplit
 
 import httpx
 
-from chassis.bootstrap.changes import Action, Change
-from chassis.bootstrap.definitions import Definitions, Exchange, Permissions, Queue, TopicPermission
-from chassis.bootstrap.passwords import rabbit_password_matches
+from folio_ops.bootstrap.changes import Action, Change
+from folio_ops.bootstrap.definitions import Definitions
+from folio_ops.bootstrap.exporters import full_permissions, rabbitmq_definitions
 
-FULL = Permissions(".*", ".*", ".*")
+PERMISSIONS = ("configure", "write", "read")
 
 
 class ConflictError(RuntimeError):
@@ -39,6 +45,10 @@ def _q(name: str) -> str:
     return quote(name, safe="")
 
 
+def _without(item: Mapping[str, Any], *keys: str) -> dict[str, Any]:
+    return {k: v for k, v in item.items() if k not in keys}
+
+
 async def _get(api: httpx.AsyncClient, path: str) -> Any | None:
     response = await api.get(path)
     if response.status_code == 404:
@@ -51,14 +61,6 @@ async def _put(api: httpx.AsyncClient, path: str, body: dict[str, Any]) -> None:
     (await api.put(path, json=body)).raise_for_status()
 
 
-def exchange_body(exchange: Exchange) -> dict[str, Any]:
-    return {"type": exchange.type, "durable": True, "auto_delete": False, "internal": False, "arguments": {}}
-
-
-def queue_body(queue: Queue) -> dict[str, Any]:
-    return {"durable": True, "auto_delete": False, "arguments": dict(queue.arguments)}
-
-
 def _tags(user: dict[str, Any]) -> list[str]:
     tags = user.get("tags") or []
     # The management API answers a list since 3.9, a comma-separated string before.
@@ -68,51 +70,53 @@ def _tags(user: dict[str, Any]) -> list[str]:
 async def apply(
     api: httpx.AsyncClient, definitions: Definitions, *, admin_user: str, dry_run: bool = False
 ) -> list[Change]:
+    document = rabbitmq_definitions(definitions)
     vhost = definitions.vhost
     v = _q(vhost)
     changes = []
     exists = await _get(api, f"/api/vhosts/{v}") is not None
-    if not exists and not dry_run:
-        await _put(api, f"/api/vhosts/{v}", {"description": "Folio"})
-    changes.append(Change("rabbitmq", "vhost", vhost, "present" if exists else "created"))
-    # The admin needs rights in the vhost to declare its exchanges.
-    changes.append(await _permissions(api, vhost, admin_user, FULL, dry_run, vhost_exists=exists))
-    for service in definitions.services:
-        user = await _get(api, f"/api/users/{_q(service.amqp_user)}")
-        action: Action = "present"
-        if user is None:
-            action = "created"
-        elif _tags(user) or not rabbit_password_matches(
-            user.get("password_hash", ""), user.get("hashing_algorithm", ""), service.amqp_password
-        ):
-            action = "updated"
-        if action != "present" and not dry_run:
-            await _put(
-                api, f"/api/users/{_q(service.amqp_user)}", {"password": service.amqp_password, "tags": ""}
-            )
-        changes.append(Change("rabbitmq", "user", service.amqp_user, action))
+    for item in document["vhosts"]:
+        if not exists and not dry_run:
+            await _put(api, f"/api/vhosts/{_q(item['name'])}", _without(item, "name"))
+        changes.append(Change("rabbitmq", "vhost", item["name"], "present" if exists else "created"))
+    # The administrator needs rights in the vhost to declare what follows.
+    changes.append(await _permissions(api, full_permissions(admin_user, vhost), dry_run, vhost_exists=exists))
+    for user in document["users"]:
+        # A user before its permissions: the broker refuses permissions of a user it does not know.
+        changes.append(await _user(api, user, dry_run))
+        for permission in (p for p in document["permissions"] if p["user"] == user["name"]):
+            changes.append(await _permissions(api, permission, dry_run, vhost_exists=exists))
+        wanted = [p for p in document["topic_permissions"] if p["user"] == user["name"]]
         changes.append(
-            await _permissions(
-                api, vhost, service.amqp_user, service.permissions, dry_run, vhost_exists=exists
-            )
+            await _topic_permissions(api, vhost, user["name"], wanted, dry_run, vhost_exists=exists)
         )
-        changes.append(
-            await _topic_permissions(
-                api, vhost, service.amqp_user, service.topic_permissions, dry_run, vhost_exists=exists
-            )
-        )
-    for exchange in definitions.exchanges:
-        changes.append(await _exchange(api, vhost, exchange, dry_run, vhost_exists=exists))
-    changes += await _queues(api, definitions, dry_run, vhost_exists=exists)
-    changes += await _bindings(api, definitions, dry_run, vhost_exists=exists)
+    for exchange in document["exchanges"]:
+        changes.append(await _exchange(api, exchange, dry_run, vhost_exists=exists))
+    changes += await _queues(api, vhost, document["queues"], dry_run, vhost_exists=exists)
+    changes += await _bindings(api, vhost, document["bindings"], dry_run, vhost_exists=exists)
     return changes
+
+
+async def _user(api: httpx.AsyncClient, wanted: dict[str, Any], dry_run: bool) -> Change:
+    path = f"/api/users/{_q(wanted['name'])}"
+    current = await _get(api, path)
+    action: Action = "present"
+    if current is None:
+        action = "created"
+    elif _tags(current) != wanted["tags"] or any(
+        current.get(k) != wanted[k] for k in ("password_hash", "hashing_algorithm")
+    ):
+        action = "updated"
+    if action != "present" and not dry_run:
+        await _put(api, path, _without(wanted, "name"))
+    return Change("rabbitmq", "user", wanted["name"], action)
 
 
 async def _topic_permissions(
     api: httpx.AsyncClient,
     vhost: str,
     user: str,
-    wanted: tuple[TopicPermission, ...],
+    wanted: list[dict[str, Any]],
     dry_run: bool,
     *,
     vhost_exists: bool,
@@ -120,7 +124,7 @@ async def _topic_permissions(
     path = f"/api/topic-permissions/{_q(vhost)}/{_q(user)}"
     current = (await _get(api, path) or []) if vhost_exists else []
     have = {(p["exchange"], p["write"], p["read"]) for p in current}
-    want = {(p.exchange, p.write, p.read) for p in wanted}
+    want = {(p["exchange"], p["write"], p["read"]) for p in wanted}
     name = f"{user}@{vhost}"
     if have == want:
         return Change("rabbitmq", "topic-permissions", name, "present")
@@ -129,21 +133,20 @@ async def _topic_permissions(
             # Deletes the user's topic permissions on every exchange of the vhost.
             (await api.delete(path)).raise_for_status()
         for p in wanted:
-            await _put(api, path, {"exchange": p.exchange, "write": p.write, "read": p.read})
+            await _put(api, path, _without(p, "user", "vhost"))
     return Change("rabbitmq", "topic-permissions", name, "updated" if current else "created")
 
 
 async def _queues(
-    api: httpx.AsyncClient, definitions: Definitions, dry_run: bool, *, vhost_exists: bool
+    api: httpx.AsyncClient, vhost: str, wanted: list[dict[str, Any]], dry_run: bool, *, vhost_exists: bool
 ) -> list[Change]:
-    vhost = _q(definitions.vhost)
-    listed = (await _get(api, f"/api/queues/{vhost}?columns=name,durable,auto_delete,arguments")) or []
+    listed = (await _get(api, f"/api/queues/{_q(vhost)}?columns=name,durable,auto_delete,arguments")) or []
     current = {q["name"]: q for q in listed} if vhost_exists else {}
     changes = []
-    for queue in definitions.queues:
-        body = queue_body(queue)
-        name = f"{queue.name}@{definitions.vhost}"
-        found = current.get(queue.name)
+    for queue in wanted:
+        body = _without(queue, "name", "vhost")
+        name = f"{queue['name']}@{vhost}"
+        found = current.get(queue["name"])
         if found is not None:
             if any(found.get(k) != v for k, v in body.items()):
                 raise ConflictError(
@@ -153,43 +156,42 @@ async def _queues(
             changes.append(Change("rabbitmq", "queue", name, "present"))
             continue
         if not dry_run:
-            await _put(api, f"/api/queues/{vhost}/{_q(queue.name)}", body)
+            await _put(api, f"/api/queues/{_q(vhost)}/{_q(queue['name'])}", body)
         changes.append(Change("rabbitmq", "queue", name, "created"))
     return changes
 
 
 async def _bindings(
-    api: httpx.AsyncClient, definitions: Definitions, dry_run: bool, *, vhost_exists: bool
+    api: httpx.AsyncClient, vhost: str, wanted: list[dict[str, Any]], dry_run: bool, *, vhost_exists: bool
 ) -> list[Change]:
-    vhost = _q(definitions.vhost)
-    listed = (await _get(api, f"/api/bindings/{vhost}")) if vhost_exists else None
+    listed = (await _get(api, f"/api/bindings/{_q(vhost)}")) if vhost_exists else None
     current = {
         (b["source"], b["destination"], b["routing_key"])
         for b in listed or []
         if b.get("destination_type") == "queue"
     }
     changes = []
-    for binding in definitions.bindings:
-        key = (binding.source, binding.queue, binding.routing_key)
-        name = f"{binding.source} -> {binding.queue} ({binding.routing_key})@{definitions.vhost}"
-        if key in current:
+    for binding in wanted:
+        source, queue, key = binding["source"], binding["destination"], binding["routing_key"]
+        name = f"{source} -> {queue} ({key})@{vhost}"
+        if (source, queue, key) in current:
             changes.append(Change("rabbitmq", "binding", name, "present"))
             continue
         if not dry_run:
-            path = f"/api/bindings/{vhost}/e/{_q(binding.source)}/q/{_q(binding.queue)}"
-            (
-                await api.post(path, json={"routing_key": binding.routing_key, "arguments": {}})
-            ).raise_for_status()
+            path = f"/api/bindings/{_q(vhost)}/e/{_q(source)}/q/{_q(queue)}"
+            body = {"routing_key": key, "arguments": binding["arguments"]}
+            (await api.post(path, json=body)).raise_for_status()
         changes.append(Change("rabbitmq", "binding", name, "created"))
     return changes
 
 
 async def _permissions(
-    api: httpx.AsyncClient, vhost: str, user: str, wanted: Permissions, dry_run: bool, *, vhost_exists: bool
+    api: httpx.AsyncClient, wanted: dict[str, Any], dry_run: bool, *, vhost_exists: bool
 ) -> Change:
+    user, vhost = wanted["user"], wanted["vhost"]
     path = f"/api/permissions/{_q(vhost)}/{_q(user)}"
     current = await _get(api, path) if vhost_exists else None
-    body = {"configure": wanted.configure, "write": wanted.write, "read": wanted.read}
+    body = {k: wanted[k] for k in PERMISSIONS}
     name = f"{user}@{vhost}"
     if current is not None and all(current.get(k) == v for k, v in body.items()):
         return Change("rabbitmq", "permissions", name, "present")
@@ -199,12 +201,13 @@ async def _permissions(
 
 
 async def _exchange(
-    api: httpx.AsyncClient, vhost: str, exchange: Exchange, dry_run: bool, *, vhost_exists: bool
+    api: httpx.AsyncClient, wanted: dict[str, Any], dry_run: bool, *, vhost_exists: bool
 ) -> Change:
-    path = f"/api/exchanges/{_q(vhost)}/{_q(exchange.name)}"
+    vhost = wanted["vhost"]
+    path = f"/api/exchanges/{_q(vhost)}/{_q(wanted['name'])}"
     current = await _get(api, path) if vhost_exists else None
-    body = exchange_body(exchange)
-    name = f"{exchange.name}@{vhost}"
+    body = _without(wanted, "name", "vhost")
+    name = f"{wanted['name']}@{vhost}"
     if current is not None:
         if any(current.get(k) != v for k, v in body.items()):
             raise ConflictError(f"exchange {name} exists as {current}, wanted {body}; delete it to change it")
@@ -218,21 +221,24 @@ async def teardown(
     api: httpx.AsyncClient, definitions: Definitions, *, dry_run: bool = False
 ) -> list[Change]:
     """Delete the service users and the vhost (with everything in it); the default vhost ``/`` is kept."""
+    document = rabbitmq_definitions(definitions)
     changes = []
-    for service in definitions.services:
-        path = f"/api/users/{_q(service.amqp_user)}"
+    for user in document["users"]:
+        path = f"/api/users/{_q(user['name'])}"
         exists = await _get(api, path) is not None
         if exists and not dry_run:
             (await api.delete(path)).raise_for_status()
-        changes.append(Change("rabbitmq", "user", service.amqp_user, "removed" if exists else "absent"))
+        changes.append(Change("rabbitmq", "user", user["name"], "removed" if exists else "absent"))
     vhost = definitions.vhost
     if vhost == "/":
-        for exchange in definitions.exchanges:
-            path = f"/api/exchanges/{_q(vhost)}/{_q(exchange.name)}"
+        for exchange in document["exchanges"]:
+            path = f"/api/exchanges/{_q(vhost)}/{_q(exchange['name'])}"
             exists = await _get(api, path) is not None
             if exists and not dry_run:
                 (await api.delete(path)).raise_for_status()
-            changes.append(Change("rabbitmq", "exchange", exchange.name, "removed" if exists else "absent"))
+            changes.append(
+                Change("rabbitmq", "exchange", exchange["name"], "removed" if exists else "absent")
+            )
         return changes
     path = f"/api/vhosts/{_q(vhost)}"
     exists = await _get(api, path) is not None

@@ -6,16 +6,16 @@ import re
 
 import pytest
 
-from chassis.bootstrap.definitions import (
+from contracts import topology
+from contracts.routing import address
+from folio_ops.bootstrap.definitions import (
     MissingPasswords,
     build,
     exchanges,
     permissions,
     retry_delays,
-    source_exchange,
     topic_permissions,
 )
-from contracts import ALL_MESSAGES, topology
 
 
 def allows(pattern: str, name: str) -> bool:
@@ -80,7 +80,7 @@ def test_a_service_configures_and_writes_only_its_own_names_and_the_commands_it_
         assert allows(p.configure, own)
         assert allows(p.write, own)
         assert allows(p.read, own)
-    sends_to = {source_exchange(t) for t in topology.SENDS_COMMANDS[service]}
+    sends_to = {address(t).exchange for t in topology.SENDS_COMMANDS[service]}
     for other in topology.SERVICES:
         if other == service:
             continue
@@ -97,12 +97,12 @@ def test_a_service_configures_and_writes_only_its_own_names_and_the_commands_it_
 @pytest.mark.parametrize("service", topology.SERVICES)
 def test_a_service_reads_every_exchange_it_subscribes_from(service: str) -> None:
     p = permissions(service)
-    by_type = {m.TYPE: m for m in ALL_MESSAGES}
+    commands = {t for sent in topology.SENDS_COMMANDS.values() for t in sent}
     for message_type in topology.SUBSCRIPTIONS[service]:
-        # The topology's reading agrees with the contracts' own: commands to commands exchanges.
-        assert source_exchange(message_type) == by_type[message_type].exchange()
-        assert allows(p.read, source_exchange(message_type))
-    subscribed = {source_exchange(t) for t in topology.SUBSCRIPTIONS[service]}
+        # The topology's table agrees with the contracts' models: what is sent as a command is one.
+        assert (address(message_type).exchange_type == "direct") == (message_type in commands)
+        assert allows(p.read, address(message_type).exchange)
+    subscribed = {address(t).exchange for t in topology.SUBSCRIPTIONS[service]}
     for exchange in exchanges():
         if not exchange.name.startswith(f"{service}."):
             assert allows(p.read, exchange.name) == (exchange.name in subscribed)
@@ -111,8 +111,8 @@ def test_a_service_reads_every_exchange_it_subscribes_from(service: str) -> None
 def test_every_exchange_anyone_uses_is_declared_with_its_type() -> None:
     declared = {e.name: e.type for e in exchanges()}
     assert {f"{s}.events" for s in topology.SERVICES} <= set(declared)
-    used = {source_exchange(t) for types in topology.SUBSCRIPTIONS.values() for t in types}
-    used |= {source_exchange(t) for types in topology.SENDS_COMMANDS.values() for t in types}
+    used = {address(t).exchange for types in topology.SUBSCRIPTIONS.values() for t in types}
+    used |= {address(t).exchange for types in topology.SENDS_COMMANDS.values() for t in types}
     assert used <= set(declared)
     assert {name for name, kind in declared.items() if kind == "direct"} == {
         "catalog.commands",

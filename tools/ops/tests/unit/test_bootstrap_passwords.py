@@ -6,7 +6,7 @@ import base64
 import hashlib
 import re
 
-from chassis.bootstrap.passwords import (
+from folio_ops.bootstrap.passwords import (
     RABBIT_HASHING,
     postgres_password_matches,
     rabbit_password_hash,

@@ -4,9 +4,9 @@ from __future__ import annotations
 
 import pytest
 
-from chassis.bootstrap import cli, rabbitmq
-from chassis.bootstrap.changes import Change, summary
-from chassis.bootstrap.definitions import build
+from folio_ops.bootstrap import cli, rabbitmq
+from folio_ops.bootstrap.changes import Change, summary
+from folio_ops.bootstrap.definitions import build
 
 
 def test_print_env_gives_each_service_its_urls(capsys: pytest.CaptureFixture[str]) -> None:

@@ -1,4 +1,5 @@
-"""The exported files carry the same definitions as ``apply``, in forms compose can load."""
+"""The exported files are the bootstrap's one description, in forms compose and a broker at boot load;
+the live apply applies the same steps and items."""
 
 from __future__ import annotations
 
@@ -8,10 +9,11 @@ from pathlib import Path
 
 import pytest
 
-from chassis.bootstrap import cli
-from chassis.bootstrap.definitions import build
-from chassis.bootstrap.exporters import postgres_init, rabbitmq_definitions
-from chassis.bootstrap.passwords import RABBIT_HASHING, rabbit_password_matches
+from folio_ops.bootstrap import cli
+from folio_ops.bootstrap.definitions import build
+from folio_ops.bootstrap.exporters import postgres_init, rabbitmq_definitions
+from folio_ops.bootstrap.passwords import RABBIT_HASHING, rabbit_password_matches
+from folio_ops.bootstrap.postgres_plan import DEFAULT_DATABASES, literal, steps
 
 
 def test_rabbitmq_definitions_hold_vhost_users_permissions_and_exchanges() -> None:
@@ -109,6 +111,17 @@ def test_postgres_init_is_plain_idempotent_sql() -> None:
         assert service.runtime_password not in script
     assert "SCRAM-SHA-256$4096:" in script
     assert postgres_init(definitions) == script  # reproducible
+
+
+def test_the_script_runs_every_statement_the_live_apply_may_run() -> None:
+    definitions = build(dev=True)
+    script = postgres_init(definitions)
+    plan = steps(definitions, lock=DEFAULT_DATABASES)
+    assert {s.kind for s in plan} == {"role", "database", "grant"}
+    for step in plan:
+        for statement in (*step.create, *step.statements):
+            # Inside a dblink call a statement is a quoted literal.
+            assert statement in script or literal(statement)[1:-1] in script, statement
 
 
 def test_postgres_init_locks_default_databases_unless_told_not_to() -> None:
