@@ -36,6 +36,8 @@ lock: $(UV) ## re-resolve dependencies and write requirements.lock (names, versi
 	echo '$(BUILD_BACKEND)' | $(UV) pip compile --quiet --generate-hashes --no-header --no-annotate \
 		--python-version 3.11 - -o services/catalog/build-requirements.lock
 	$(foreach s,$(filter-out catalog,$(SERVICES)),cp services/catalog/build-requirements.lock services/$(s)/;)
+	$(UV) export --quiet --frozen --package folio-ops --no-dev --no-emit-workspace --no-header -o tools/ops/requirements.lock
+	cp services/catalog/build-requirements.lock tools/ops/
 
 lint: setup ## ruff and mypy --strict over the whole workspace
 	$(VENV)/bin/ruff check .

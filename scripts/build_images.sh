@@ -22,6 +22,10 @@ DOCKERFILE=services/Dockerfile
 # Each service's HTTP port, as its settings default to it and docker-compose.yml's build args say
 # (`make deploy-check` holds the three to one another).
 declare -A PORTS=([catalog]=8001 [ordering]=8002 [rating]=8003 [notification]=8004)
+# The tools image (folio-ops: the bootstrap compose runs to write the broker's definitions) is built only
+# when named (`scripts/build_images.sh ops`); compose builds it by itself where it is missing. It serves no
+# HTTP, but the recipe's EXPOSE wants a port.
+declare -A TOOLS=([ops]=tools/ops)
 
 say() { printf 'images: %s\n' "$*" >&2; }
 die() {
@@ -119,8 +123,12 @@ ensure_base() {
 
 build() {
   local name=$1 args
-  args=(build --file "$DOCKERFILE" --tag "folio/$name:$TAG"
-    --build-arg "SERVICE=$name" --build-arg "PORT=${PORTS[$name]}")
+  args=(build --file "$DOCKERFILE" --tag "folio/$name:$TAG" --build-arg "SERVICE=$name")
+  if [ -n "${TOOLS[$name]:-}" ]; then
+    args+=(--build-arg "PACKAGE=${TOOLS[$name]}" --build-arg "COMMAND=folio-bootstrap" --build-arg "PORT=8000")
+  else
+    args+=(--build-arg "PORT=${PORTS[$name]}")
+  fi
   if [ "$ENGINE" = podman ]; then
     # Podman reads only the root .dockerignore unless told; the Dockerfile's own keeps the context small.
     # The docker format keeps the HEALTHCHECK (OCI images have none).
@@ -147,7 +155,7 @@ main() {
   done
   [ ${#services[@]} -gt 0 ] || services=(catalog ordering rating notification)
   for name in "${services[@]}"; do
-    [ -n "${PORTS[$name]:-}" ] || die "unknown service $name (known: ${!PORTS[*]})"
+    [ -n "${PORTS[$name]:-}${TOOLS[$name]:-}" ] || die "unknown image $name (known: ${!PORTS[*]} ${!TOOLS[*]})"
   done
   choose_engine
   say "engine: $ENGINE"
