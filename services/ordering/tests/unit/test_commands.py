@@ -61,6 +61,7 @@ class FakeUow:
         self.history = self
         self.reads = self
         self._tracked: list[Any] = []
+        self.commits = 0
 
     async def __aenter__(self) -> Self:
         return self
@@ -103,6 +104,7 @@ class FakeUow:
         self._tracked.append(aggregate)
 
     async def commit(self) -> None:
+        self.commits += 1
         for aggregate in self._tracked:
             self.store.sent.extend(aggregate.events)
             aggregate.events.clear()
@@ -141,7 +143,11 @@ class FakeSagas:
 
 async def placed(store: Store) -> Order:
     command = commands.PlaceOrder(uuid4(), "alice", "alice@example.com", [OrderLine(uuid4(), 2)])
-    return await commands.place_order(command, FakeUow(store), now=NOW)
+    uow, sent_before = FakeUow(store), len(store.sent)
+    order = await commands.place_order(command, uow, now=NOW)
+    assert (uow.commits, len(store.sent)) == (0, sent_before), "the handler writes; its caller commits"
+    await uow.commit()
+    return order
 
 
 def reserved(order: Order) -> triggers.StockReserved:
@@ -162,11 +168,14 @@ async def test_a_reply_that_loses_a_race_is_decided_again_on_a_fresh_read() -> N
     store = Store()
     order = await placed(store)
     store.conflicts = 2
+    store.sent.clear()
+    uow = FakeUow(store)
 
-    step = await commands.handle_reply(
-        order.id, reserved(order), Cause("stock-reserved", "m1"), FakeUow(store)
-    )
+    step = await commands.handle_reply(order.id, reserved(order), Cause("stock-reserved", "m1"), uow)
+    assert uow.commits == 0
+    await uow.commit()
 
+    assert [type(e) for e in store.sent] == [events.OrderConfirmed], "only the decision that won is sent"
     assert step is not None
     assert step.change == "confirmed"
     assert store.orders[order.id].status.value == "confirmed"
