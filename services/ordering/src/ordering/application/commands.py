@@ -1,9 +1,9 @@
 """Command handlers: place an order, move it through its saga, and scan for deadlines.
 
 Each handler reads the saga and then its order, lets the saga's table decide, and writes the saga
-(optimistically: a concurrent change raises ``ConcurrencyConflict``), the order, a history entry and, on
-commit, the outbox messages, all in the caller's unit of work. The caller commits it; only the deadline
-scanner opens (and so commits) its own.
+(optimistically: a concurrent change raises ``ConcurrencyConflict``), the order and a history entry, tracks
+the order's events and sends the saga's commands to the catalog, all in the caller's unit of work. The
+caller commits it; only the deadline scanner opens (and so commits) its own.
 """
 
 from __future__ import annotations
@@ -201,6 +201,7 @@ async def _write(uow: OrderingUow, order: Order, saga: Saga, step: Step, cause: 
 
 
 def _publish(uow: OrderingUow, order: Order, saga: Saga) -> None:
-    """The order's events, then the saga's, leave through the outbox on commit."""
+    """The order's events, then what the saga asks of the catalog, leave through the outbox on commit."""
     uow.track(order)
-    uow.track(saga)
+    for command in saga.take_commands():
+        uow.send(command)
