@@ -85,15 +85,21 @@ class Seed:
 
     async def author(self, name: str = "Ursula K. Le Guin") -> UUID:
         async with self._uow() as uow:
-            return await party_handlers.create_author(CreateAuthor(name), uow)
+            created = await party_handlers.create_author(CreateAuthor(name), uow)
+            await uow.commit()
+            return created
 
     async def category(self, name: str = "Fantasy") -> UUID:
         async with self._uow() as uow:
-            return await party_handlers.create_category(CreateCategory(name), uow)
+            created = await party_handlers.create_category(CreateCategory(name), uow)
+            await uow.commit()
+            return created
 
     async def publisher(self, name: str = "Parnassus") -> UUID:
         async with self._uow() as uow:
-            return await party_handlers.create_publisher(CreatePublisher(name), uow)
+            created = await party_handlers.create_publisher(CreatePublisher(name), uow)
+            await uow.commit()
+            return created
 
     async def book(
         self,
@@ -118,7 +124,9 @@ class Seed:
             publisher_id=publisher,
         )
         async with self._uow() as uow:
-            return await book_handlers.create_book(command, uow)
+            created = await book_handlers.create_book(command, uow)
+            await uow.commit()
+            return created
 
 
 @pytest.fixture

@@ -92,6 +92,7 @@ async def test_updating_a_book_changes_only_what_is_given_and_writes_book_update
             ),
             uow,
         )
+        await uow.commit()
     assert changed
     async with uow_factory() as uow:
         book = await queries.book_detail(book_id, uow)
@@ -113,6 +114,7 @@ async def test_an_update_that_changes_nothing_writes_no_event(
     book_id = await seed.book("The Hobbit")
     async with uow_factory() as uow:
         assert not await book_handlers.update_book(UpdateBook(book_id, title="The Hobbit"), uow)
+        await uow.commit()
     assert await outbox_messages.messages("book-updated") == []
 
 
@@ -130,6 +132,7 @@ async def test_deleting_a_book_hides_it_frees_its_isbn_and_writes_book_deleted(
     book_id = await seed.book(isbn="9780306406157")
     async with uow_factory() as uow:
         await book_handlers.delete_book(DeleteBook(book_id), uow)
+        await uow.commit()
 
     async with uow_factory() as uow:
         with pytest.raises(NotFound):
@@ -151,6 +154,7 @@ async def test_restocking_adds_copies_without_telling_other_services(
     book_id = await seed.book(stock=0)
     async with uow_factory() as uow:
         assert await book_handlers.restock_book(RestockBook(book_id, 4), uow) == 4
+        await uow.commit()
     async with uow_factory() as uow:
         book = await queries.book_detail(book_id, uow)
     assert (book.stock, book.in_stock) == (4, True)

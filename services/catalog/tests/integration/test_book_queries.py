@@ -56,6 +56,7 @@ async def shelf(seed: Any, uow_factory: Any) -> dict[str, UUID]:
             await rating_handlers.record_feedback_submitted(
                 RecordFeedbackSubmitted(new_id(), ids[book], f"c{customer}", stars, 1), uow
             )
+            await uow.commit()
     return {**ids, "le_guin": le_guin, "tolkien": tolkien, "fantasy": fantasy}
 
 

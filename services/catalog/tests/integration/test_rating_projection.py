@@ -17,8 +17,11 @@ Event = RecordFeedbackSubmitted | RecordFeedbackDeleted
 async def apply(uow_factory: Any, event: Event) -> bool:
     async with uow_factory() as uow:
         if isinstance(event, RecordFeedbackSubmitted):
-            return await rating_handlers.record_feedback_submitted(event, uow)
-        return await rating_handlers.record_feedback_deleted(event, uow)
+            changed = await rating_handlers.record_feedback_submitted(event, uow)
+        else:
+            changed = await rating_handlers.record_feedback_deleted(event, uow)
+        await uow.commit()
+        return changed
 
 
 async def rating_of(uow_factory: Any, book_id: UUID) -> tuple[Decimal | None, int]:

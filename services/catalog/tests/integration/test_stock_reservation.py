@@ -52,6 +52,7 @@ async def test_a_reservation_holds_every_line_and_answers_with_catalog_prices(
     order = uuid4()
     async with uow_factory() as uow:
         await stock_handlers.reserve_stock(reserve(order, (first, 2), (second, 2)), uow)
+        await uow.commit()
 
     assert (await stock_of(engine, first), await stock_of(engine, second)) == (3, 0)
     (answer,) = await outbox_messages.messages("stock-reserved")
@@ -72,12 +73,14 @@ async def test_one_line_short_rejects_the_order_with_every_reason_and_holds_noth
     gone = await seed.book("Gone", stock=5)
     async with uow_factory() as uow:
         await book_handlers.delete_book(DeleteBook(gone), uow)
+        await uow.commit()
     unknown = uuid4()
     order = uuid4()
     async with uow_factory() as uow:
         await stock_handlers.reserve_stock(
             reserve(order, (plenty, 1), (scarce, 3), (gone, 1), (unknown, 1)), uow
         )
+        await uow.commit()
 
     assert (await stock_of(engine, plenty), await stock_of(engine, scarce)) == (5, 1)
     (answer,) = await outbox_messages.messages("stock-reservation-rejected")
@@ -96,6 +99,7 @@ async def test_a_repeated_reserve_stock_gets_the_same_answer_and_holds_nothing_m
     for _ in range(3):
         async with uow_factory() as uow:
             await stock_handlers.reserve_stock(reserve(order, (book, 2)), uow)
+            await uow.commit()
 
     assert await stock_of(engine, book) == 3
     answers = await outbox_messages.messages("stock-reserved")
@@ -114,10 +118,13 @@ async def test_a_repeated_rejection_stays_a_rejection_after_a_restock(
     order = uuid4()
     async with uow_factory() as uow:
         await stock_handlers.reserve_stock(reserve(order, (book, 1)), uow)
+        await uow.commit()
     async with uow_factory() as uow:
         await book_handlers.restock_book(RestockBook(book, 5), uow)
+        await uow.commit()
     async with uow_factory() as uow:
         await stock_handlers.reserve_stock(reserve(order, (book, 1)), uow)
+        await uow.commit()
     assert len(await outbox_messages.messages("stock-reservation-rejected")) == 2
     assert await stock_of(engine, book) == 5
 
@@ -129,9 +136,11 @@ async def test_release_gives_the_stock_back_once_and_always_answers(
     order = uuid4()
     async with uow_factory() as uow:
         await stock_handlers.reserve_stock(reserve(order, (book, 2)), uow)
+        await uow.commit()
     for _ in range(2):
         async with uow_factory() as uow:
             await stock_handlers.release_stock(ReleaseStock(order, "customer cancelled"), uow)
+            await uow.commit()
 
     assert await stock_of(engine, book) == 5
     first, second = await outbox_messages.messages("stock-released")
@@ -146,8 +155,10 @@ async def test_releasing_an_order_never_reserved_answers_and_blocks_a_late_reser
     order = uuid4()
     async with uow_factory() as uow:
         await stock_handlers.release_stock(ReleaseStock(order, "saga gave up"), uow)
+        await uow.commit()
     async with uow_factory() as uow:
         await stock_handlers.reserve_stock(reserve(order, (book, 2)), uow)
+        await uow.commit()
 
     assert await stock_of(engine, book) == 5
     assert [m["released"] for m in await outbox_messages.messages("stock-released")] == [False, False]
@@ -161,8 +172,10 @@ async def test_releasing_a_rejected_reservation_gives_nothing_back(
     order = uuid4()
     async with uow_factory() as uow:
         await stock_handlers.reserve_stock(reserve(order, (book, 2)), uow)
+        await uow.commit()
     async with uow_factory() as uow:
         await stock_handlers.release_stock(ReleaseStock(order, "rejected"), uow)
+        await uow.commit()
     assert await stock_of(engine, book) == 1
     (released,) = await outbox_messages.messages("stock-released")
     assert released["released"] is False
@@ -181,6 +194,7 @@ async def test_fifty_concurrent_orders_for_ten_copies_reserve_exactly_ten_withou
         random.shuffle(lines)
         async with uow_factory() as uow:
             await stock_handlers.reserve_stock(reserve(order, *lines), uow)
+            await uow.commit()
 
     await all_at_once(*(place(order) for order in orders))
 
@@ -203,9 +217,11 @@ async def test_concurrent_reservations_and_releases_keep_stock_plus_held_constan
     async def reserve_then_maybe_release(index: int, order: UUID) -> None:
         async with uow_factory() as uow:
             await stock_handlers.reserve_stock(reserve(order, (book, 1)), uow)
+            await uow.commit()
         if index % 2:
             async with uow_factory() as uow:
                 await stock_handlers.release_stock(ReleaseStock(order, "cancelled"), uow)
+                await uow.commit()
 
     await all_at_once(*(reserve_then_maybe_release(i, o) for i, o in enumerate(orders)))
     assert await stock_of(engine, book) + await held_of(engine, book) == 10
@@ -220,6 +236,7 @@ async def test_twin_reserve_stock_commands_for_one_order_racing_hold_it_once(
     async def attempt() -> None:
         async with uow_factory() as uow:
             await stock_handlers.reserve_stock(reserve(order, (book, 3)), uow)
+            await uow.commit()
 
     await all_at_once(*(attempt() for _ in range(5)))
     assert await stock_of(engine, book) == 7
@@ -236,10 +253,12 @@ async def test_twin_release_stock_commands_for_an_order_never_reserved_racing_bo
     async def release() -> None:
         async with uow_factory() as uow:
             await stock_handlers.release_stock(ReleaseStock(order, "saga gave up"), uow)
+            await uow.commit()
 
     async def late_reserve() -> None:
         async with uow_factory() as uow:
             await stock_handlers.reserve_stock(reserve(order, (book, 2)), uow)
+            await uow.commit()
 
     await all_at_once(*(release() for _ in range(5)), late_reserve())
     released = [m["released"] for m in await outbox_messages.messages("stock-released")]

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import asyncio
 from datetime import UTC, datetime
+from functools import partial
 
 import pytest
 
@@ -19,7 +20,7 @@ from contracts.ordering import OrderCancelled, OrderConfirmed
 from folio_ops.mail_sink import SmtpSink
 from notification.adapters.unit_of_work import NotificationUnitOfWork
 from notification.application.recording import RecordNotification, record_notification
-from notification.application.sending import ClaimDue, WithdrawClaim, claim_due, withdraw_claim
+from notification.application.sending import ClaimDue, WithdrawClaim, claim_due, committed, withdraw_claim
 from notification.domain.content import EmailContent
 from notification.domain.delivery import DeliveryPolicy
 from notification.domain.notification import WORKER_STOPPED
@@ -161,12 +162,16 @@ async def test_a_notification_left_sending_by_a_stopped_worker_is_reported_unkno
     # one long ago (past the lease), one a moment ago (its worker may still be talking to the server).
     policy = DeliveryPolicy()
     sessions = session_factory(engine)
+
+    def uows() -> NotificationUnitOfWork:
+        return NotificationUnitOfWork(sessions, policy=policy)
+
     sources = [new_id(), new_id()]
     async with NotificationUnitOfWork(sessions, policy=policy) as uow:
         for source in sources:
             await record_notification(recorded(source), uow)
         await uow.commit()
-    await claim_due(ClaimDue(datetime.now(UTC), 10), NotificationUnitOfWork(sessions, policy=policy))
+    await committed(uows, partial(claim_due, ClaimDue(datetime.now(UTC), 10)))
     await db.execute(
         "UPDATE notifications SET claimed_at = now() - interval '1 hour' WHERE source_message_id = :id",
         id=sources[0],
@@ -209,21 +214,24 @@ async def test_a_claim_is_withdrawn_by_its_id_only_and_its_rows_are_due_again(en
     # Two claims commit; the first worker never heard its commit's answer and withdraws what it holds.
     policy = DeliveryPolicy()
     sessions = session_factory(engine)
+
+    def uows() -> NotificationUnitOfWork:
+        return NotificationUnitOfWork(sessions, policy=policy)
+
     ours, theirs = new_id(), new_id()
     async with NotificationUnitOfWork(sessions, policy=policy) as uow:
         await record_notification(recorded(ours), uow)
         await uow.commit()
     mine = ClaimDue(datetime.now(UTC), 1)
-    assert len(await claim_due(mine, NotificationUnitOfWork(sessions, policy=policy))) == 1
+    assert len(await committed(uows, partial(claim_due, mine))) == 1
     async with NotificationUnitOfWork(sessions, policy=policy) as uow:
         await record_notification(recorded(theirs), uow)
         await uow.commit()
     other = ClaimDue(datetime.now(UTC), 1)
-    assert len(await claim_due(other, NotificationUnitOfWork(sessions, policy=policy))) == 1
+    assert len(await committed(uows, partial(claim_due, other))) == 1
 
-    withdrawn = await withdraw_claim(
-        WithdrawClaim(mine.claim_id, datetime.now(UTC)), NotificationUnitOfWork(sessions, policy=policy)
-    )
+    withdrawal = WithdrawClaim(mine.claim_id, datetime.now(UTC))
+    withdrawn = await committed(uows, partial(withdraw_claim, withdrawal))
 
     assert withdrawn == 1
     [back] = await db.notifications(ours)
@@ -235,7 +243,7 @@ async def test_a_claim_is_withdrawn_by_its_id_only_and_its_rows_are_due_again(en
         None,
     )
     assert (kept["status"], kept["claim_id"]) == ("sending", other.claim_id)
-    again = await claim_due(ClaimDue(datetime.now(UTC), 10), NotificationUnitOfWork(sessions, policy=policy))
+    again = await committed(uows, partial(claim_due, ClaimDue(datetime.now(UTC), 10)))
     assert [n.source_message_id for n in again] == [ours]
 
 

@@ -4,6 +4,7 @@ and the mailer's ``smtp send`` span continues it (a root span for rows recorded 
 from __future__ import annotations
 
 from datetime import UTC, datetime
+from functools import partial
 from typing import Any
 
 import pytest
@@ -21,7 +22,7 @@ from folio_ops.mail_sink import SmtpSink
 from notification.adapters.smtp import SmtpConfig, SmtpMailer
 from notification.adapters.unit_of_work import NotificationUnitOfWork
 from notification.application.recording import RecordNotification, record_notification
-from notification.application.sending import ClaimDue, claim_due
+from notification.application.sending import ClaimDue, claim_due, committed
 from notification.domain.content import EmailContent
 from notification.domain.delivery import DeliveryPolicy
 from notification.domain.notification import Notification
@@ -68,14 +69,16 @@ async def test_the_recorded_trace_context_comes_back_with_the_claimed_row(engine
     traceparent = "00-0af7651916cd43dd8448eb211c80319c-b7ad6b7169203331-01"
     policy = DeliveryPolicy()
     sessions = session_factory(engine)
+
+    def uows() -> NotificationUnitOfWork:
+        return NotificationUnitOfWork(sessions, policy=policy)
+
     async with NotificationUnitOfWork(sessions, policy=policy) as uow:
         await record_notification(RecordNotification(**asked_for(traceparent)), uow)
         await record_notification(RecordNotification(**asked_for(None)), uow)
         await uow.commit()
 
-    claimed = await claim_due(
-        ClaimDue(datetime.now(UTC), 10), NotificationUnitOfWork(sessions, policy=policy)
-    )
+    claimed = await committed(uows, partial(claim_due, ClaimDue(datetime.now(UTC), 10)))
 
     assert sorted(n.traceparent or "" for n in claimed) == ["", traceparent]
 

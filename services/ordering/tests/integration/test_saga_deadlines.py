@@ -49,13 +49,14 @@ async def execute(uows, *statements: str, **params) -> None:
     async with uows() as uow:
         for statement in statements:
             await uow.session.execute(text(statement), params)
-        await uow.session.commit()
+        await uow.commit()
 
 
 async def place(uows):
     command = PlaceOrder(uuid4(), "alice", "alice@example.com", [OrderLine(uuid4(), 1)])
     async with uows() as uow:
         order = await place_order(command, uow, now=NOW)
+        await uow.commit()
     return order.id
 
 

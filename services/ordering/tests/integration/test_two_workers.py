@@ -86,7 +86,9 @@ async def test_two_workers_settle_200_orders_with_no_lost_update_and_none_left_i
             lines=[OrderLine(uuid4(), 1 + n % 3)],
         )
         async with ordering.uow() as uow:
-            return (await place_order(command, uow)).id
+            order = await place_order(command, uow)
+            await uow.commit()
+            return order.id
 
     async def cancel_soon(order_id: UUID, customer: str) -> None:
         await asyncio.sleep(rng.uniform(0, 2 * helpers.timeout))

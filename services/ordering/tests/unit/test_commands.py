@@ -17,7 +17,7 @@ from ordering.application import commands
 from ordering.application.errors import ConcurrencyConflict, OrderNotFound
 from ordering.application.ports import Cause
 from ordering.application.views import HistoryEntry, OrderDetails, OrderSummary
-from ordering.domain import events, triggers
+from ordering.domain import events, stock_commands, triggers
 from ordering.domain.errors import NotPermitted
 from ordering.domain.lines import OrderLine, PricedLine
 from ordering.domain.money import Money
@@ -34,9 +34,12 @@ POLICY = SagaPolicy(
 
 
 def stored(aggregate: Any) -> Any:
-    """A copy as a database would keep it: state, not the events raised on the way."""
+    """A copy as a database would keep it: state, not the events raised or commands decided on the way."""
     kept = copy.deepcopy(aggregate)
-    kept.events = []
+    if isinstance(kept, Saga):
+        kept.commands = []
+    else:
+        kept.events = []
     return kept
 
 
@@ -61,6 +64,8 @@ class FakeUow:
         self.history = self
         self.reads = self
         self._tracked: list[Any] = []
+        self._sent: list[Any] = []
+        self.commits = 0
 
     async def __aenter__(self) -> Self:
         return self
@@ -68,7 +73,7 @@ class FakeUow:
     async def __aexit__(
         self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
     ) -> None:
-        self._tracked = []
+        self._tracked, self._sent = [], []
 
     # Orders
     async def add(self, order: Order) -> None:
@@ -102,10 +107,17 @@ class FakeUow:
     def track(self, aggregate: Any) -> None:
         self._tracked.append(aggregate)
 
+    def send(self, command: stock_commands.StockCommand) -> None:
+        self._sent.append(command)
+
     async def commit(self) -> None:
+        # As the real one does: the tracked aggregates' events first, then what was sent.
+        self.commits += 1
         for aggregate in self._tracked:
             self.store.sent.extend(aggregate.events)
             aggregate.events.clear()
+        self.store.sent.extend(self._sent)
+        self._sent = []
 
 
 class FakeSagas:
@@ -141,7 +153,11 @@ class FakeSagas:
 
 async def placed(store: Store) -> Order:
     command = commands.PlaceOrder(uuid4(), "alice", "alice@example.com", [OrderLine(uuid4(), 2)])
-    return await commands.place_order(command, FakeUow(store), now=NOW)
+    uow, sent_before = FakeUow(store), len(store.sent)
+    order = await commands.place_order(command, uow, now=NOW)
+    assert (uow.commits, len(store.sent)) == (0, sent_before), "the handler writes; its caller commits"
+    await uow.commit()
+    return order
 
 
 def reserved(order: Order) -> triggers.StockReserved:
@@ -153,7 +169,7 @@ def reserved(order: Order) -> triggers.StockReserved:
 async def test_placing_writes_the_order_its_saga_and_sends_order_placed_then_reserve_stock() -> None:
     store = Store()
     order = await placed(store)
-    assert [type(e) for e in store.sent] == [events.OrderPlaced, events.ReserveStockRequested]
+    assert [type(e) for e in store.sent] == [events.OrderPlaced, stock_commands.ReserveStock]
     assert store.sagas[order.id].deadline_at == NOW + timedelta(seconds=5)
     assert store.history == [(order.id, "placed", Cause("http", "alice"))]
 
@@ -162,11 +178,14 @@ async def test_a_reply_that_loses_a_race_is_decided_again_on_a_fresh_read() -> N
     store = Store()
     order = await placed(store)
     store.conflicts = 2
+    store.sent.clear()
+    uow = FakeUow(store)
 
-    step = await commands.handle_reply(
-        order.id, reserved(order), Cause("stock-reserved", "m1"), FakeUow(store)
-    )
+    step = await commands.handle_reply(order.id, reserved(order), Cause("stock-reserved", "m1"), uow)
+    assert uow.commits == 0
+    await uow.commit()
 
+    assert [type(e) for e in store.sent] == [events.OrderConfirmed], "only the decision that won is sent"
     assert step is not None
     assert step.change == "confirmed"
     assert store.orders[order.id].status.value == "confirmed"
@@ -197,7 +216,7 @@ async def test_the_scanner_resends_reserve_stock_for_due_sagas_only() -> None:
     assert await commands.scan_due_sagas(lambda: FakeUow(store), NOW, batch=10) == 0
     assert await commands.scan_due_sagas(lambda: FakeUow(store), NOW + timedelta(seconds=5), batch=10) == 1
 
-    assert [type(e) for e in store.sent] == [events.ReserveStockRequested]
+    assert [type(e) for e in store.sent] == [stock_commands.ReserveStock]
     assert store.history[-1] == (order.id, "reserve_stock_resent", commands.DEADLINE_CAUSE)
 
 

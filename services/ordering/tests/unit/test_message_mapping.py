@@ -15,7 +15,7 @@ from contracts.lines import OrderLine as WireLine
 from contracts.lines import PricedLine as WirePricedLine
 from contracts.money import Money as WireMoney
 from ordering.adapters.message_mapping import stock_rejected, stock_released, stock_reserved, to_message
-from ordering.domain import events, triggers
+from ordering.domain import events, stock_commands, triggers
 from ordering.domain.lines import OrderLine, PricedLine
 from ordering.domain.money import Money
 
@@ -79,9 +79,9 @@ def test_order_completed_names_the_books_bought() -> None:
 
 def test_the_sagas_commands_become_catalog_commands() -> None:
     reserve = to_message(
-        events.ReserveStockRequested(ORDER, (OrderLine(BOOK, 1),), attempt=2, message_id=uuid4())
+        stock_commands.ReserveStock(ORDER, (OrderLine(BOOK, 1),), attempt=2, message_id=uuid4())
     )
-    release = to_message(events.ReleaseStockRequested(ORDER, "gave up", message_id=uuid4()))
+    release = to_message(stock_commands.ReleaseStock(ORDER, "gave up", message_id=uuid4()))
     assert reserve == wire.ReserveStock(order_id=ORDER, lines=[WireLine(book_id=BOOK, quantity=1)])
     assert release == wire.ReleaseStock(order_id=ORDER, reason="gave up")
     assert (reserve.exchange(), release.exchange()) == ("catalog.commands", "catalog.commands")

@@ -10,7 +10,7 @@ from uuid import uuid4
 
 import pytest
 
-from ordering.domain import events
+from ordering.domain import events, stock_commands
 from ordering.domain import triggers as t
 from ordering.domain.errors import TransitionNotAllowed
 from ordering.domain.lines import OrderLine, PricedLine
@@ -41,7 +41,7 @@ def started() -> tuple[Saga, Order]:
     )
     saga = Saga.start(order, POLICY, NOW)
     order.events.clear()
-    saga.events.clear()
+    saga.commands.clear()
     return saga, order
 
 
@@ -78,7 +78,7 @@ def in_state(state: SagaState) -> tuple[Saga, Order]:
         saga.handle(trigger, order, POLICY, NOW)
     assert saga.state is state
     order.events.clear()
-    saga.events.clear()
+    saga.commands.clear()
     return saga, order
 
 
@@ -93,8 +93,8 @@ def test_starting_a_saga_asks_for_stock_and_sets_the_first_deadline() -> None:
     saga = Saga.start(order, POLICY, NOW)
     assert (saga.state, saga.attempts, saga.deadline_at) == (S.AWAITING_STOCK, 1, NOW + FIRST)
     assert (saga.waiting_since, saga.sent_at) == (NOW, None)
-    (request,) = saga.events
-    assert isinstance(request, events.ReserveStockRequested)
+    (request,) = saga.commands
+    assert isinstance(request, stock_commands.ReserveStock)
     assert request.message_id == saga.request_id
 
 
@@ -112,7 +112,7 @@ def test_awaiting_stock_and_rejection_rejects_the_order() -> None:
     saga.handle(REJECTED, order, POLICY, NOW)
     assert (saga.state, order.status) == (S.REJECTED, OrderStatus.REJECTED)
     assert kinds(order.events) == [events.OrderRejected]
-    assert saga.events == []
+    assert saga.commands == []
 
 
 def test_a_deadline_after_the_requests_interval_resends_reserve_stock_on_a_doubled_interval() -> None:
@@ -123,8 +123,8 @@ def test_a_deadline_after_the_requests_interval_resends_reserve_stock_on_a_doubl
     assert step.change == "reserve_stock_resent"
     assert (saga.state, saga.attempts, saga.deadline_at) == (S.AWAITING_STOCK, 2, later + 2 * FIRST)
     assert saga.sent_at == NOW, "the horizon counts from the first request's publication"
-    (resent,) = saga.events
-    assert isinstance(resent, events.ReserveStockRequested)
+    (resent,) = saga.commands
+    assert isinstance(resent, stock_commands.ReserveStock)
     assert resent.message_id == saga.request_id != first_request
     assert order.status is OrderStatus.PENDING
 
@@ -138,7 +138,7 @@ def test_a_request_still_in_the_outbox_moves_the_deadline_without_resending() ->
     assert (step.change, step.applied) == ("deadline_moved", True)
     assert (saga.state, saga.attempts, saga.request_id, saga.sent_at) == (S.AWAITING_STOCK, 1, request, None)
     assert saga.deadline_at == later + FIRST
-    assert saga.events == []
+    assert saga.commands == []
 
 
 def test_a_request_published_late_gets_its_whole_interval_from_its_publication() -> None:
@@ -147,7 +147,7 @@ def test_a_request_published_late_gets_its_whole_interval_from_its_publication()
     step = saga.handle(t.DeadlineReached(published), order, POLICY, NOW + FIRST)
     assert step.change == "deadline_moved"
     assert (saga.attempts, saga.deadline_at, saga.sent_at) == (1, published + FIRST, published)
-    assert saga.events == []
+    assert saga.commands == []
 
 
 def test_a_request_published_soon_after_it_was_written_keeps_its_deadline() -> None:
@@ -198,7 +198,7 @@ def test_the_saga_gives_up_once_the_horizon_since_the_first_publication_has_pass
     assert set(before_horizon) == {"reserve_stock_resent"}
     assert after == ["gave_up"]
     assert (saga.state, order.status, saga.deadline_at) == (S.ABANDONED, OrderStatus.CANCELLED, None)
-    assert kinds(saga.events[-1:]) == [events.ReleaseStockRequested]
+    assert kinds(saga.commands[-1:]) == [stock_commands.ReleaseStock]
     assert kinds(order.events) == [events.OrderCancelled]
 
 
@@ -222,7 +222,7 @@ def test_a_cancel_while_awaiting_stock_is_remembered_and_the_order_stays_pending
         "cancel_requested",
     )
     assert saga.deadline_at is not None
-    assert (saga.events, order.events) == ([], [])
+    assert (saga.commands, order.events) == ([], [])
 
 
 def test_a_remembered_cancel_meeting_stock_reserved_releases_it_and_cancels_once_released() -> None:
@@ -230,8 +230,8 @@ def test_a_remembered_cancel_meeting_stock_reserved_releases_it_and_cancels_once
     saga.handle(reserved(order), order, POLICY, NOW)
     # Never abandoned: the release is chased like any customer's cancel.
     assert (saga.state, order.status) == (S.RELEASING, OrderStatus.CANCELLING)
-    (release,) = saga.events
-    assert isinstance(release, events.ReleaseStockRequested)
+    (release,) = saga.commands
+    assert isinstance(release, stock_commands.ReleaseStock)
     assert (saga.request_id, saga.attempts, saga.deadline_at) == (release.message_id, 1, NOW + FIRST)
     saga.handle(RELEASED, order, POLICY, NOW + FIRST / 2)
     assert (saga.state, order.status) == (S.CANCELLED, OrderStatus.CANCELLED)
@@ -242,18 +242,18 @@ def test_a_remembered_cancel_meeting_a_rejection_rejects() -> None:
     saga, order = in_state(S.CANCEL_REQUESTED)
     saga.handle(REJECTED, order, POLICY, NOW)
     assert (saga.state, order.status) == (S.REJECTED, OrderStatus.REJECTED)
-    assert saga.events == []
+    assert saga.commands == []
 
 
 def test_a_remembered_cancel_releases_without_resending_once_the_request_had_its_interval() -> None:
     saga, order = in_state(S.CANCEL_REQUESTED)
     waiting = saga.handle(UNPUBLISHED, order, POLICY, NOW + FIRST)
-    assert (waiting.change, saga.state, saga.events) == ("deadline_moved", S.CANCEL_REQUESTED, [])
+    assert (waiting.change, saga.state, saga.commands) == ("deadline_moved", S.CANCEL_REQUESTED, [])
     step = saga.handle(DEADLINE, order, POLICY, NOW + 2 * FIRST)
     # A catalog slower than one interval is not a reason to abandon the order: release, and chase it.
     assert step.change == "cancelling"
     assert (saga.state, order.status, saga.attempts) == (S.RELEASING, OrderStatus.CANCELLING, 1)
-    assert kinds(saga.events) == [events.ReleaseStockRequested]
+    assert kinds(saga.commands) == [stock_commands.ReleaseStock]
     assert saga.deadline_at == NOW + 3 * FIRST
 
 
@@ -261,22 +261,22 @@ def test_cancelling_a_confirmed_order_releases_stock_and_waits_with_a_deadline()
     saga, order = in_state(S.CONFIRMED)
     saga.handle(CANCEL, order, POLICY, NOW)
     assert (saga.state, order.status) == (S.RELEASING, OrderStatus.CANCELLING)
-    (release,) = saga.events
-    assert isinstance(release, events.ReleaseStockRequested)
+    (release,) = saga.commands
+    assert isinstance(release, stock_commands.ReleaseStock)
     assert (saga.request_id, saga.attempts, saga.deadline_at) == (release.message_id, 1, NOW + FIRST)
 
 
 def test_releasing_resends_release_stock_on_the_ladder_and_never_gives_up() -> None:
     saga, order = in_state(S.RELEASING)
     assert saga.handle(UNPUBLISHED, order, POLICY, NOW + FIRST).change == "deadline_moved"
-    assert saga.events == []
+    assert saga.commands == []
     changes = run_deadlines(saga, order, until=NOW + 100 * HORIZON)
     assert set(changes) == {"release_stock_resent"}
     assert len(changes) > 100 * HORIZON / LONGEST - 5
     assert saga.state is S.RELEASING
     assert saga.deadline_at is not None
-    assert {type(e) for e in saga.events} == {events.ReleaseStockRequested}
-    assert len({e.message_id for e in saga.events}) == len(saga.events), "each resend is a new message"
+    assert {type(e) for e in saga.commands} == {stock_commands.ReleaseStock}
+    assert len({e.message_id for e in saga.commands}) == len(saga.commands), "each resend is a new message"
     saga.handle(RELEASED, order, POLICY, NOW + 100 * HORIZON)
     assert (saga.state, order.status, saga.deadline_at) == (S.CANCELLED, OrderStatus.CANCELLED, None)
 
@@ -299,7 +299,7 @@ def test_a_late_stock_reserved_after_giving_up_is_released_again() -> None:
     saga, order = in_state(S.ABANDONED)
     step = saga.handle(reserved(order), order, POLICY, NOW)
     assert step.change == "late_reservation_released"
-    assert kinds(saga.events) == [events.ReleaseStockRequested]
+    assert kinds(saga.commands) == [stock_commands.ReleaseStock]
     assert (saga.state, order.status) == (S.ABANDONED, OrderStatus.CANCELLED)
     assert order.events == []
 
@@ -309,7 +309,7 @@ def test_a_duplicate_or_late_stock_reserved_is_recorded_and_ignored(state: SagaS
     saga, order = in_state(state)
     step = saga.handle(reserved(order), order, POLICY, NOW)
     assert (step.change, step.applied, saga.state) == ("ignored", False, state)
-    assert (saga.events, order.events) == ([], [])
+    assert (saga.commands, order.events) == ([], [])
 
 
 @pytest.mark.parametrize("state", [s for s in S if s not in (S.AWAITING_STOCK, S.CANCEL_REQUESTED)])
@@ -319,7 +319,7 @@ def test_a_rejection_that_does_not_apply_is_recorded_and_ignored(state: SagaStat
     step = saga.handle(REJECTED, order, POLICY, NOW)
     assert not step.applied
     assert (saga.state, order.status) == before
-    assert (saga.events, order.events) == ([], [])
+    assert (saga.commands, order.events) == ([], [])
 
 
 @pytest.mark.parametrize("state", [s for s in S if s is not S.RELEASING])
@@ -327,7 +327,7 @@ def test_a_stock_released_that_does_not_apply_is_recorded_and_ignored(state: Sag
     saga, order = in_state(state)
     step = saga.handle(RELEASED, order, POLICY, NOW)
     assert (step.applied, saga.state) == (False, state)
-    assert (saga.events, order.events) == ([], [])
+    assert (saga.commands, order.events) == ([], [])
 
 
 @pytest.mark.parametrize("state", [s for s in S if s not in WAITING])
@@ -335,7 +335,7 @@ def test_a_stale_deadline_outside_a_wait_is_ignored(state: SagaState) -> None:
     saga, order = in_state(state)
     step = saga.handle(DEADLINE, order, POLICY, NOW)
     assert (step.applied, saga.state) == (False, state)
-    assert saga.events == []
+    assert saga.commands == []
 
 
 @pytest.mark.parametrize("state", [S.CANCEL_REQUESTED, S.RELEASING, S.ABANDONED, S.CANCELLED])
@@ -343,7 +343,7 @@ def test_cancelling_again_an_order_on_its_way_out_changes_nothing(state: SagaSta
     saga, order = in_state(state)
     step = saga.handle(CANCEL, order, POLICY, NOW)
     assert (step.change, step.applied, saga.state) == ("cancel_repeated", False, state)
-    assert (saga.events, order.events) == ([], [])
+    assert (saga.commands, order.events) == ([], [])
 
 
 @pytest.mark.parametrize("state", [S.COMPLETED, S.REJECTED])

@@ -120,10 +120,12 @@ class Rating:
     async def book_created(self, book_id: UUID) -> None:
         async with self.uows() as uow:
             await record_book_created(RecordBookCreated(book_id, NOW), uow)
+            await uow.commit()
 
     async def book_deleted(self, book_id: UUID) -> None:
         async with self.uows() as uow:
             await record_book_deleted(RecordBookDeleted(book_id, NOW), uow)
+            await uow.commit()
 
     async def outbox_messages(self) -> list[Message]:
         """Everything rating wrote to its outbox, oldest first, read back as contracts messages."""

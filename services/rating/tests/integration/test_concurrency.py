@@ -56,6 +56,7 @@ async def test_a_submission_racing_the_order_that_verifies_it_ends_up_verified(r
         async with rating.uows() as uow:
             command = RecordOrderCompleted(uuid4(), "alice", (book,), datetime.now(UTC))
             await record_order_completed(command, uow)
+            await uow.commit()
 
     await all_at_once(
         *(

@@ -27,6 +27,7 @@ async def bought(rating, customer: str, *books) -> None:
         await record_order_completed(
             RecordOrderCompleted(uuid4(), customer, tuple(books), datetime.now(UTC)), uow
         )
+        await uow.commit()
 
 
 async def test_a_books_feedback_is_listed_newest_first_in_pages_with_a_total(rating) -> None:

@@ -82,14 +82,15 @@ def build_app(sessions: async_sessionmaker[AsyncSession], work_seconds: float) -
             if slot.replay is not None:
                 return slot.replay
             order_id = await place_order(uow.session, order, customer)
-            await uow.commit()
-            return await slot.respond(
+            response = await slot.respond(
                 201, {"id": order_id, "quantity": order.quantity}, headers={"Location": f"/orders/{order_id}"}
             )
+            await uow.commit()
+            return response
 
     @app.post("/orders-atomic", status_code=202)
     async def create_atomic(order: OrderIn, request: Request, caller: OptionalCaller) -> Response:
-        # The answer is known before the command commits.
+        # An answer without a body, known before the command commits.
         async with UnitOfWork(sessions, source="test") as uow, idempotent(request, caller, uow) as slot:
             if slot.replay is not None:
                 return slot.replay
@@ -98,29 +99,22 @@ def build_app(sessions: async_sessionmaker[AsyncSession], work_seconds: float) -
             await uow.commit()
             return response
 
-    @app.post("/orders-crash")
-    async def create_then_crash(order: OrderIn, request: Request, caller: OptionalCaller) -> Response:
+    @app.post("/orders-broken/{how}")
+    async def misbehave(how: str, order: OrderIn, request: Request, caller: OptionalCaller) -> Response:
         async with (
             UnitOfWork(sessions, source="test") as uow,
             idempotent(request, caller, uow) as slot,
         ):
             if slot.replay is not None:
                 return slot.replay
-            await place_order(uow.session, order, "crash")
-            await uow.commit()
-            raise RuntimeError("the process died before recording its answer")
-
-    @app.post("/orders-forgetful")
-    async def forgets_to_store(order: OrderIn, request: Request, caller: OptionalCaller) -> Response:
-        async with (
-            UnitOfWork(sessions, source="test") as uow,
-            idempotent(request, caller, uow) as slot,
-        ):
-            if slot.replay is not None:
-                return slot.replay
-            await place_order(uow.session, order, "forgetful")
-            await uow.commit()
-            return Response(status_code=204)
+            await place_order(uow.session, order, how)
+            if how == "crash":
+                raise RuntimeError("the process died before recording its answer")
+            if how == "forgetful":
+                await uow.commit()
+                return Response(status_code=204)
+            # Answers, but forgets to commit.
+            return await slot.respond(201, None)
 
     return app
 
@@ -252,19 +246,62 @@ async def test_answer_stored_before_commit_commits_with_the_effect(harness: Harn
     assert await harness.effects() == 1
 
 
-async def test_a_crash_after_the_handler_committed_leaves_neither_effect_nor_key(harness: Harness) -> None:
+async def test_a_crash_after_the_handler_ran_leaves_neither_effect_nor_key(harness: Harness) -> None:
     body = {"book": "b1", "quantity": 1}
-    crashed = await harness.client.post("/orders-crash", json=body, headers=headers("k-crash"))
+    crashed = await harness.client.post("/orders-broken/crash", json=body, headers=headers("k-crash"))
     assert crashed.status_code == 500
-    # The handler's commit, the key and the answer are one transaction: none of them landed, so the key
+    # The handler's effect, the key and the answer are one transaction: none of them landed, so the key
     # is free and the client's retry is not told to wait for an answer that will never come.
     assert await harness.effects() == 0
     assert await harness.keys() == []
 
 
+async def test_an_answer_that_cannot_be_written_takes_the_effect_with_it(harness: Harness) -> None:
+    # PostgreSQL itself refuses this key's answer, at the commit, after the effect was written.
+    async with harness.engine.begin() as connection:
+        await connection.execute(
+            text(
+                """
+                CREATE FUNCTION refuse_answer() RETURNS trigger LANGUAGE plpgsql AS $$
+                BEGIN
+                    IF NEW.key = 'k-no-answer' AND NEW.status_code IS NOT NULL THEN
+                        RAISE EXCEPTION 'the answer cannot be written';
+                    END IF;
+                    RETURN NEW;
+                END $$
+                """
+            )
+        )
+        await connection.execute(
+            text(
+                "CREATE TRIGGER refuse_answer BEFORE INSERT OR UPDATE ON idempotency_keys "
+                "FOR EACH ROW EXECUTE FUNCTION refuse_answer()"
+            )
+        )
+    body = {"book": "b1", "quantity": 1}
+    failed = await harness.client.post("/orders", json=body, headers=headers("k-no-answer"))
+    assert failed.status_code == 500
+    # An effect without its recorded answer is impossible: both are in the one transaction that failed.
+    assert await harness.effects() == 0
+    assert await harness.keys() == []
+    answered = await harness.client.post("/orders", json=body, headers=headers("k-answered"))
+    assert answered.status_code == 201
+    assert await harness.effects() == 1
+    assert await harness.keys() == [("alice", "k-answered", 201)]
+
+
 async def test_route_that_forgets_to_store_fails_loudly(harness: Harness) -> None:
     response = await harness.client.post(
-        "/orders-forgetful", json={"book": "b1", "quantity": 1}, headers=headers("k-forgot")
+        "/orders-broken/forgetful", json={"book": "b1", "quantity": 1}, headers=headers("k-forgot")
+    )
+    assert response.status_code == 500
+    assert await harness.keys() == []
+    assert await harness.effects() == 0
+
+
+async def test_route_that_answers_without_committing_fails_loudly(harness: Harness) -> None:
+    response = await harness.client.post(
+        "/orders-broken/uncommitted", json={"book": "b1", "quantity": 1}, headers=headers("k-uncommitted")
     )
     assert response.status_code == 500
     assert await harness.keys() == []

@@ -14,11 +14,10 @@ from sqlalchemy import Column, MetaData, Table, Text, Uuid, func, insert, select
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from chassis.db import asyncpg_dsn, create_chassis_tables, create_engine, session_factory
-from chassis.messaging.context import MessageContext, bound
 from chassis.tables import OUTBOX_CHANNEL, outbox
 from chassis.uow import UnitOfWork
-from contracts.base import Event
-from contracts.envelope import CAUSATION_ID, CORRELATION_ID, ID, SOURCE, TYPE
+from contracts.base import Command, Event
+from contracts.envelope import CAUSATION_ID, CORRELATION_ID, ID, SOURCE, TYPE, Envelope
 
 pytestmark = pytest.mark.integration
 
@@ -58,7 +57,24 @@ class Thing:
         self.events.append(Renamed(self.id, name))
 
 
-def to_message(event: Any) -> ThingRenamed | None:
+class CheckThing(Command):
+    TYPE: ClassVar[str] = "folio.test.check-thing.v1"
+    OWNER: ClassVar[str] = "test"
+    SUBJECT: ClassVar[str] = "thing_id"
+    thing_id: str
+
+
+@dataclass(frozen=True)
+class Check:
+    """A domain command: the unit of work's mapper turns it into the contracts command."""
+
+    thing_id: uuid.UUID
+    message_id: uuid.UUID
+
+
+def to_message(event: Any) -> ThingRenamed | CheckThing | None:
+    if isinstance(event, Check):
+        return CheckThing(thing_id=str(event.thing_id))
     return ThingRenamed(thing_id=str(event.thing_id), name=event.name) if isinstance(event, Renamed) else None
 
 
@@ -160,17 +176,47 @@ async def test_leaving_without_commit_rolls_back(engine: AsyncEngine, thing: Thi
 async def test_causation_and_correlation_come_from_the_message_being_handled(
     engine: AsyncEngine, thing: Thing
 ) -> None:
-    cause = uuid.uuid4()
-    with bound(MessageContext(message_id=cause, message_type="folio.test.x.v1", correlation_id="order-1")):
-        async with unit_of_work(engine) as uow:
-            thing.rename("after")
-            await uow.save(thing)
-            await uow.commit()
+    cause = Envelope(type="folio.test.x.v1", source="elsewhere", correlation_id="order-1")
+    async with unit_of_work(engine) as uow:
+        uow.caused_by(cause)
+        assert uow.cause is cause
+        thing.rename("after")
+        await uow.save(thing)
+        uow.send(Check(thing.id, uuid.uuid4()))
+        await uow.commit()
 
     async with engine.connect() as connection:
-        headers = (await connection.execute(select(outbox.c.headers))).scalar_one()
-    assert headers[CAUSATION_ID] == str(cause)
-    assert headers[CORRELATION_ID] == "order-1"
+        rows = (await connection.execute(select(outbox.c.headers))).scalars().all()
+    assert len(rows) == 2
+    for headers in rows:
+        assert headers[CAUSATION_ID] == str(cause.id)
+        assert headers[CORRELATION_ID] == "order-1"
+    async with unit_of_work(engine) as uow:
+        assert uow.cause is None, "a cause belongs to one unit of work, not to the next"
+
+
+async def test_a_sent_domain_command_leaves_as_its_contracts_command(
+    engine: AsyncEngine, thing: Thing
+) -> None:
+    check = Check(thing.id, uuid.uuid4())
+    async with unit_of_work(engine) as uow:
+        uow.send(check)
+        await uow.commit()
+
+    async with engine.connect() as connection:
+        row = (await connection.execute(select(outbox))).one()
+    assert row.message_id == check.message_id
+    assert (row.exchange, row.routing_key) == (CheckThing.exchange(), CheckThing.routing_key())
+    assert CheckThing.from_wire(row.body) == CheckThing(thing_id=str(thing.id))
+    assert CAUSATION_ID not in row.headers
+    assert row.headers[CORRELATION_ID] == str(thing.id)
+
+
+async def test_a_command_that_maps_to_nothing_is_refused(engine: AsyncEngine) -> None:
+    async with unit_of_work(engine) as uow:
+        with pytest.raises(TypeError, match="maps to no message"):
+            # The mapper keeps what it does not know inside the service: fine for an event, not a command.
+            uow.send(object())
 
 
 async def test_commit_notifies_the_relay_and_rollback_does_not(

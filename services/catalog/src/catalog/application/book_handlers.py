@@ -69,7 +69,6 @@ async def create_book(command: CreateBook, uow: CatalogUow) -> UUID:
     )
     await uow.books.add(book)
     uow.track(book)
-    await uow.commit()
     return book.id
 
 
@@ -97,7 +96,6 @@ async def update_book(command: UpdateBook, uow: CatalogUow) -> bool:
     if changed:
         await uow.books.save(book)
         uow.track(book)
-    await uow.commit()
     return changed
 
 
@@ -109,7 +107,6 @@ async def delete_book(command: DeleteBook, uow: CatalogUow) -> None:
         raise NotFound("book", command.book_id) from exc
     await uow.books.save(book)
     uow.track(book)
-    await uow.commit()
 
 
 async def restock_book(command: RestockBook, uow: CatalogUow) -> int:
@@ -118,5 +115,4 @@ async def restock_book(command: RestockBook, uow: CatalogUow) -> int:
     book.restock(command.quantity)
     await uow.books.save(book)
     uow.track(book)
-    await uow.commit()
     return book.stock

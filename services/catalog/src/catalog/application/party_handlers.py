@@ -14,7 +14,6 @@ async def create_author(command: CreateAuthor, uow: CatalogUow) -> UUID:
     # Two authors may share a name; an id tells them apart.
     author = Author.create(command.name)
     await uow.authors.add(author)
-    await uow.commit()
     return author.id
 
 
@@ -23,7 +22,6 @@ async def create_category(command: CreateCategory, uow: CatalogUow) -> UUID:
     if await uow.categories.name_in_use(category.name):
         raise DuplicateName("category", category.name)
     await uow.categories.add(category)
-    await uow.commit()
     return category.id
 
 
@@ -32,5 +30,4 @@ async def create_publisher(command: CreatePublisher, uow: CatalogUow) -> UUID:
     if await uow.publishers.name_in_use(publisher.name):
         raise DuplicateName("publisher", publisher.name)
     await uow.publishers.add(publisher)
-    await uow.commit()
     return publisher.id

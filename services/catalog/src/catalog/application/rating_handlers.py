@@ -11,11 +11,9 @@ async def _apply(rating: CustomerRating, uow: CatalogUow) -> bool:
     await uow.ratings.lock_book(rating.book_id)
     if not rating.supersedes(await uow.ratings.get(rating.book_id, rating.customer_id)):
         # Stale or repeated: rating has already told us something newer.
-        await uow.commit()
         return False
     await uow.ratings.put(rating)
     await uow.ratings.refresh_totals(rating.book_id)
-    await uow.commit()
     return True
 
 

@@ -10,7 +10,6 @@ from catalog.domain.reservation import StockReservation, check_request
 async def _answer_again(reservation: StockReservation, uow: CatalogUow) -> StockReservation:
     reservation.answer_again()
     uow.track(reservation)
-    await uow.commit()
     return reservation
 
 
@@ -31,7 +30,6 @@ async def reserve_stock(command: ReserveStock, uow: CatalogUow) -> StockReservat
         await uow.books.save(book)
     await uow.reservations.add(reservation)
     uow.track(reservation)
-    await uow.commit()
     return reservation
 
 
@@ -49,5 +47,4 @@ async def release_stock(command: ReleaseStock, uow: CatalogUow) -> StockReservat
             await uow.books.save(book)
         await uow.reservations.save(reservation)
     uow.track(reservation)
-    await uow.commit()
     return reservation

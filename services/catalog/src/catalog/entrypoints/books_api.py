@@ -105,7 +105,9 @@ async def create(
             book_id = await book_handlers.create_book(command, uow)
             book = BookOut.of(await queries.book_detail(book_id, uow))
             headers = {"Location": f"{router.prefix}/{book_id}"}
-            return await slot.respond(status.HTTP_201_CREATED, book, headers=headers)
+            response = await slot.respond(status.HTTP_201_CREATED, book, headers=headers)
+            await uow.commit()
+            return response
 
 
 @router.patch(
@@ -132,7 +134,9 @@ async def change(
     with as_problems():
         async with uow:
             await book_handlers.update_book(command, uow)
-            return BookOut.of(await queries.book_detail(book_id, uow))
+            book = BookOut.of(await queries.book_detail(book_id, uow))
+            await uow.commit()
+            return book
 
 
 @router.delete("/{book_id}", status_code=status.HTTP_204_NO_CONTENT, summary="Remove a book (admin)")
@@ -140,6 +144,7 @@ async def remove(book_id: UUID, caller: AdminCaller, uow: Uow) -> Response:
     with as_problems():
         async with uow:
             await book_handlers.delete_book(DeleteBook(book_id), uow)
+            await uow.commit()
     return Response(status_code=status.HTTP_204_NO_CONTENT)
 
 
@@ -157,4 +162,6 @@ async def restock(
             if slot.replay is not None:
                 return slot.replay
             stock = await book_handlers.restock_book(RestockBook(book_id, body.quantity), uow)
-            return await slot.respond(status.HTTP_200_OK, RestockOut(id=book_id, stock=stock))
+            response = await slot.respond(status.HTTP_200_OK, RestockOut(id=book_id, stock=stock))
+            await uow.commit()
+            return response

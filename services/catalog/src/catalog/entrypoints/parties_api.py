@@ -69,7 +69,9 @@ def party_router(
                 new_id = await create(body.name, uow)
                 created = PartyOut.of(await detail(new_id, uow))
                 headers = {"Location": f"{router.prefix}/{new_id}"}
-                return await slot.respond(status.HTTP_201_CREATED, created, headers=headers)
+                response = await slot.respond(status.HTTP_201_CREATED, created, headers=headers)
+                await uow.commit()
+                return response
 
     return router
 

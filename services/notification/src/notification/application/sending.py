@@ -35,6 +35,7 @@ import logging
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from datetime import datetime
+from functools import partial
 from typing import TypeVar
 from uuid import UUID, uuid4
 
@@ -82,25 +83,21 @@ class ResolveStuck:
 
 
 async def claim_due(command: ClaimDue, uow: NotificationUow) -> list[Notification]:
-    """Mark up to ``limit`` due notifications ``sending`` and commit; they are this worker's to send."""
-    async with uow:
-        due = list(await uow.notifications.lock_due(command.now, command.limit))
-        for notification in due:
-            notification.start_attempt(command.now, command.claim_id)
-            await uow.notifications.save(notification)
-        await uow.commit()
+    """Mark up to ``limit`` due notifications ``sending``; once committed they are this worker's to send."""
+    due = list(await uow.notifications.lock_due(command.now, command.limit))
+    for notification in due:
+        notification.start_attempt(command.now, command.claim_id)
+        await uow.notifications.save(notification)
     return due
 
 
 async def withdraw_claim(command: WithdrawClaim, uow: NotificationUow) -> int:
     """Put back ``pending`` the rows claim ``command.claim_id`` marked ``sending``, if its commit landed."""
-    async with uow:
-        withdrawn = 0
-        for notification in await uow.notifications.lock_claimed(command.claim_id):
-            if notification.withdraw_claim(command.claim_id, command.now):
-                await uow.notifications.save(notification)
-                withdrawn += 1
-        await uow.commit()
+    withdrawn = 0
+    for notification in await uow.notifications.lock_claimed(command.claim_id):
+        if notification.withdraw_claim(command.claim_id, command.now):
+            await uow.notifications.save(notification)
+            withdrawn += 1
     return withdrawn
 
 
@@ -111,41 +108,47 @@ async def settle_attempt(command: SettleAttempt, uow: NotificationUow) -> Notifi
     possible if a hand-off outlived the lease, which the settings forbid), its verdict stands.
     """
     claimed = command.claimed
-    async with uow:
-        current = await uow.notifications.get_for_update(claimed.id)
-        if current is None or current.status is not Status.SENDING or current.attempts != claimed.attempts:
-            log.warning(
-                "notification %s was resolved elsewhere during attempt %d (now %s); keeping that",
-                claimed.id,
-                claimed.attempts,
-                current.status if current else "gone",
-            )
-            return None
-        current.settle(command.outcome, command.now, uow.policy)
-        uow.track(current)
-        await uow.notifications.save(current)
-        await uow.commit()
+    current = await uow.notifications.get_for_update(claimed.id)
+    if current is None or current.status is not Status.SENDING or current.attempts != claimed.attempts:
+        log.warning(
+            "notification %s was resolved elsewhere during attempt %d (now %s); keeping that",
+            claimed.id,
+            claimed.attempts,
+            current.status if current else "gone",
+        )
+        return None
+    current.settle(command.outcome, command.now, uow.policy)
+    uow.track(current)
+    await uow.notifications.save(current)
     return current
 
 
 async def resolve_stuck(command: ResolveStuck, uow: NotificationUow) -> list[Notification]:
     """Mark ``uncertain`` what stopped workers left ``sending`` past the lease; never send those again."""
-    async with uow:
-        claimed_before = command.now - uow.policy.sending_lease
-        stuck = list(await uow.notifications.lock_stuck(claimed_before, command.limit))
-        for notification in stuck:
-            log.warning(
-                "notification %s was left sending since %s (attempt %d): %s",
-                notification.id,
-                notification.claimed_at,
-                notification.attempts,
-                WORKER_STOPPED,
-            )
-            notification.give_up_unknown(WORKER_STOPPED, command.now)
-            uow.track(notification)
-            await uow.notifications.save(notification)
-        await uow.commit()
+    claimed_before = command.now - uow.policy.sending_lease
+    stuck = list(await uow.notifications.lock_stuck(claimed_before, command.limit))
+    for notification in stuck:
+        log.warning(
+            "notification %s was left sending since %s (attempt %d): %s",
+            notification.id,
+            notification.claimed_at,
+            notification.attempts,
+            WORKER_STOPPED,
+        )
+        notification.give_up_unknown(WORKER_STOPPED, command.now)
+        uow.track(notification)
+        await uow.notifications.save(notification)
     return stuck
+
+
+async def committed(
+    uows: Callable[[], NotificationUow], step: Callable[[NotificationUow], Awaitable[T]]
+) -> T:
+    """Run ``step`` in a unit of work of its own and commit it: the sender opens each, so it commits each."""
+    async with uows() as uow:
+        result = await step(uow)
+        await uow.commit()
+    return result
 
 
 @dataclass(frozen=True, slots=True)
@@ -191,14 +194,14 @@ async def send_due(
     if recover:
         # Bounded: a resolution that waited out an outage for its connection would run the moment the
         # database is back, before a live worker recorded what it held. Timing out fails the pass instead.
-        resolving = resolve_stuck(ResolveStuck(clock(), batch), uows())
+        resolving = committed(uows, partial(resolve_stuck, ResolveStuck(clock(), batch)))
         stuck = await asyncio.wait_for(resolving, timeout=recover_within)
     claim = ClaimDue(clock(), min(batch, mailer.sessions))
     try:
-        claimed = await claim_due(claim, uows())
+        claimed = await committed(uows, partial(claim_due, claim))
     except Exception:
         withdrawn = await _patiently(
-            lambda: withdraw_claim(WithdrawClaim(claim.claim_id, clock()), uows()),
+            lambda: committed(uows, partial(withdraw_claim, WithdrawClaim(claim.claim_id, clock()))),
             noting,
             what=f"withdrawing claim {claim.claim_id}",
         )
@@ -217,7 +220,7 @@ async def send_due(
             result = exc
         outcome = _as_outcome(notification, result)
         settled = await _patiently(
-            lambda: settle_attempt(SettleAttempt(notification, outcome, clock()), uows()),
+            lambda: committed(uows, partial(settle_attempt, SettleAttempt(notification, outcome, clock()))),
             noting,
             what=f"recording notification {notification.id} ({outcome})",
         )

@@ -9,7 +9,6 @@ from collections.abc import Sequence
 from datetime import UTC, datetime
 from typing import Any
 
-from chassis.messaging import context
 from chassis.messaging.consumer import Subscription
 from chassis.observability.tracing import current_traceparent
 from contracts.envelope import new_id
@@ -22,14 +21,14 @@ HANDLER = "order_emails"
 
 
 async def record_order_email(message: OrderEmailMessage, uow: NotificationUnitOfWork) -> None:
-    handling = context.current()
-    if handling.message_id is None or handling.message_type is None:
+    cause = uow.cause
+    if cause is None:
         raise RuntimeError("record_order_email runs only while a delivery is being handled")
     request = email_request(message)
     command = RecordNotification(
         notification_id=new_id(),
-        source_message_id=handling.message_id,
-        source_type=handling.message_type,
+        source_message_id=cause.id,
+        source_type=cause.type,
         order_id=message.order_id,
         customer_id=message.customer_id,
         recipient=message.customer_email,

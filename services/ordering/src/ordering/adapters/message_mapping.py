@@ -1,4 +1,4 @@
-"""Between the domain and the bus: domain events and saga commands out, catalog replies in.
+"""Between the domain and the bus: domain events and the saga's commands out, catalog replies in.
 
 Every message about an order has the order id as its subject, which the unit of work also uses as the
 correlation id when nothing else set one.
@@ -15,7 +15,7 @@ from contracts.base import Message
 from contracts.lines import OrderLine as WireLine
 from contracts.lines import PricedLine as WirePricedLine
 from contracts.money import Money as WireMoney
-from ordering.domain import events, triggers
+from ordering.domain import events, stock_commands, triggers
 from ordering.domain.lines import OrderLine, PricedLine
 from ordering.domain.money import Money
 
@@ -38,7 +38,7 @@ def _customer(event: events.OrderEvent) -> dict[str, Any]:
 
 @singledispatch
 def to_message(event: object) -> Message | None:
-    """The message ``event`` becomes on the bus; None for what stays inside ordering."""
+    """The message an event or a command becomes on the bus; None for what stays inside ordering."""
     raise TypeError(f"no message for {type(event).__name__}")
 
 
@@ -85,12 +85,12 @@ def _(event: events.OrderCompleted) -> Message:
 
 
 @to_message.register
-def _(command: events.ReserveStockRequested) -> Message:
+def _(command: stock_commands.ReserveStock) -> Message:
     return wire_catalog.ReserveStock(order_id=command.order_id, lines=_lines(command.lines))
 
 
 @to_message.register
-def _(command: events.ReleaseStockRequested) -> Message:
+def _(command: stock_commands.ReleaseStock) -> Message:
     return wire_catalog.ReleaseStock(order_id=command.order_id, reason=command.reason)
 
 

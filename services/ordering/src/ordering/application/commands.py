@@ -1,8 +1,9 @@
 """Command handlers: place an order, move it through its saga, and scan for deadlines.
 
 Each handler reads the saga and then its order, lets the saga's table decide, and writes the saga
-(optimistically: a concurrent change raises ``ConcurrencyConflict``), the order, a history entry and, on
-commit, the outbox messages, all in the caller's unit of work.
+(optimistically: a concurrent change raises ``ConcurrencyConflict``), the order and a history entry, tracks
+the order's events and sends the saga's commands to the catalog, all in the caller's unit of work. The
+caller commits it; only the deadline scanner opens (and so commits) its own.
 """
 
 from __future__ import annotations
@@ -68,9 +69,7 @@ async def place_order(command: PlaceOrder, uow: OrderingUow, *, now: datetime | 
         cause=Cause("http", command.customer_id),
         at=at,
     )
-    uow.track(order)
-    uow.track(saga)
-    await uow.commit()
+    _publish(uow, order, saga)
     return order
 
 
@@ -186,14 +185,7 @@ def _request(actor: Actor) -> Cause:
 async def _drive(
     uow: OrderingUow, order: Order, saga: Saga, trigger: triggers.Trigger, cause: Cause, now: datetime | None
 ) -> Step:
-    step = await _apply(uow, order, saga, trigger, cause, now or utcnow())
-    await uow.commit()
-    return step
-
-
-async def _apply(
-    uow: OrderingUow, order: Order, saga: Saga, trigger: triggers.Trigger, cause: Cause, at: datetime
-) -> Step:
+    at = now or utcnow()
     step = saga.handle(trigger, order, uow.policy, at)
     await _write(uow, order, saga, step, cause, at)
     return step
@@ -205,5 +197,11 @@ async def _write(uow: OrderingUow, order: Order, saga: Saga, step: Step, cause: 
         await uow.sagas.save(saga)
         await uow.orders.save(order)
     await uow.history.record(order, saga, change=step.change, detail=step.detail, cause=cause, at=at)
+    _publish(uow, order, saga)
+
+
+def _publish(uow: OrderingUow, order: Order, saga: Saga) -> None:
+    """The order's events, then what the saga asks of the catalog, leave through the outbox on commit."""
     uow.track(order)
-    uow.track(saga)
+    for command in saga.take_commands():
+        uow.send(command)

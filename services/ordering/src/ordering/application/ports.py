@@ -12,6 +12,7 @@ from uuid import UUID
 from ordering.application.views import HistoryEntry, OrderDetails, OrderSummary
 from ordering.domain.order import Order
 from ordering.domain.saga import Saga, SagaPolicy
+from ordering.domain.stock_commands import StockCommand
 
 
 @dataclass(frozen=True, slots=True)
@@ -76,4 +77,5 @@ class OrderingUow(Protocol):
         self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
     ) -> None: ...
     def track(self, aggregate: Any) -> None: ...
+    def send(self, command: StockCommand) -> None: ...
     async def commit(self) -> None: ...

@@ -1,4 +1,4 @@
-"""What happened to an order, and what its saga asks of the catalog.
+"""What happened to an order (what its saga asks of the catalog is in ``stock_commands``).
 
 The unit of work turns each into a message on the bus (or keeps it inside the service) on commit.
 """
@@ -55,23 +55,3 @@ class OrderCancelled(OrderEvent):
 class OrderCompleted(OrderEvent):
     book_ids: tuple[UUID, ...]
     total: Money
-
-
-@dataclass(frozen=True, slots=True)
-class ReserveStockRequested:
-    """The saga asks the catalog to hold every line (again, on a retry: the catalog keys it by order id)."""
-
-    order_id: UUID
-    lines: tuple[OrderLine, ...]
-    attempt: int
-    # The outbox message id: the saga finds its request in the outbox by it.
-    message_id: UUID
-
-
-@dataclass(frozen=True, slots=True)
-class ReleaseStockRequested:
-    """The saga asks the catalog to give back whatever it holds for the order (idempotent)."""
-
-    order_id: UUID
-    reason: str
-    message_id: UUID

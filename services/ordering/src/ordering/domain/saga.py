@@ -2,8 +2,8 @@
 
 It drives the order from placement to an end through the catalog, and survives what the bus does to
 messages: retries on silence, late and duplicate replies, a customer cancelling before the catalog answered.
-Each rule changes the saga (and the order), raises the commands for the catalog as events, and says in one
-word what it did, for the order's timeline.
+Each rule changes the saga (and the order), queues the commands for the catalog (``take_commands``: the
+handler sends them), and says in one word what it did, for the order's timeline.
 
 =================================  =========================  =============================================
 state                              trigger                    rule
@@ -61,8 +61,8 @@ from uuid import UUID
 
 from ordering.domain import triggers as t
 from ordering.domain.errors import TransitionNotAllowed
-from ordering.domain.events import ReleaseStockRequested, ReserveStockRequested
 from ordering.domain.order import Order
+from ordering.domain.stock_commands import ReleaseStock, ReserveStock, StockCommand
 
 T = TypeVar("T")
 
@@ -146,7 +146,8 @@ class Saga:
     sent_at: datetime | None = None
     # When the current wait began (its first request was written).
     waiting_since: datetime | None = None
-    events: list[Any] = field(default_factory=list)
+    # Decided, not yet sent: the handler takes them and sends them in its unit of work.
+    commands: list[StockCommand] = field(default_factory=list)
 
     @classmethod
     def start(cls, order: Order, policy: SagaPolicy, now: datetime) -> Saga:
@@ -160,6 +161,11 @@ class Saga:
         default: Rule = _refuse if isinstance(trigger, t.Request) else _ignore
         rule = RULES.get((self.state, type(trigger)), default)
         return rule(Move(self, order, trigger, policy, now))
+
+    def take_commands(self) -> list[StockCommand]:
+        """The commands decided since the last call, for the handler to send."""
+        taken, self.commands = self.commands, []
+        return taken
 
     def is_due(self, now: datetime) -> bool:
         return self.deadline_at is not None and self.deadline_at <= now
@@ -175,12 +181,12 @@ class Saga:
 
     def _ask_for_stock(self, order: Order, policy: SagaPolicy, now: datetime) -> None:
         message_id = self._request(policy, now)
-        self.events.append(ReserveStockRequested(order.id, order.lines, self.attempts, message_id))
+        self.commands.append(ReserveStock(order.id, order.lines, self.attempts, message_id))
 
     def _release(self, reason: str, policy: SagaPolicy, now: datetime) -> None:
         """Ask the catalog to give the stock back; only ``releasing`` waits for the answer."""
         message_id = self._request(policy, now) if self.state is SagaState.RELEASING else policy.new_id()
-        self.events.append(ReleaseStockRequested(self.order_id, reason, message_id))
+        self.commands.append(ReleaseStock(self.order_id, reason, message_id))
 
     def _become(self, state: SagaState) -> None:
         self.state = state

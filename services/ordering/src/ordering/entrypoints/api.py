@@ -83,7 +83,9 @@ async def _retrying(uows: UowFactory, attempt: Callable[[OrderingUnitOfWork], Aw
     for remaining in reversed(range(CONFLICT_RETRIES)):
         try:
             async with uows() as uow:
-                return await attempt(uow)
+                result = await attempt(uow)
+                await uow.commit()
+                return result
         except ConcurrencyConflict:
             if not remaining:
                 raise conflict("The order changed while this request ran; try again.") from None
@@ -125,7 +127,9 @@ def orders_router() -> APIRouter:
                     return slot.replay
                 order = await commands.place_order(command, uow)
                 accepted = OrderAccepted(id=order.id, status=order.status.value)
-                return await slot.respond(202, accepted, headers={"Location": location(order.id)})
+                response = await slot.respond(202, accepted, headers={"Location": location(order.id)})
+                await uow.commit()
+                return response
 
     @router.get("", response_model=Page[OrderSummaryOut])
     async def list_orders(

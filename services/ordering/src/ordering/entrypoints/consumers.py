@@ -5,7 +5,6 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import Any
 
-from chassis.messaging import context
 from chassis.messaging.consumer import Subscription
 from contracts.catalog import StockReleased, StockReservationRejected, StockReserved
 from ordering.adapters import message_mapping as mapping
@@ -14,23 +13,21 @@ from ordering.application.commands import handle_reply
 from ordering.application.ports import Cause
 
 
-def _cause() -> Cause:
-    handling = context.current()
-    return Cause(
-        handling.message_type or "message", str(handling.message_id) if handling.message_id else None
-    )
+def _cause(uow: OrderingUnitOfWork) -> Cause:
+    cause = uow.cause
+    return Cause(cause.type, str(cause.id)) if cause else Cause("message")
 
 
 async def on_stock_reserved(message: StockReserved, uow: OrderingUnitOfWork) -> None:
-    await handle_reply(message.order_id, mapping.stock_reserved(message), _cause(), uow)
+    await handle_reply(message.order_id, mapping.stock_reserved(message), _cause(uow), uow)
 
 
 async def on_stock_reservation_rejected(message: StockReservationRejected, uow: OrderingUnitOfWork) -> None:
-    await handle_reply(message.order_id, mapping.stock_rejected(message), _cause(), uow)
+    await handle_reply(message.order_id, mapping.stock_rejected(message), _cause(uow), uow)
 
 
 async def on_stock_released(message: StockReleased, uow: OrderingUnitOfWork) -> None:
-    await handle_reply(message.order_id, mapping.stock_released(message), _cause(), uow)
+    await handle_reply(message.order_id, mapping.stock_released(message), _cause(uow), uow)
 
 
 def subscriptions() -> Sequence[Subscription[Any]]:

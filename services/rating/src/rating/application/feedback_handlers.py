@@ -34,7 +34,6 @@ async def submit_feedback(command: SubmitFeedback, uow: RatingUnitOfWorkPort) ->
         if changed:
             await uow.feedback.save(feedback)
     uow.track(feedback)
-    await uow.commit()
     return SubmitOutcome(FeedbackView.of(feedback), created=created, changed=changed)
 
 
@@ -50,4 +49,3 @@ async def delete_feedback(command: DeleteFeedback, uow: RatingUnitOfWorkPort) ->
     feedback.delete()
     await uow.feedback.save(feedback)
     uow.track(feedback)
-    await uow.commit()

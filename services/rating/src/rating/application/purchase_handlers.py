@@ -29,5 +29,4 @@ async def record_order_completed(command: RecordOrderCompleted, uow: RatingUnitO
             await uow.feedback.save(feedback)
             uow.track(feedback)
             changed += 1
-    await uow.commit()
     return changed

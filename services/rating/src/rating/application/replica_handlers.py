@@ -18,7 +18,6 @@ async def record_book_created(command: RecordBookCreated, uow: RatingUnitOfWorkP
         changed = book.record_created(command.occurred_at)
         if changed:
             await uow.books.save(book)
-    await uow.commit()
     return changed
 
 
@@ -33,5 +32,4 @@ async def record_book_deleted(command: RecordBookDeleted, uow: RatingUnitOfWorkP
         changed = book.record_deleted(command.occurred_at)
         if changed:
             await uow.books.save(book)
-    await uow.commit()
     return changed

@@ -45,8 +45,11 @@ async def _submit(
     answer = MyFeedbackOut.of(outcome.feedback)
     headers = {"Location": _mine(book_id)}
     if slot is not None:
-        return await slot.respond(code, answer, headers=headers)
-    return Response(answer.model_dump_json(), code, headers, media_type="application/json")
+        response = await slot.respond(code, answer, headers=headers)
+    else:
+        response = Response(answer.model_dump_json(), code, headers, media_type="application/json")
+    await uow.commit()
+    return response
 
 
 @router.put(
@@ -98,6 +101,7 @@ async def delete_mine(book_id: UUID, caller: CurrentCaller, uow: Uow) -> Respons
     with as_problems():
         async with uow:
             await feedback_handlers.delete_feedback(DeleteFeedback(book_id, caller.subject), uow)
+            await uow.commit()
     return Response(status_code=status.HTTP_204_NO_CONTENT)
 
 

@@ -7,16 +7,20 @@ A route wraps its work in :func:`idempotent`, on the command's unit of work::
         async with uow, idempotent(request, caller, uow) as slot:
             if slot.replay is not None:
                 return slot.replay
-            order_id = await place_order_handler(body.to_command(caller), uow)  # uow.commit() inside
+            order_id = await place_order_handler(body.to_command(caller), uow)  # writes, never commits
             location = f"/api/v1/orders/{order_id}"
-            return await slot.respond(202, OrderAccepted(id=order_id), headers={"Location": location})
+            response = await slot.respond(202, OrderAccepted(id=order_id), headers={"Location": location})
+            await uow.commit()
+            return response
 
 What it guarantees, per caller (``sub``) and key:
 
-- The block is one transaction (:meth:`UnitOfWork.one_transaction`): the handler's ``uow.commit()`` only
-  writes its outbox rows and flushes, and the unit of work commits once, after ``respond``/``store`` recorded
-  the answer. The key, the effects and the answer commit together or not at all: a crash leaves no effect
-  without its answer, and a failed command (an exception) leaves no key, so the client may retry it.
+- One transaction, one commit: the key is written on entering the block, ``respond``/``store`` keeps the
+  answer, and the route's single ``uow.commit()`` writes the answer (a step registered with
+  :meth:`UnitOfWork.before_commit`) just before it commits the key, the effects and their outbox rows
+  together. A commit without an answer raises before anything lands, as does an answer given after the
+  commit or a block left with an answer but no commit: no effect is ever committed without its answer, and
+  a failed command (an exception) leaves no key, so the client may retry it.
 - Same key, same method, path, query and body: the recorded answer (status, body, headers such as
   ``Location``) is replayed byte for byte, with ``Idempotent-Replayed: true``.
 - Same key, different request: 422 problem details. Same key while the first request is still running:
@@ -98,6 +102,8 @@ class IdempotencySlot:
         self.replay: Response | None = None
         self.stored = False
         self._request_columns: dict[str, str] = {}
+        self._answer: dict[str, Any] | None = None
+        self._written = False
 
     @property
     def active(self) -> bool:
@@ -111,7 +117,8 @@ class IdempotencySlot:
         headers: Mapping[str, str] | None = None,
         media_type: str = "application/json",
     ) -> Response:
-        """Record the answer for this key (no-op without a key) and return it as a response.
+        """Keep the answer for this key (no-op without a key) and return it as a response; the unit of work's
+        commit writes it.
 
         ``body`` is a pydantic model, bytes, or anything ``jsonable_encoder`` takes; None for no body.
         """
@@ -127,20 +134,29 @@ class IdempotencySlot:
             for name, value in response.raw_headers
             if name.decode("latin-1") not in _SKIPPED_HEADERS
         }
-        values = {"status_code": status_code, "response_headers": recorded, "response_body": content}
-        # An upsert, in the command's transaction: the key row is normally there already.
-        await self._session.execute(
-            insert(idempotency_keys)
-            .values(principal=self.principal, key=self.key, **self._request_columns, **values)
-            .on_conflict_do_update(
-                index_elements=[idempotency_keys.c.principal, idempotency_keys.c.key], set_=values
-            )
-        )
+        if self._written:
+            raise RuntimeError("an idempotent route answered after its unit of work committed")
+        self._answer = {"status_code": status_code, "response_headers": recorded, "response_body": content}
         self.stored = True
         return response
 
     # Reads better in a route's return statement.
     respond = store
+
+    async def write_answer(self) -> None:
+        """Run by the unit of work's commit: the answer goes in the command's own transaction, or nothing
+        commits."""
+        if self._answer is None:
+            raise RuntimeError("an idempotent route committed without slot.store()/slot.respond()")
+        # An upsert: the key row is normally there already.
+        await self._session.execute(
+            insert(idempotency_keys)
+            .values(principal=self.principal, key=self.key, **self._request_columns, **self._answer)
+            .on_conflict_do_update(
+                index_elements=[idempotency_keys.c.principal, idempotency_keys.c.key], set_=self._answer
+            )
+        )
+        self._written = True
 
 
 def _render(body: Any) -> bytes:
@@ -204,9 +220,9 @@ async def idempotent(
 ) -> AsyncIterator[IdempotencySlot]:
     """Honour the request's ``Idempotency-Key`` within ``uow``'s transaction (see the module docs).
 
-    With a key, the block is one transaction that ``uow`` commits on leaving it normally and rolls back on
-    an exception. A route that has a key, gets no replay and leaves without ``store``/``respond`` is a bug
-    and raises (nothing is committed).
+    With a key, the key, the effects and the answer are the one transaction that the route's
+    ``uow.commit()`` commits. A route that has a key, gets no replay and commits without ``store``/
+    ``respond``, or leaves the block without committing, is a bug and raises (nothing is committed).
     """
     key = request.headers.get(HEADER)
     session = uow.session
@@ -258,10 +274,11 @@ async def idempotent(
     await session.execute(
         insert(idempotency_keys).values(principal=slot.principal, key=key, **slot._request_columns)
     )
-    async with uow.one_transaction():
-        yield slot
-        if not slot.stored:
-            raise RuntimeError("an idempotent route returned without slot.store()/slot.respond()")
+    uow.before_commit(slot.write_answer)
+    yield slot
+    if not slot._written:
+        # The unit of work rolls the key and the effects back as it closes.
+        raise RuntimeError("an idempotent route returned without committing its unit of work")
 
 
 async def prune_idempotency_keys(engine: AsyncEngine, retention: timedelta, *, chunk: int = 5000) -> int:

@@ -340,6 +340,7 @@ class Consumer(Generic[U]):
         ):
             try:
                 async with self._uow_factory() as uow:
+                    uow.caused_by(envelope)
                     claimed = await inbox.claim(
                         uow.session, consumer=self.queue, message_id=envelope.id, message_type=envelope.type
                     )
@@ -349,8 +350,7 @@ class Consumer(Generic[U]):
                         count(self.queue, Outcome.DUPLICATE)
                         return
                     await self.subscription.handle(message, uow)
-                    if uow.session.in_transaction():
-                        await uow.commit()
+                    await uow.commit()
                 count(self.queue, Outcome.HANDLED)
             except Exception as exc:
                 span.record_exception(exc)

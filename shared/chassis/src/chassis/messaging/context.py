@@ -1,4 +1,8 @@
-"""The message being handled right now, so that what it causes carries its correlation and causation."""
+"""The message being handled right now, for the log fields of every record logged while handling it.
+
+Not for causation: what a delivery causes takes its correlation and causation from the unit of work
+(``UnitOfWork.caused_by``), which the consumer tells explicitly.
+"""
 
 from __future__ import annotations
 
