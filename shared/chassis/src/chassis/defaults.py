@@ -16,3 +16,9 @@ OUTBOX_BATCH_SIZE = 200
 OUTBOX_POLL_INTERVAL = 1.0
 # Published outbox rows are kept this long (for inspection), then deleted.
 OUTBOX_RETENTION = timedelta(hours=72)
+# Requests an API runs at once, how long one more may wait for a slot (s), and the Retry-After (s) of a
+# request shed past that wait: about the pool's connections (5 + 5) with as many waiting behind them, so
+# that a request past them is refused in a quarter of a second instead of queueing at the pool for 30 s.
+HTTP_MAX_IN_FLIGHT = 20
+HTTP_MAX_WAIT_SECONDS = 0.25
+HTTP_SHED_RETRY_AFTER_SECONDS = 1
