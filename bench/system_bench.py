@@ -38,7 +38,8 @@ from devstack.config import SERVICES, StackConfig, bootstrap_env
 from devstack.stack import Stack, alive
 from loadgenerator.books import create_books
 from loadgenerator.chart import draw
-from loadgenerator.cli import http_client, load_arguments, utc_stamp
+from loadgenerator.cli import load_arguments, utc_stamp
+from loadgenerator.client import http_client
 from loadgenerator.host import describe_host
 from loadgenerator.report import BenchReport, Ceilings, StepResult, render_table
 from loadgenerator.schedule import rising_steps
