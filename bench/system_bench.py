@@ -18,6 +18,10 @@ databases, vhost and ports (prefix ``folio_bench``), and removes it afterwards. 
 3. with ``--profile``, py-spy samples the service processes during the last (heaviest) step.
 
 Figures go to ``bench/results/<timestamp>.json`` and ``.png`` (git-ignored) and to stdout.
+
+With a broker of its own (``FOLIO_RABBITMQ_MANAGEMENT_URL``, ``FOLIO_RABBITMQ_AMQP_URL`` and
+``FOLIO_TEST_AMQP_URL``/``FOLIO_TEST_RABBITMQ_MANAGEMENT_URL`` for the raw ceiling), ``--broker-pids``
+counts that broker's CPU alone instead of every ``beam.smp`` on the machine.
 """
 
 from __future__ import annotations
@@ -32,7 +36,7 @@ import sys
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager
-from dataclasses import dataclass, replace
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 
 import observe
@@ -77,6 +81,8 @@ class System:
     processes: dict[str, int]  # "ordering-api" -> pid
     description: str
     amqp_url: str  # the ordering service's, to watch the broker with
+    # The broker's processes, for its CPU; empty: every beam.smp on the machine.
+    broker_pids: list[int] = field(default_factory=list)
 
     def target(self) -> Target:
         return Target(self.config.api_url("catalog"), self.config.api_url("ordering"), self.config.secret())
@@ -281,7 +287,7 @@ def cpu_groups(sut: System) -> dict[str, list[int]]:
     databases, the broker (shared with anything else using it) and this process, the load generator."""
     groups = {name: [pid] for name, pid in sut.processes.items()}
     groups[POSTGRES] = observe.backend_pids(sut.database_urls)
-    groups[BROKER] = observe.pids_named("beam.smp")
+    groups[BROKER] = sut.broker_pids or observe.pids_named("beam.smp")
     groups["load generator"] = [os.getpid()]
     return groups
 
@@ -314,6 +320,7 @@ def profile_text(summaries: list[profiling.Summary]) -> str:
 
 async def bench(args: argparse.Namespace) -> tuple[BenchReport, list[profiling.Summary]]:
     with system(args.own_stack, args.run_dir) as sut:
+        sut.broker_pids = args.broker_pids
         started = utc_stamp()
         trials = []
         if args.generator_ceiling:
@@ -377,6 +384,12 @@ def parse(argv: list[str]) -> argparse.Namespace:
         default="",
         help=f"first measure the load generator alone against a trivial local server at these rates "
         f"(default {CEILING_RATES})",
+    )
+    parser.add_argument(
+        "--broker-pids",
+        type=lambda text: [int(pid) for pid in text.split(",") if pid],
+        default=[],
+        help="the broker's processes, for its CPU (default: every beam.smp, another broker's included)",
     )
     parser.add_argument("--generator-seconds", type=float, default=5.0, help="length of each such rate")
     return parser.parse_args(argv)
