@@ -32,6 +32,8 @@ class StepResult:
     offered_per_s: float | None = None
     generator_cpu_percent: float | None = None
     shed: int = 0  # answers 429/503 with Retry-After, each followed by a retry of the same order
+    # Orders not accepted in the end, by their last HTTP status ("0": no answer, a transport error).
+    failed_statuses: dict[str, int] = field(default_factory=dict)
     # Filled by a runner that can read the services' databases (`make bench`); empty otherwise.
     outbox_lag_ms: dict[str, Latency] = field(default_factory=dict)
     messages_per_order: float | None = None
@@ -259,6 +261,15 @@ def render_table(report: BenchReport) -> str:
             )
         )
     lines = [f"Folio order benchmark, {report.started_at}, against {report.target}", *_columns(rows)]
+    lines.extend(
+        f"note: at {step.rate:g}/s, orders not accepted by their last answer: "
+        + ", ".join(
+            f"{count} answered {status}" if status != "0" else f"{count} with no answer"
+            for status, count in sorted(step.failed_statuses.items())
+        )
+        for step in report.steps
+        if step.failed_statuses
+    )
     lines.extend(_per_process(report.steps))
     lines.extend(
         f"note: the load generator fell behind at {step.rate:g}/s: it offered {step.offered_per_s:.1f}/s "

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import random
+from collections import Counter
 from dataclasses import dataclass
 
 import aiohttp
@@ -54,6 +55,7 @@ def summarize(step: RateStep, sent: Sent, outcomes: list[Outcome]) -> StepResult
         offered_per_s=sent.offered_per_s,
         generator_cpu_percent=sent.cpu_percent,
         shed=sum(p.shed for p in sent.placements),
+        failed_statuses=dict(Counter(str(p.status) for p in sent.placements if p.order_id is None)),
     )
 
 

@@ -145,3 +145,8 @@ def test_the_generator_ceiling_is_printed_and_kept() -> None:
     measured = report(generator_ceiling=[trial])
     assert "asked 200/s, offered 199.5/s using 17% of a core" in render_table(measured)
     assert BenchReport.from_json(measured.to_json()).generator_ceiling == [trial]
+
+
+def test_the_table_says_why_orders_failed() -> None:
+    text = render_table(report(steps=[step(80, failed=3, failed_statuses={"503": 2, "0": 1})]))
+    assert "at 80/s, orders not accepted by their last answer: 1 with no answer, 2 answered 503" in text
