@@ -6,12 +6,22 @@ Against the system `make up` runs (found by ``.run/honcho.pid``); when none runs
 databases, vhost and ports (prefix ``folio_bench``), and removes it afterwards. In one run it measures:
 
 1. the ceilings: the broker's raw confirmed-publish rate and PostgreSQL's commit rate (``ceilings.py``);
-2. per rate step (the load generator, ``services/loadgenerator``): orders sent and confirmed per second,
-   placed→confirmed latency, and from the services' own databases the outbox commit→publish latency,
-   outbox messages and transactions per confirmed order; from /proc the CPU each process used.
+   With ``--generator-ceiling``, first the load generator alone against a trivial local HTTP server;
+2. per rate step (the load generator, ``services/loadgenerator``): orders offered (and whether the
+   generator kept its schedule, with its own CPU), shed (429/503, retried as the same order) and confirmed
+   per second, placed→confirmed latency; from the services' own databases the outbox commit→publish
+   latency, outbox messages and transactions per confirmed order, and the step's outcomes (one query on
+   ordering's ``order_summaries``); from /proc the CPU each process used, split into Folio's processes
+   against PostgreSQL's backends and the broker per confirmed order; divided by each process's own
+   counters on /metrics, CPU µs per HTTP request or handled message; and SQL per handled message
+   (``work_counters``: pg_stat_statements where loaded, else pg_stat_database's transactions and rows);
 3. with ``--profile``, py-spy samples the service processes during the last (heaviest) step.
 
 Figures go to ``bench/results/<timestamp>.json`` and ``.png`` (git-ignored) and to stdout.
+
+With a broker of its own (``FOLIO_RABBITMQ_MANAGEMENT_URL``, ``FOLIO_RABBITMQ_AMQP_URL`` and
+``FOLIO_TEST_AMQP_URL``/``FOLIO_TEST_RABBITMQ_MANAGEMENT_URL`` for the raw ceiling), ``--broker-pids``
+counts that broker's CPU alone instead of every ``beam.smp`` on the machine.
 """
 
 from __future__ import annotations
@@ -26,23 +36,28 @@ import sys
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager
-from dataclasses import dataclass, replace
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 
 import observe
 import profiling
+import work_counters
 from ceilings import postgres_commit_rate, raw_publish_rate
+from order_outcomes import DatabaseOutcomes
 
 from chassis import defaults
 from chassis.testing.resources import fresh_vhost
+from chassis.testing.servers import test_servers
 from devstack.config import SERVICES, StackConfig, bootstrap_env
 from devstack.stack import Stack, alive
 from loadgenerator.books import create_books
+from loadgenerator.ceiling import generator_ceiling
 from loadgenerator.chart import draw
-from loadgenerator.cli import http_client, load_arguments, utc_stamp
+from loadgenerator.cli import CEILING_RATES, load_arguments, utc_stamp
+from loadgenerator.client import http_client
 from loadgenerator.host import describe_host
 from loadgenerator.report import BenchReport, Ceilings, StepResult, render_table
-from loadgenerator.schedule import rising_steps
+from loadgenerator.schedule import parse_rates, rising_steps
 from loadgenerator.step import run_step
 from loadgenerator.target import Target
 
@@ -67,9 +82,21 @@ class System:
     processes: dict[str, int]  # "ordering-api" -> pid
     description: str
     amqp_url: str  # the ordering service's, to watch the broker with
+    # The broker's processes, for its CPU; empty: every beam.smp on the machine.
+    broker_pids: list[int] = field(default_factory=list)
 
     def target(self) -> Target:
         return Target(self.config.api_url("catalog"), self.config.api_url("ordering"), self.config.secret())
+
+    def metrics_urls(self) -> dict[str, str]:
+        """``ordering-api`` -> its /metrics, for the processes of one replica with a role of their own."""
+        urls = {}
+        for name in self.processes:
+            service, role = name.rsplit("-", 1)
+            if service in SERVICES and role in ("api", "worker"):
+                base = self.config.api_url(service) if role == "api" else self.config.worker_url(service)
+                urls[name] = f"{base}/metrics"
+        return urls
 
 
 def _running(config: StackConfig) -> int | None:
@@ -152,11 +179,17 @@ async def run_steps(
         book_ids = await create_books(client, target, count=args.books, stock=args.stock, rng=rng)
         # What the system commits with nothing to do (the saga's deadline scan, the relays' polls ...),
         # subtracted from each step so that commits per order count the orders' own transactions.
+        sql = await work_counters.sql_counter(sut.database_urls, test_servers().postgres_url)
+        reader = DatabaseOutcomes(sut.database_urls["ordering"])
+        metrics_urls = sut.metrics_urls()
         await asyncio.sleep(args.pause)
         idle_start, idle_from = await observe.commits(sut.database_urls), time.monotonic()
+        idle_sql = await sql.read()
         idle_cpu = observe.cpu_sample(cpu_groups(sut), idle_from)
         await asyncio.sleep(args.idle_seconds)
-        idle_rate = (await observe.commits(sut.database_urls) - idle_start) / (time.monotonic() - idle_from)
+        idle_seconds = time.monotonic() - idle_from
+        idle_rate = (await observe.commits(sut.database_urls) - idle_start) / idle_seconds
+        idle_sql_rates = {k: (v - idle_sql[k]) / idle_seconds for k, v in (await sql.read()).items()}
         idle_percent, _ = observe.cpu_percent(idle_cpu, observe.cpu_sample(cpu_groups(sut), time.monotonic()))
         folio_idle = sum(idle_percent.get(name, 0.0) for name in sut.processes)
         servers_idle = idle_percent.get(POSTGRES, 0.0) + idle_percent.get(BROKER, 0.0)
@@ -172,6 +205,8 @@ async def run_steps(
             )
             recordings = _start_profiles(args, sut, step.seconds) if index == len(steps) - 1 else []
             commits_before, commits_from = await observe.commits(sut.database_urls), time.monotonic()
+            sql_before = await sql.read()
+            units_before = await work_counters.units_of_work(client, metrics_urls)
             cpu_before = observe.cpu_sample(cpu_groups(sut), time.monotonic())
             async with observe.BrokerWatch(sut.amqp_url) as broker:
                 run = await run_step(
@@ -182,6 +217,8 @@ async def run_steps(
                     customer=f"bench-{run_id}-{step.rate:g}",
                     rng=rng,
                     settle_timeout=args.settle_timeout,
+                    retry_for=args.retry_for,
+                    reader=reader,
                 )
             void = "the broker went away during the step" if broker.lost else None
             if void:
@@ -190,10 +227,16 @@ async def run_steps(
                 )
                 print(f"warning: {warnings[-1]}", file=sys.stderr)
             cpu_after = observe.cpu_sample(cpu_groups(sut), time.monotonic())
+            units_after = await work_counters.units_of_work(client, metrics_urls)
             # The last outbox rows (NotificationSent) and the backends' statistics land shortly after.
             await asyncio.sleep(1.5)
             idle_commits = idle_rate * (time.monotonic() - commits_from)
             commits = await observe.commits(sut.database_urls) - commits_before - idle_commits
+            units = {n: units_after[n] - units_before[n] for n in units_after if n in units_before}
+            messages = sum(count for name, count in units.items() if name.endswith("-worker"))
+            sql_per_message = work_counters.per_message(
+                sql_before, await sql.read(), idle_sql_rates, time.monotonic() - commits_from, messages
+            )
             outbox = await observe.outbox_figures(sut.database_urls, run.started_at - 0.5, run.ended_at + 1.0)
             per_process, host = observe.cpu_percent(cpu_before, cpu_after)
             confirmed = run.result.confirmed
@@ -211,6 +254,24 @@ async def run_steps(
                         if confirmed
                         else None
                     ),
+                    folio_cpu_ms_per_order=(
+                        observe.cpu_ms(cpu_before, cpu_after, sut.processes) / confirmed
+                        if confirmed
+                        else None
+                    ),
+                    servers_cpu_ms_per_order=(
+                        observe.cpu_ms(cpu_before, cpu_after, [POSTGRES, BROKER]) / confirmed
+                        if confirmed
+                        else None
+                    ),
+                    cpu_us_per_unit={
+                        name: 1000 * observe.cpu_ms(cpu_before, cpu_after, [name]) / count
+                        for name, count in units.items()
+                        if count > 0
+                    },
+                    units={name: round(count) for name, count in units.items()},
+                    sql_per_message=sql_per_message,
+                    sql_method=sql.method,
                 )
             )
             summaries.extend(s for r in recordings if (s := profiling.finish(r)) is not None)
@@ -227,7 +288,7 @@ def cpu_groups(sut: System) -> dict[str, list[int]]:
     databases, the broker (shared with anything else using it) and this process, the load generator."""
     groups = {name: [pid] for name, pid in sut.processes.items()}
     groups[POSTGRES] = observe.backend_pids(sut.database_urls)
-    groups[BROKER] = observe.pids_named("beam.smp")
+    groups[BROKER] = sut.broker_pids or observe.pids_named("beam.smp")
     groups["load generator"] = [os.getpid()]
     return groups
 
@@ -260,7 +321,12 @@ def profile_text(summaries: list[profiling.Summary]) -> str:
 
 async def bench(args: argparse.Namespace) -> tuple[BenchReport, list[profiling.Summary]]:
     with system(args.own_stack, args.run_dir) as sut:
+        sut.broker_pids = args.broker_pids
         started = utc_stamp()
+        trials = []
+        if args.generator_ceiling:
+            print(f"ceiling: the load generator alone at {args.generator_ceiling} ...", file=sys.stderr)
+            trials = await generator_ceiling(parse_rates(args.generator_ceiling), args.generator_seconds)
         ceilings = await measure_ceilings(args)
         warnings: list[str] = []
         steps, summaries = await run_steps(args, sut, warnings)
@@ -271,7 +337,15 @@ async def bench(args: argparse.Namespace) -> tuple[BenchReport, list[profiling.S
             "outbox lag: created_at (the writing transaction's start) to published_at (after the broker's "
             "confirm); commits/order: transactions in the four databases (reads included) beyond the idle "
             "rate; CPU ms/order: user+system time of the eight service processes and of the PostgreSQL "
-            "backends serving their databases (not the broker's, not the load generator's)",
+            "backends serving their databases (not the broker's, not the load generator's); Folio / servers: "
+            "the eight service processes against PostgreSQL's backends plus the whole broker (which counts "
+            "anything else using it too), per confirmed order",
+            "offered/s: first attempts per second (a shed order's retries are not counted again), '!' when "
+            "under 95% of the asked rate; shed: answers 429/503, each retried after its Retry-After with "
+            "the same Idempotency-Key; err: orders not accepted in the end",
+            "CPU µs per unit of work: the process's CPU over the step (sending and draining, its relay and "
+            "timers included) divided by the requests it answered (folio_http_requests) or the messages it "
+            "handled (folio_consumer_messages{outcome=handled}); in brackets, how many",
         ]
         report = BenchReport(
             started_at=started,
@@ -280,6 +354,7 @@ async def bench(args: argparse.Namespace) -> tuple[BenchReport, list[profiling.S
             steps=steps,
             ceilings=ceilings,
             notes=notes,
+            generator_ceiling=trials,
         )
     return report, summaries
 
@@ -303,6 +378,21 @@ def parse(argv: list[str]) -> argparse.Namespace:
         help="py-spy these processes (comma-separated, or 'all') during the last step",
     )
     parser.add_argument("--out", type=Path, default=RESULTS, help="directory for the JSON and PNG")
+    parser.add_argument(
+        "--generator-ceiling",
+        nargs="?",
+        const=CEILING_RATES,
+        default="",
+        help=f"first measure the load generator alone against a trivial local server at these rates "
+        f"(default {CEILING_RATES})",
+    )
+    parser.add_argument(
+        "--broker-pids",
+        type=lambda text: [int(pid) for pid in text.split(",") if pid],
+        default=[],
+        help="the broker's processes, for its CPU (default: every beam.smp, another broker's included)",
+    )
+    parser.add_argument("--generator-seconds", type=float, default=5.0, help="length of each such rate")
     return parser.parse_args(argv)
 
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import random
 
-import httpx
+import aiohttp
 
 from loadgenerator.target import Target
 
@@ -25,7 +25,7 @@ def random_isbn(rng: random.Random) -> str:
 
 
 async def create_books(
-    client: httpx.AsyncClient, target: Target, *, count: int, stock: int, rng: random.Random
+    client: aiohttp.ClientSession, target: Target, *, count: int, stock: int, rng: random.Random
 ) -> list[str]:
     """``count`` new books holding ``stock`` copies each; returns their ids."""
     headers = {"Authorization": f"Bearer {target.admin_token()}"}
@@ -37,9 +37,9 @@ async def create_books(
             "price": {"amount": f"{rng.randint(5, 40)}.{rng.randint(0, 99):02d}", "currency": "EUR"},
             "stock": stock,
         }
-        response = await client.post(f"{target.catalog_url}{BOOKS_PATH}", json=body, headers=headers)
-        if response.status_code == 409:  # that ISBN is taken: draw another
-            continue
-        response.raise_for_status()
-        ids.append(str(response.json()["id"]))
+        async with client.post(f"{target.catalog_url}{BOOKS_PATH}", json=body, headers=headers) as response:
+            if response.status == 409:  # that ISBN is taken: draw another
+                continue
+            response.raise_for_status()
+            ids.append(str((await response.json(content_type=None))["id"]))
     return ids

@@ -36,7 +36,10 @@ def _latency(steps: list[StepResult], pick: str, key: str) -> list[float]:
 
 
 def _throughput(axes: Axes, report: BenchReport, x: list[int]) -> None:
-    axes.plot(x, [s.sent_per_s for s in report.steps], "o--", color="grey", label="orders sent/s")
+    offered = [s.sent_per_s if s.offered_per_s is None else s.offered_per_s for s in report.steps]
+    axes.plot(x, offered, "o--", color="grey", label="orders offered/s")
+    shed = [s.shed / s.seconds if s.shed else math.nan for s in report.steps]
+    axes.plot(x, shed, "x:", color="tab:red", label="answers shed/s (429/503, retried)")
     axes.plot(
         x, [s.confirmed_per_s for s in report.steps], "o-", color="tab:blue", label="orders confirmed/s"
     )

@@ -2,6 +2,7 @@
 
     folio-loadgen run --catalog-url http://127.0.0.1:8001 --ordering-url http://127.0.0.1:8002 \\
         --rates 5,10,20,40 --seconds 20 [--json out.json] [--chart out.png]
+    folio-loadgen ceiling [--rates 100,200,400]   # the generator alone, against a trivial local server
     folio-loadgen chart results.json out.png
 
 The signing key comes from ``FOLIO_AUTH_LOCAL_SECRET`` or ``--secret-file``. ``make bench`` wraps this with
@@ -20,25 +21,26 @@ import time
 from datetime import UTC, datetime
 from pathlib import Path
 
-import httpx
-
 from loadgenerator.books import create_books
+from loadgenerator.ceiling import generator_ceiling
 from loadgenerator.chart import draw
+from loadgenerator.client import http_client
 from loadgenerator.host import describe_host
-from loadgenerator.report import BenchReport, StepResult, render_table
+from loadgenerator.report import BenchReport, StepResult, generator_ceiling_lines, render_table
 from loadgenerator.schedule import RateStep, parse_rates, rising_steps
 from loadgenerator.step import StepRun, run_step
 from loadgenerator.target import Target
 
 
-def http_client() -> httpx.AsyncClient:
-    # Enough connections that an open-loop sender never queues on the pool at the rates we offer.
-    limits = httpx.Limits(max_connections=200, max_keepalive_connections=50)
-    return httpx.AsyncClient(timeout=60, limits=limits)
-
-
 async def run_load(
-    target: Target, steps: list[RateStep], *, books: int, stock: int, seed: int, settle_timeout: float
+    target: Target,
+    steps: list[RateStep],
+    *,
+    books: int,
+    stock: int,
+    seed: int,
+    settle_timeout: float,
+    retry_for: float,
 ) -> list[StepRun]:
     rng = random.Random(seed)
     run_id = f"{int(time.time())}-{rng.randrange(16**6):06x}"
@@ -56,9 +58,14 @@ async def run_load(
                     customer=f"bench-{run_id}-{step.rate:g}",
                     rng=rng,
                     settle_timeout=settle_timeout,
+                    retry_for=retry_for,
                 )
             )
         return runs
+
+
+# The goal is 200 orders/s from one core; the rates around it show the margin.
+CEILING_RATES = "100,200,400"
 
 
 def load_arguments(parser: argparse.ArgumentParser) -> None:
@@ -70,6 +77,9 @@ def load_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--books", type=int, default=50, help="books created for the run")
     parser.add_argument("--stock", type=int, default=1_000_000, help="copies of each book")
     parser.add_argument("--settle-timeout", type=float, default=120.0, help="wait for a step's orders")
+    parser.add_argument(
+        "--retry-for", type=float, default=30.0, help="retry a shed order (429/503) this long, as itself"
+    )
     parser.add_argument("--seed", type=int, default=1)
 
 
@@ -97,6 +107,7 @@ def _run(args: argparse.Namespace) -> None:
             stock=args.stock,
             seed=args.seed,
             settle_timeout=args.settle_timeout,
+            retry_for=args.retry_for,
         )
     )
     steps: list[StepResult] = [run.result for run in runs]
@@ -120,11 +131,16 @@ def main(argv: list[str] | None = None) -> None:
     run.add_argument("--json", help="write the figures here")
     run.add_argument("--chart", help="draw them to this PNG")
     load_arguments(run)
+    ceiling = commands.add_parser("ceiling", help="the generator alone against a trivial local server")
+    ceiling.add_argument("--rates", type=parse_rates, default=parse_rates(CEILING_RATES))
+    ceiling.add_argument("--seconds", type=float, default=5.0)
     chart = commands.add_parser("chart", help="draw a results JSON file to a PNG")
     chart.add_argument("results")
     chart.add_argument("png")
     args = parser.parse_args(argv)
-    if args.command == "chart":
+    if args.command == "ceiling":
+        print("\n".join(generator_ceiling_lines(asyncio.run(generator_ceiling(args.rates, args.seconds)))))
+    elif args.command == "chart":
         report = BenchReport.from_json(json.loads(Path(args.results).read_text()))
         draw(report, Path(args.png))
         print(render_table(report))

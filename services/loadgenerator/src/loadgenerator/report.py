@@ -3,9 +3,11 @@
 from __future__ import annotations
 
 import math
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
+from loadgenerator.orders import BEHIND_SHARE
 from loadgenerator.stats import Latency
 
 
@@ -26,6 +28,12 @@ class StepResult:
     post_ms: Latency  # POST /orders as the client saw it
     placed_to_confirmed_ms: Latency  # the order's placed_at to its confirmation, both stamped by ordering
     send_lag_ms: float  # the sender's worst lateness against its schedule (its own health)
+    # First attempts per second (the rate really offered) and the generator's CPU (% of one core) meanwhile.
+    offered_per_s: float | None = None
+    generator_cpu_percent: float | None = None
+    shed: int = 0  # answers 429/503 with Retry-After, each followed by a retry of the same order
+    # Orders not accepted in the end, by their last HTTP status ("0": no answer, a transport error).
+    failed_statuses: dict[str, int] = field(default_factory=dict)
     # Filled by a runner that can read the services' databases (`make bench`); empty otherwise.
     outbox_lag_ms: dict[str, Latency] = field(default_factory=dict)
     messages_per_order: float | None = None
@@ -35,8 +43,29 @@ class StepResult:
     cpu_percent: dict[str, float] = field(default_factory=dict)
     host_cpu_percent: float | None = None
     cpu_ms_per_order: float | None = None  # CPU time of the services' processes per confirmed order
+    # Per confirmed order: Folio's own processes, and the servers it drives (PostgreSQL backends + broker).
+    folio_cpu_ms_per_order: float | None = None
+    servers_cpu_ms_per_order: float | None = None
+    # Per process: CPU µs per message handled (workers) or per HTTP request answered (APIs), from the
+    # processes' CPU time and their own Prometheus counters; and how many of those it counted.
+    cpu_us_per_unit: dict[str, float] = field(default_factory=dict)
+    units: dict[str, int] = field(default_factory=dict)
+    # Database work per handled message (every worker's), by what could be counted (see sql_method).
+    sql_per_message: dict[str, float] = field(default_factory=dict)
+    sql_method: str = ""
     # Set when something outside the system spoiled the step (the broker restarted meanwhile, say).
     void: str | None = None
+
+    @property
+    def behind(self) -> bool:
+        """The generator offered clearly less than asked: the step measured the generator, not Folio."""
+        return self.offered_per_s is not None and self.offered_per_s < BEHIND_SHARE * self.rate
+
+    @property
+    def cpu_ratio(self) -> float | None:
+        """Folio's CPU per order over the servers': issue #12 wants it at 1 or below."""
+        folio, servers = self.folio_cpu_ms_per_order, self.servers_cpu_ms_per_order
+        return folio / servers if folio is not None and servers else None
 
     def to_json(self) -> dict[str, Any]:
         data = {name: getattr(self, name) for name in self.__dataclass_fields__}
@@ -71,6 +100,8 @@ class BenchReport:
     steps: list[StepResult]
     ceilings: Ceilings | None = None
     notes: list[str] = field(default_factory=list)
+    # The generator alone against a trivial local HTTP server (``ceiling.py``), one entry per rate tried.
+    generator_ceiling: list[dict[str, float]] = field(default_factory=list)
 
     def to_json(self) -> dict[str, Any]:
         return {
@@ -81,6 +112,7 @@ class BenchReport:
             "ceilings": None if self.ceilings is None else vars(self.ceilings),
             "implied_ceilings_orders_per_s": implied_ceilings(self),
             "notes": self.notes,
+            "generator_ceiling": self.generator_ceiling,
         }
 
     @classmethod
@@ -93,6 +125,7 @@ class BenchReport:
             steps=[StepResult.from_json(step) for step in data["steps"]],
             ceilings=None if ceilings is None else Ceilings(**ceilings),
             notes=list(data.get("notes", [])),
+            generator_ceiling=list(data.get("generator_ceiling", [])),
         )
 
 
@@ -140,20 +173,70 @@ def _hottest(cpu: dict[str, float], count: int = 3) -> str:
     return ", ".join(f"{name} {percent:.0f}" for name, percent in ranked) or "-"
 
 
+def _columns(rows: Sequence[tuple[str, ...]]) -> list[str]:
+    """Right-aligned columns, the last one left as it is; a rule under the header."""
+    widths = [max(len(row[i]) for row in rows) for i in range(len(rows[0]))]
+    lines = []
+    for i, row in enumerate(rows):
+        cells = [cell.rjust(width) for cell, width in zip(row[:-1], widths, strict=False)]
+        lines.append("  ".join([*cells, row[-1]]).rstrip())
+        if i == 0:
+            lines.append("  ".join("-" * width for width in widths))
+    return lines
+
+
+def _cpu_split(step: StepResult) -> str:
+    folio, servers, ratio = step.folio_cpu_ms_per_order, step.servers_cpu_ms_per_order, step.cpu_ratio
+    if folio is None or servers is None:
+        return "-"
+    return f"{folio:.1f} / {servers:.1f} = {_optional(ratio, '.1f')}"
+
+
+def _offered(step: StepResult) -> str:
+    offered = step.sent_per_s if step.offered_per_s is None else step.offered_per_s
+    return f"{offered:.1f}" + (" !" if step.behind else "")
+
+
+def _per_process(steps: list[StepResult]) -> list[str]:
+    """CPU µs per unit of work, one row per process, one column per step; then SQL per handled message."""
+    names = sorted({name for step in steps for name in step.cpu_us_per_unit})
+    if not names:
+        return []
+    header = ("CPU µs per unit of work", *(f"at {step.rate:g}/s" for step in steps), "")
+    rows: list[tuple[str, ...]] = [header]
+    for name in names:
+        unit = "HTTP request" if name.endswith("-api") else "message handled"
+        cells = []
+        for step in steps:
+            value, count = step.cpu_us_per_unit.get(name), step.units.get(name, 0)
+            cells.append("-" if value is None else f"{value:,.0f} ({count})")
+        rows.append((f"{name} per {unit}", *cells, ""))
+    kinds = sorted({kind for step in steps for kind in step.sql_per_message})
+    for kind in kinds:
+        cells = [_optional(step.sql_per_message.get(kind), ".1f") for step in steps]
+        rows.append((f"{kind} per message handled", *cells, ""))
+    lines = ["", *_columns(rows)]
+    methods = sorted({step.sql_method for step in steps if step.sql_method})
+    lines.extend(f"SQL counted from {method}" for method in methods)
+    return lines
+
+
 def render_table(report: BenchReport) -> str:
-    """The figures as a plain-text table, one row per rate step, then the ceilings."""
+    """The figures as a plain-text table, one row per rate step, then per process, then the ceilings."""
     header = (
         "rate/s",
-        "sent/s",
+        "offered/s",
         "confirmed/s",
         "ok/rej/left/err",
+        "shed",
         "placed→confirmed ms p50/p95/p99",
         "POST ms p50/p99",
         "outbox ms p50/p99",
         "msgs/order",
         "commits/order",
-        "CPU ms/order",
+        "CPU ms/order Folio / servers = ratio",
         "host CPU",
+        "gen CPU",
         "hottest processes (% of a core)",
     )
     rows = [header]
@@ -162,26 +245,38 @@ def render_table(report: BenchReport) -> str:
         rows.append(
             (
                 f"{step.rate:g}" + (" (void)" if step.void else ""),
-                f"{step.sent_per_s:.1f}",
+                _offered(step),
                 f"{step.confirmed_per_s:.1f}",
                 f"{step.confirmed}/{step.rejected}/{step.unsettled}/{step.failed}",
+                str(step.shed),
                 _triple(step.placed_to_confirmed_ms),
                 f"{_ms(step.post_ms.p50)} / {_ms(step.post_ms.p99)}",
                 "-" if outbox is None else f"{_ms(outbox.p50)} / {_ms(outbox.p99)}",
                 _optional(step.messages_per_order, ".1f"),
                 _optional(step.commits_per_order, ".1f"),
-                _optional(step.cpu_ms_per_order, ".1f"),
+                _cpu_split(step),
                 "-" if step.host_cpu_percent is None else f"{step.host_cpu_percent:.0f}%",
+                _optional(step.generator_cpu_percent, ".0f") + ("%" if step.generator_cpu_percent else ""),
                 _hottest(step.cpu_percent),
             )
         )
-    widths = [max(len(row[i]) for row in rows) for i in range(len(header))]
-    lines = [f"Folio order benchmark, {report.started_at}, against {report.target}"]
-    for i, row in enumerate(rows):
-        cells = [cell.rjust(width) for cell, width in zip(row[:-1], widths, strict=False)]
-        lines.append("  ".join([*cells, row[-1]]).rstrip())
-        if i == 0:
-            lines.append("  ".join("-" * width for width in widths))
+    lines = [f"Folio order benchmark, {report.started_at}, against {report.target}", *_columns(rows)]
+    lines.extend(
+        f"note: at {step.rate:g}/s, orders not accepted by their last answer: "
+        + ", ".join(
+            f"{count} answered {status}" if status != "0" else f"{count} with no answer"
+            for status, count in sorted(step.failed_statuses.items())
+        )
+        for step in report.steps
+        if step.failed_statuses
+    )
+    lines.extend(_per_process(report.steps))
+    lines.extend(
+        f"note: the load generator fell behind at {step.rate:g}/s: it offered {step.offered_per_s:.1f}/s "
+        f"using {_optional(step.generator_cpu_percent, '.0f')}% of a core, so the step measured the generator"
+        for step in report.steps
+        if step.behind
+    )
     if report.ceilings is not None:
         implied = implied_ceilings(report)
         broker, postgres = report.ceilings.broker_publishes_per_s, report.ceilings.postgres_commits_per_s
@@ -199,5 +294,15 @@ def render_table(report: BenchReport) -> str:
             f"ceiling, CPU of the services:        {report.host.get('cpus', '?')} cores"
             f"  → {_optional(implied['cpu'], ',.0f')} orders/s at the measured CPU time per order"
         )
+    lines.extend(generator_ceiling_lines(report.generator_ceiling))
     lines.extend(f"note: {note}" for note in report.notes)
     return "\n".join(lines)
+
+
+def generator_ceiling_lines(trials: list[dict[str, float]]) -> list[str]:
+    return [
+        f"ceiling, the load generator alone:   asked {t['rate']:g}/s, offered {t['offered_per_s']:.1f}/s "
+        f"using {t['cpu_percent']:.0f}% of a core (POST ms p50/p99 {_ms(t['post_p50_ms'])} / "
+        f"{_ms(t['post_p99_ms'])}, against a trivial local HTTP server)"
+        for t in trials
+    ]

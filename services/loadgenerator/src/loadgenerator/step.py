@@ -3,12 +3,13 @@
 from __future__ import annotations
 
 import random
+from collections import Counter
 from dataclasses import dataclass
 
-import httpx
+import aiohttp
 
 from loadgenerator.orders import Sent, send_step
-from loadgenerator.outcomes import Outcome, wait_settled
+from loadgenerator.outcomes import ApiOutcomes, Outcome, OutcomeReader, wait_settled
 from loadgenerator.report import StepResult
 from loadgenerator.schedule import RateStep
 from loadgenerator.stats import Latency
@@ -51,11 +52,15 @@ def summarize(step: RateStep, sent: Sent, outcomes: list[Outcome]) -> StepResult
             [(o.changed_at - o.placed_at).total_seconds() * 1000 for o in confirmed]
         ),
         send_lag_ms=sent.worst_lateness * 1000,
+        offered_per_s=sent.offered_per_s,
+        generator_cpu_percent=sent.cpu_percent,
+        shed=sum(p.shed for p in sent.placements),
+        failed_statuses=dict(Counter(str(p.status) for p in sent.placements if p.order_id is None)),
     )
 
 
 async def run_step(
-    client: httpx.AsyncClient,
+    client: aiohttp.ClientSession,
     target: Target,
     step: RateStep,
     books: list[str],
@@ -63,14 +68,16 @@ async def run_step(
     customer: str,
     rng: random.Random,
     settle_timeout: float = 120.0,
+    retry_for: float = 30.0,
+    reader: OutcomeReader | None = None,
 ) -> StepRun:
-    """Orders as ``customer`` (one per step, so its order list is exactly this step's orders)."""
+    """Orders as ``customer`` (one per step, so its order list is exactly this step's orders), read back
+    through ``reader`` (the ordering API unless given)."""
     token = target.customer_token(customer)
-    sent = await send_step(client, target.ordering_url, token, step, books, rng)
+    sent = await send_step(client, target.ordering_url, token, step, books, rng, retry_for=retry_for)
     accepted = sum(1 for p in sent.placements if p.order_id is not None)
-    outcomes = await wait_settled(
-        client, target.ordering_url, customer, token, expected=accepted, within=settle_timeout
-    )
+    reader = reader or ApiOutcomes(client, target.ordering_url, token)
+    outcomes = await wait_settled(reader, customer, expected=accepted, within=settle_timeout)
     result = summarize(step, sent, outcomes)
     started = min(p.sent_at for p in sent.placements)
     settled_at = [o.changed_at.timestamp() for o in outcomes]

@@ -97,3 +97,56 @@ def test_a_void_step_is_marked_in_the_table_and_survives_the_json() -> None:
     spoiled = report(steps=[step(5, void="the broker went away during the step")])
     assert render_table(spoiled).splitlines()[3].lstrip().startswith("5 (void)")
     assert BenchReport.from_json(spoiled.to_json()).steps[0].void == "the broker went away during the step"
+
+
+def test_the_table_says_when_the_generator_fell_behind() -> None:
+    lagging = report(steps=[step(200, offered_per_s=120.0, generator_cpu_percent=99.0), step(10)])
+    text = render_table(lagging)
+    assert "120.0 !" in text.splitlines()[3]
+    assert "fell behind at 200/s: it offered 120.0/s using 99% of a core" in text
+    assert "fell behind at 10/s" not in text
+
+
+def test_the_table_shows_shed_answers_and_cpu_split_with_its_ratio() -> None:
+    row = render_table(
+        report(steps=[step(80, shed=42, folio_cpu_ms_per_order=40.0, servers_cpu_ms_per_order=8.0)])
+    ).splitlines()[3]
+    assert " 42 " in row
+    assert "40.0 / 8.0 = 5.0" in row
+
+
+def test_the_table_shows_cpu_per_unit_of_work_per_process_and_sql_per_message() -> None:
+    measured = step(
+        10,
+        cpu_us_per_unit={"ordering-api": 8000.0, "catalog-worker": 11000.0},
+        units={"ordering-api": 200, "catalog-worker": 400},
+        sql_per_message={"transactions": 2.5},
+        sql_method="pg_stat_database",
+    )
+    text = render_table(report(steps=[measured]))
+    assert "ordering-api per HTTP request" in text
+    assert "8,000 (200)" in text
+    assert "catalog-worker per message handled" in text
+    assert "transactions per message handled" in text
+    assert "SQL counted from pg_stat_database" in text
+    again = BenchReport.from_json(json.loads(json.dumps(report(steps=[measured]).to_json())))
+    assert again.steps[0].cpu_us_per_unit == measured.cpu_us_per_unit
+
+
+def test_the_generator_ceiling_is_printed_and_kept() -> None:
+    trial = {
+        "rate": 200.0,
+        "offered_per_s": 199.5,
+        "cpu_percent": 17.0,
+        "post_p50_ms": 1.7,
+        "post_p99_ms": 15.0,
+        "failed": 0.0,
+    }
+    measured = report(generator_ceiling=[trial])
+    assert "asked 200/s, offered 199.5/s using 17% of a core" in render_table(measured)
+    assert BenchReport.from_json(measured.to_json()).generator_ceiling == [trial]
+
+
+def test_the_table_says_why_orders_failed() -> None:
+    text = render_table(report(steps=[step(80, failed=3, failed_statuses={"503": 2, "0": 1})]))
+    assert "at 80/s, orders not accepted by their last answer: 1 with no answer, 2 answered 503" in text

@@ -73,3 +73,16 @@ def test_order_lines_pick_distinct_books_in_small_quantities() -> None:
         assert 1 <= len(lines) <= 3
         assert len(set(chosen)) == len(chosen)
         assert all(line["quantity"] in (1, 2) for line in lines)
+
+
+def test_a_step_counts_shed_answers_and_why_orders_failed() -> None:
+    start = T0.timestamp()
+    placements = [
+        Placement("a", 202, start, 0.01, shed=2),
+        Placement(None, 503, start + 0.5, 30.0, shed=30),
+        Placement(None, 0, start + 1.0, 60.0),
+    ]
+    result = summarize(RateStep(2, 1.5), Sent(placements, 0.0, offered_per_s=2.0, cpu_percent=5.0), [])
+    assert result.shed == 32
+    assert result.failed_statuses == {"503": 1, "0": 1}
+    assert (result.offered_per_s, result.generator_cpu_percent) == (2.0, 5.0)

@@ -3,9 +3,9 @@
 ``create_api(definition, settings)`` gives an app whose lifespan opens the database engine and puts the
 shared objects on ``app.state`` (``settings``, ``session_factory``, ``uow_factory``, ``token_verifier``,
 ``resources``, ``health``), with problem details for every error, the request guard (body limit, JSON
-bodies, storable URLs, HEAD), ``/health/live``, ``/health/ready`` (database and migrations: never the
-broker), ``/metrics``, tracing, request ids, and the OpenAPI document, problems and security included, at
-``/api/v1/openapi.json``.
+bodies, storable URLs, HEAD), load shedding (503 past the requests in flight it can take in time),
+``/health/live``, ``/health/ready`` (database and migrations: never the broker), ``/metrics``, tracing,
+request ids, and the OpenAPI document, problems and security included, at ``/api/v1/openapi.json``.
 Routers get a unit of work per request from :data:`UnitOfWorkDep` (or a narrower :func:`uow_dependency`).
 """
 
@@ -28,6 +28,7 @@ from chassis.health import HealthChecks, database_check, health_router, migratio
 from chassis.http.guard import RequestGuard
 from chassis.http.openapi import document_api
 from chassis.http.problems import install_problem_handlers
+from chassis.http.shedding import LoadShedder
 from chassis.lifecycle import open_resources
 from chassis.observability.logging import bound_request_id
 from chassis.observability.metrics import HttpMetricsMiddleware, metrics_router
@@ -109,6 +110,12 @@ def create_api(definition: ServiceDefinition, settings: ServiceSettings | None =
     install_problem_handlers(app)
     # Outside the problem handlers' catch-all: refusals happen before anything is parsed or authenticated.
     app.add_middleware(RequestGuard, max_body_bytes=settings.http_max_body_bytes)
+    app.add_middleware(
+        LoadShedder,
+        max_in_flight=settings.http_max_in_flight,
+        max_wait_seconds=settings.http_max_wait_seconds,
+        retry_after_seconds=settings.http_shed_retry_after_seconds,
+    )
     app.include_router(health_router(info={"service": definition.name, "version": definition.version}))
     app.include_router(metrics_router())
     for router in definition.api_routers():

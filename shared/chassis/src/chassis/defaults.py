@@ -24,3 +24,9 @@ OUTBOX_RETENTION = timedelta(hours=72)
 # What the bootstrap, `folio-stack` and the benchmarks name databases, roles and users after, and the vhost.
 PREFIX = "folio"
 VHOST = "folio"
+# Requests an API runs at once, how long one more may wait for a slot (s), and the Retry-After (s) of a
+# request shed past that wait: about the pool's connections (5 + 5) with as many waiting behind them, so
+# that a request past them is refused in a quarter of a second instead of queueing at the pool for 30 s.
+HTTP_MAX_IN_FLIGHT = 20
+HTTP_MAX_WAIT_SECONDS = 0.25
+HTTP_SHED_RETRY_AFTER_SECONDS = 1

@@ -85,6 +85,11 @@ class ServiceSettings(BaseSettings):
 
     # Request bodies above this are refused with 413 before they are read.
     http_max_body_bytes: int = Field(default=1024 * 1024, ge=1)
+    # Load shedding (chassis.http.shedding): past this many requests in flight, one waits this long for a
+    # slot, then is answered 503 with this Retry-After, before anything is done.
+    http_max_in_flight: int = Field(default=defaults.HTTP_MAX_IN_FLIGHT, ge=1)
+    http_max_wait_seconds: float = Field(default=defaults.HTTP_MAX_WAIT_SECONDS, ge=0)
+    http_shed_retry_after_seconds: int = Field(default=defaults.HTTP_SHED_RETRY_AFTER_SECONDS, ge=0)
 
     log_level: str = "INFO"
     log_json: bool = True

@@ -5,7 +5,7 @@ FastAPI documents a 422 of its own shape (``HTTPValidationError``, ``application
 with the real schema, worked out from what the route depends on:
 
 - every operation: 503 with ``Retry-After`` while a dependency (the database, the issuer's keys) cannot
-  be reached;
+  be reached, or the API is at capacity (``shedding``);
 - a bearer token (``CurrentCaller``, ``AdminCaller``, ...): 401 and 403; the operation's security
   requirement names the roles a ``RoleRequirement`` asks for;
 - path parameters: 404; any parameter or body: 422 (``ValidationProblem``, with ``errors``);
@@ -44,7 +44,7 @@ DESCRIPTIONS = {
     413: "The body is larger than the service accepts",
     415: "The body is not JSON",
     422: "The request is not valid: `errors` names each failing field",
-    503: "The database or the token issuer's keys cannot be reached now; retry after `Retry-After`",
+    503: "At capacity, or the database or the issuer's keys cannot be reached; retry after `Retry-After`",
 }
 
 
