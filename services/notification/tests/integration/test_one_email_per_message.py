@@ -17,8 +17,8 @@ from contracts.examples import example
 from contracts.notification import NotificationFailed, NotificationSent
 from contracts.ordering import OrderCancelled, OrderConfirmed
 from notification.adapters.unit_of_work import NotificationUnitOfWork
-from notification.application.recording import RecordNotification, record_notification
-from notification.application.sending import ClaimDue, WithdrawClaim, claim_due, withdraw_claim
+from notification.application.recording_handlers import RecordNotification, record_notification
+from notification.application.sending_handlers import ClaimDue, WithdrawClaim, claim_due, withdraw_claim
 from notification.domain.content import EmailContent
 from notification.domain.delivery import DeliveryPolicy
 from notification.domain.notification import WORKER_STOPPED

@@ -6,12 +6,16 @@ from collections.abc import Callable
 
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
-from catalog.adapters.book_repository import SqlBooks
 from catalog.adapters.message_mapping import to_message
-from catalog.adapters.party_repositories import SqlAuthors, SqlCategories, SqlPublishers
-from catalog.adapters.rating_repository import SqlRatings
-from catalog.adapters.reader import SqlCatalogReader
-from catalog.adapters.reservation_repository import SqlReservations
+from catalog.adapters.reads import SqlCatalogReader
+from catalog.adapters.repositories import (
+    SqlAuthors,
+    SqlBooks,
+    SqlCategories,
+    SqlPublishers,
+    SqlRatings,
+    SqlReservations,
+)
 from chassis.uow import UnitOfWork
 
 SOURCE = "/folio/catalog"
@@ -39,5 +43,5 @@ class CatalogUnitOfWork(UnitOfWork):
         self.reader = SqlCatalogReader(self.session)
 
 
-def unit_of_work_factory(sessions: async_sessionmaker[AsyncSession]) -> Callable[[], CatalogUnitOfWork]:
+def uow_factory(sessions: async_sessionmaker[AsyncSession]) -> Callable[[], CatalogUnitOfWork]:
     return lambda: CatalogUnitOfWork(sessions)

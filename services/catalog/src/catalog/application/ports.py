@@ -6,7 +6,7 @@ from collections.abc import Collection
 from typing import Any, Protocol
 from uuid import UUID
 
-from catalog.application.read_models import BookView, BrowseBooks, ListParties, PartyView, Slice
+from catalog.application.views import BookView, BrowseBooks, ListParties, PartyView, Slice
 from catalog.domain.book import Book
 from catalog.domain.parties import Author, Category, Publisher
 from catalog.domain.ratings import CustomerRating

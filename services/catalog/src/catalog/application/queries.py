@@ -6,7 +6,7 @@ from uuid import UUID
 
 from catalog.application.errors import NotFound
 from catalog.application.ports import CatalogUow
-from catalog.application.read_models import BookView, BrowseBooks, ListParties, PartyView, Slice
+from catalog.application.views import BookView, BrowseBooks, ListParties, PartyView, Slice
 
 
 async def browse_books(query: BrowseBooks, uow: CatalogUow) -> Slice[BookView]:

@@ -10,7 +10,7 @@ from fastapi import APIRouter, Depends, Query, Request, Response, status
 
 from catalog.application import book_handlers, queries
 from catalog.application.commands import CreateBook, DeleteBook, RestockBook, UpdateBook
-from catalog.application.read_models import BookSort, BrowseBooks
+from catalog.application.views import BookSort, BrowseBooks
 from catalog.domain.book import KEEP
 from catalog.entrypoints.dependencies import Settings, Uow
 from catalog.entrypoints.problems import as_problems, invalid_field

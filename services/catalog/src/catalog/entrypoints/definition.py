@@ -6,7 +6,7 @@ from pathlib import Path
 
 from fastapi import APIRouter
 
-from catalog.adapters.unit_of_work import unit_of_work_factory
+from catalog.adapters.unit_of_work import uow_factory
 from catalog.entrypoints import books_api, parties_api
 from catalog.entrypoints.consumers import subscriptions
 from catalog.entrypoints.settings import get_settings
@@ -24,7 +24,7 @@ def definition() -> ServiceDefinition:
     return ServiceDefinition(
         name="catalog",
         settings_factory=get_settings,
-        uow_factory=unit_of_work_factory,
+        uow_factory=uow_factory,
         migrations_dir=MIGRATIONS_DIR,
         routers=routers,
         subscriptions=subscriptions,

@@ -14,7 +14,7 @@ from fastapi import APIRouter, Depends, Query, Request, Response, status
 from catalog.application import party_handlers, queries
 from catalog.application.commands import CreateAuthor, CreateCategory, CreatePublisher
 from catalog.application.ports import CatalogUow
-from catalog.application.read_models import ListParties, PartyView, Slice
+from catalog.application.views import ListParties, PartyView, Slice
 from catalog.entrypoints.dependencies import Uow
 from catalog.entrypoints.problems import as_problems
 from catalog.entrypoints.schemas import PartyIn, PartyOut

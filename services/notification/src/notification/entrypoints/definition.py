@@ -6,9 +6,9 @@ from pathlib import Path
 
 from chassis.definition import ServiceDefinition
 from notification.adapters.unit_of_work import uow_factory
-from notification.entrypoints.api import notifications_router
 from notification.entrypoints.consumers import subscriptions
 from notification.entrypoints.metrics import collect_pending
+from notification.entrypoints.notifications_api import notifications_router
 from notification.entrypoints.sender import send_notifications
 from notification.entrypoints.settings import NotificationSettings
 

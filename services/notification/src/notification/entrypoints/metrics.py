@@ -5,8 +5,8 @@ from __future__ import annotations
 from prometheus_client import Counter, Gauge
 
 from chassis.definition import AppResources
-from notification.adapters.repository import pending_count_query
-from notification.application.sending import PassResult
+from notification.adapters.repositories import pending_count_query
+from notification.application.sending_handlers import PassResult
 
 HAND_OFFS = Counter(
     "folio_notification_hand_offs",

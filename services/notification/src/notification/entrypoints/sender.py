@@ -15,7 +15,7 @@ from chassis.lifecycle import sleep_unless_stopped
 from chassis.messaging.unreachable import is_unreachable
 from notification.adapters.smtp import SmtpMailer
 from notification.adapters.unit_of_work import NotificationUnitOfWork
-from notification.application.sending import send_due
+from notification.application.sending_handlers import send_due
 from notification.entrypoints import metrics
 from notification.entrypoints.settings import NotificationSettings
 

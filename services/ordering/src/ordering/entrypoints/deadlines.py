@@ -8,7 +8,7 @@ from typing import cast
 
 from chassis.definition import AppResources
 from chassis.lifecycle import sleep_unless_stopped
-from ordering.application.commands import scan_due_sagas
+from ordering.application.order_handlers import scan_due_sagas
 from ordering.application.ports import OrderingUow
 from ordering.entrypoints.settings import OrderingSettings
 

@@ -7,9 +7,9 @@ from pathlib import Path
 from chassis.definition import ServiceDefinition
 from ordering.adapters.saga_metrics import collect_sagas
 from ordering.adapters.unit_of_work import uow_factory
-from ordering.entrypoints.api import orders_router
 from ordering.entrypoints.consumers import subscriptions
 from ordering.entrypoints.deadlines import run_deadline_scanner
+from ordering.entrypoints.orders_api import orders_router
 from ordering.entrypoints.settings import OrderingSettings
 
 NAME = "ordering"

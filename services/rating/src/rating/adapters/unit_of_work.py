@@ -8,7 +8,7 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from chassis.uow import UnitOfWork
 from rating.adapters.message_mapping import to_message
-from rating.adapters.reader import SqlFeedbackReader
+from rating.adapters.reads import SqlFeedbackReader
 from rating.adapters.repositories import SqlFeedbacks, SqlKnownBooks, SqlPurchases
 
 # The CloudEvents `source` of everything rating publishes.

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from rating.application.commands import DeleteFeedback, SubmitFeedback
 from rating.application.ports import RatingUnitOfWorkPort
-from rating.application.read_models import FeedbackView, SubmitOutcome
+from rating.application.views import FeedbackView, SubmitOutcome
 from rating.domain.books import open_for_feedback
 from rating.domain.errors import NoFeedback
 from rating.domain.feedback import Feedback

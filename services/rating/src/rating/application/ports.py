@@ -6,7 +6,7 @@ from collections.abc import Sequence
 from typing import Any, Protocol
 from uuid import UUID
 
-from rating.application.read_models import BookFeedbackQuery, FeedbackView, RatingSummary, Slice
+from rating.application.views import BookFeedbackQuery, FeedbackView, RatingSummary, Slice
 from rating.domain.books import KnownBook
 from rating.domain.feedback import Feedback
 from rating.domain.purchases import VerifiedPurchase

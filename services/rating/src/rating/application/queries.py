@@ -5,7 +5,7 @@ from __future__ import annotations
 from uuid import UUID
 
 from rating.application.ports import RatingUnitOfWorkPort
-from rating.application.read_models import (
+from rating.application.views import (
     BookFeedbackQuery,
     FeedbackView,
     RatingSummary,

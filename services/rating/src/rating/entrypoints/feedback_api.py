@@ -18,7 +18,7 @@ from chassis.http.idempotency import IdempotencySlot, idempotency_key_header, id
 from chassis.http.pagination import Page, Pagination
 from rating.application import feedback_handlers, queries
 from rating.application.commands import DeleteFeedback, SubmitFeedback
-from rating.application.read_models import BookFeedbackQuery
+from rating.application.views import BookFeedbackQuery
 from rating.entrypoints.dependencies import Uow
 from rating.entrypoints.problems import as_problems
 from rating.entrypoints.schemas import FeedbackIn, FeedbackOut, MyFeedbackOut, SummaryOut

@@ -8,7 +8,7 @@ from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from rating.adapters.tables import feedback
-from rating.application.read_models import BookFeedbackQuery, FeedbackView, RatingSummary, Slice
+from rating.application.views import BookFeedbackQuery, FeedbackView, RatingSummary, Slice
 
 _LIVE = feedback.c.deleted_at.is_(None)
 

@@ -21,7 +21,7 @@ from chassis.http.pagination import Page, Pagination
 from chassis.http.problems import conflict, forbidden, not_found, validation_problem
 from contracts.envelope import new_id
 from ordering.adapters.unit_of_work import OrderingUnitOfWork
-from ordering.application import commands, queries
+from ordering.application import order_handlers, queries
 from ordering.application.errors import ConcurrencyConflict, OrderNotFound
 from ordering.domain.errors import InvalidOrder, NotPermitted, TransitionNotAllowed
 from ordering.entrypoints.schemas import (
@@ -52,8 +52,8 @@ def _uow_factory(request: Request) -> UowFactory:
 Uows = Annotated[UowFactory, Depends(_uow_factory)]
 
 
-def _actor(caller: Caller) -> commands.Actor:
-    return commands.Actor(caller.subject, is_admin=caller.is_admin)
+def _actor(caller: Caller) -> order_handlers.Actor:
+    return order_handlers.Actor(caller.subject, is_admin=caller.is_admin)
 
 
 def location(order_id: UUID) -> str:
@@ -113,7 +113,7 @@ def orders_router() -> APIRouter:
                     }
                 ]
             )
-        command = commands.PlaceOrder(
+        command = order_handlers.PlaceOrder(
             order_id=new_id(),
             customer_id=caller.subject,
             customer_email=caller.email,
@@ -123,7 +123,7 @@ def orders_router() -> APIRouter:
             async with uow, idempotent(request, caller, uow) as slot:
                 if slot.replay is not None:
                     return slot.replay
-                order = await commands.place_order(command, uow)
+                order = await order_handlers.place_order(command, uow)
                 accepted = OrderAccepted(id=order.id, status=order.status.value)
                 return await slot.respond(202, accepted, headers={"Location": location(order.id)})
 
@@ -169,7 +169,7 @@ def orders_router() -> APIRouter:
         actor = _actor(caller)
 
         async def cancel(uow: OrderingUnitOfWork) -> OrderOut:
-            await commands.cancel_order(order_id, actor, uow)
+            await order_handlers.cancel_order(order_id, actor, uow)
             return OrderOut.of(await queries.order_details(order_id, actor, uow))
 
         with domain_problems():
@@ -183,7 +183,7 @@ def orders_router() -> APIRouter:
         actor = _actor(caller)
 
         async def complete(uow: OrderingUnitOfWork) -> OrderOut:
-            await commands.complete_order(order_id, actor, uow)
+            await order_handlers.complete_order(order_id, actor, uow)
             return OrderOut.of(await queries.order_details(order_id, actor, uow))
 
         with domain_problems():

@@ -7,7 +7,7 @@ import pytest
 from contracts import rating as messages
 from contracts.topology import SUBSCRIPTIONS
 from rating.adapters.message_mapping import to_message
-from rating.application.read_models import RatingSummary
+from rating.application.views import RatingSummary
 from rating.domain.events import FeedbackDeleted, FeedbackSubmitted
 from rating.entrypoints.consumers import subscriptions
 from rating.entrypoints.settings import RatingSettings
