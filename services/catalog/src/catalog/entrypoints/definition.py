@@ -6,26 +6,45 @@ from pathlib import Path
 
 from fastapi import APIRouter
 
-from catalog.adapters.unit_of_work import uow_factory
-from catalog.entrypoints import books_api, parties_api
+from catalog.adapters.unit_of_work import CatalogUnitOfWork, uow_factory
+from catalog.entrypoints.books_api import books_router
 from catalog.entrypoints.consumers import subscriptions
-from catalog.entrypoints.settings import get_settings
+from catalog.entrypoints.parties_api import parties_routers
+from catalog.entrypoints.settings import CatalogSettings
 from chassis.definition import ServiceDefinition
+from contracts import catalog as messages
 
+NAME = "catalog"
 # services/catalog/migrations, beside src/ (an installed image copies it to the same place).
 MIGRATIONS_DIR = Path(__file__).resolve().parents[3] / "migrations"
 
 
 def routers() -> list[APIRouter]:
-    return [books_api.router, *parties_api.routers()]
+    return [books_router(), *parties_routers()]
 
 
-def definition() -> ServiceDefinition:
+def definition(
+    settings: CatalogSettings | None = None,
+) -> ServiceDefinition[CatalogSettings, CatalogUnitOfWork]:
+    """The service; ``settings`` fixes its settings (tests), else they are read from the environment."""
+
+    def current() -> CatalogSettings:
+        return settings if settings is not None else CatalogSettings.cached()
+
     return ServiceDefinition(
-        name="catalog",
-        settings_factory=get_settings,
+        name=NAME,
+        settings_factory=current,
         uow_factory=uow_factory,
         migrations_dir=MIGRATIONS_DIR,
+        publishes=(
+            messages.BookCreated,
+            messages.BookUpdated,
+            messages.BookDeleted,
+            messages.StockReserved,
+            messages.StockReservationRejected,
+            messages.StockReleased,
+        ),
+        relay=True,
         routers=routers,
         subscriptions=subscriptions,
         title="Folio catalog",

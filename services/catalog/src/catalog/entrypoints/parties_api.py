@@ -81,7 +81,7 @@ def _creator(command: Callable[[str], Any], handler: Callable[[Any, CatalogUow],
     return create
 
 
-def routers() -> list[APIRouter]:
+def parties_routers() -> list[APIRouter]:
     return [
         party_router(
             path="authors",

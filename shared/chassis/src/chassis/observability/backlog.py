@@ -12,6 +12,7 @@ import asyncio
 import contextlib
 import logging
 from collections.abc import Sequence
+from typing import Any
 
 import aio_pika
 from aio_pika.abc import AbstractRobustConnection
@@ -79,16 +80,16 @@ class _Broker:
                 await asyncio.wait_for(self.connection.close(), 5)
 
 
-async def collect_periodically(resources: AppResources) -> None:
+async def collect_periodically(resources: AppResources[Any, Any]) -> None:
     """Refresh every backlog gauge until the worker stops; a figure that fails is logged, the rest go on."""
     definition, settings = resources.definition, resources.settings
     queues = [queue_name(definition.name, s.handler) for s in definition.subscriptions()]
     broker = _Broker(settings.amqp_url)
 
-    async def parked(_: AppResources) -> None:
+    async def parked(_: AppResources[Any, Any]) -> None:
         await collect_parked(await broker.get(), queues)
 
-    async def outbox_backlog(_: AppResources) -> None:
+    async def outbox_backlog(_: AppResources[Any, Any]) -> None:
         await collect_outbox(resources.engine, definition.name)
 
     collectors = [outbox_backlog, *([parked] if queues else []), *definition.gauges]
