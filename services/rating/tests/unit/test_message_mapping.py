@@ -6,7 +6,7 @@ from uuid import uuid4
 import pytest
 
 from contracts import rating as messages
-from rating.adapters.message_mapping import to_message
+from rating.adapters.message_mapping import PRIVATE_EVENTS, to_message
 from rating.domain.events import FeedbackDeleted, FeedbackSubmitted
 
 AT = datetime(2026, 11, 1, tzinfo=UTC)
@@ -35,3 +35,7 @@ def test_feedback_deleted_becomes_the_contract_message_with_its_version() -> Non
 def test_an_event_nobody_mapped_is_an_error_not_silence() -> None:
     with pytest.raises(TypeError, match="no message for object"):
         to_message(object())
+
+
+def test_rating_keeps_none_of_its_events_private() -> None:
+    assert PRIVATE_EVENTS == ()
