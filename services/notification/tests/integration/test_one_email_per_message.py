@@ -17,8 +17,9 @@ from contracts.examples import example
 from contracts.notification import NotificationFailed, NotificationSent
 from contracts.ordering import OrderCancelled, OrderConfirmed
 from notification.adapters.unit_of_work import NotificationUnitOfWork
-from notification.application.recording_handlers import RecordNotification, record_notification
-from notification.application.sending_handlers import ClaimDue, WithdrawClaim, claim_due, withdraw_claim
+from notification.application.commands import ClaimDue, RecordNotification, WithdrawClaim
+from notification.application.recording_handlers import record_notification
+from notification.application.sending_handlers import claim_due, withdraw_claim
 from notification.domain.content import EmailContent
 from notification.domain.delivery import DeliveryPolicy
 from notification.domain.notification import WORKER_STOPPED

@@ -19,8 +19,9 @@ from contracts.envelope import new_id
 from contracts.ordering import OrderConfirmed
 from notification.adapters.smtp import SmtpConfig, SmtpMailer
 from notification.adapters.unit_of_work import NotificationUnitOfWork
-from notification.application.recording_handlers import RecordNotification, record_notification
-from notification.application.sending_handlers import ClaimDue, claim_due
+from notification.application.commands import ClaimDue, RecordNotification
+from notification.application.recording_handlers import record_notification
+from notification.application.sending_handlers import claim_due
 from notification.domain.content import EmailContent
 from notification.domain.delivery import DeliveryPolicy
 from notification.domain.notification import Notification

@@ -13,7 +13,8 @@ from uuid import UUID, uuid4
 import pytest
 
 from notification.application import sending_handlers
-from notification.application.sending_handlers import SettleAttempt, send_due, settle_attempt
+from notification.application.commands import SettleAttempt
+from notification.application.sending_handlers import send_due, settle_attempt
 from notification.domain.content import EmailContent
 from notification.domain.delivery import Accepted, DeliveryOutcome, DeliveryPolicy, Refused
 from notification.domain.events import NotificationFailed, NotificationSent

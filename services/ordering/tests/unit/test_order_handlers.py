@@ -13,7 +13,7 @@ from uuid import UUID, uuid4
 
 import pytest
 
-from ordering.application import order_handlers
+from ordering.application import commands, order_handlers
 from ordering.application.errors import ConcurrencyConflict, OrderNotFound
 from ordering.application.ports import Cause
 from ordering.application.views import HistoryEntry, OrderDetails, OrderSummary
@@ -140,7 +140,7 @@ class FakeSagas:
 
 
 async def placed(store: Store) -> Order:
-    command = order_handlers.PlaceOrder(uuid4(), "alice", "alice@example.com", [OrderLine(uuid4(), 2)])
+    command = commands.PlaceOrder(uuid4(), "alice", "alice@example.com", [OrderLine(uuid4(), 2)])
     return await order_handlers.place_order(command, FakeUow(store), now=NOW)
 
 
@@ -244,9 +244,9 @@ async def test_another_customers_order_is_not_found_and_a_customer_may_not_compl
     store = Store()
     order = await placed(store)
     with pytest.raises(OrderNotFound):
-        await order_handlers.cancel_order(order.id, order_handlers.Actor("bob"), FakeUow(store))
+        await order_handlers.cancel_order(order.id, commands.Actor("bob"), FakeUow(store))
     with pytest.raises(NotPermitted):
-        await order_handlers.complete_order(order.id, order_handlers.Actor("alice"), FakeUow(store))
+        await order_handlers.complete_order(order.id, commands.Actor("alice"), FakeUow(store))
 
 
 async def test_a_deadline_that_cannot_be_decided_is_postponed_without_blocking_the_others(

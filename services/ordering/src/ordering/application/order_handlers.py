@@ -8,15 +8,14 @@ commit, the outbox messages, all in the caller's unit of work.
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable, Sequence
-from dataclasses import dataclass
+from collections.abc import Callable
 from datetime import UTC, datetime
 from uuid import UUID
 
+from ordering.application.commands import Actor, PlaceOrder
 from ordering.application.errors import ConcurrencyConflict, OrderNotFound
 from ordering.application.ports import Cause, OrderingUow
 from ordering.domain import triggers
-from ordering.domain.lines import OrderLine
 from ordering.domain.order import Order
 from ordering.domain.saga import Saga, SagaPolicy, Step
 
@@ -29,22 +28,6 @@ REREADS = 3
 
 def utcnow() -> datetime:
     return datetime.now(UTC)
-
-
-@dataclass(frozen=True, slots=True)
-class PlaceOrder:
-    order_id: UUID
-    customer_id: str
-    customer_email: str
-    lines: Sequence[OrderLine]
-
-
-@dataclass(frozen=True, slots=True)
-class Actor:
-    """Who asks, as far as the rules care: their id, and whether they are an admin."""
-
-    subject: str
-    is_admin: bool = False
 
 
 async def place_order(command: PlaceOrder, uow: OrderingUow, *, now: datetime | None = None) -> Order:

@@ -5,8 +5,8 @@ from __future__ import annotations
 from collections.abc import Sequence
 from uuid import UUID
 
+from ordering.application.commands import Actor
 from ordering.application.errors import OrderNotFound
-from ordering.application.order_handlers import Actor
 from ordering.application.ports import OrderingUow
 from ordering.application.views import HistoryEntry, OrderDetails, OrderSummary
 from ordering.domain.errors import NotPermitted

@@ -19,7 +19,7 @@ from chassis.http.pagination import Page, Pagination
 from chassis.http.problems import conflict, validation_problem
 from contracts.envelope import new_id
 from ordering.adapters.unit_of_work import OrderingUnitOfWork
-from ordering.application import order_handlers, queries
+from ordering.application import commands, order_handlers, queries
 from ordering.application.errors import ConcurrencyConflict
 from ordering.entrypoints.dependencies import Uow, UowFactory, Uows
 from ordering.entrypoints.problems import as_problems
@@ -42,8 +42,8 @@ CONFLICT_RETRIES = 3
 T = TypeVar("T")
 
 
-def _actor(caller: Caller) -> order_handlers.Actor:
-    return order_handlers.Actor(caller.subject, is_admin=caller.is_admin)
+def _actor(caller: Caller) -> commands.Actor:
+    return commands.Actor(caller.subject, is_admin=caller.is_admin)
 
 
 def location(order_id: UUID) -> str:
@@ -84,7 +84,7 @@ def orders_router() -> APIRouter:
                     }
                 ]
             )
-        command = order_handlers.PlaceOrder(
+        command = commands.PlaceOrder(
             order_id=new_id(),
             customer_id=caller.subject,
             customer_email=caller.email,
