@@ -39,7 +39,7 @@ def _escape_like(text: str) -> str:
     return text.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
 
 
-class SqlCatalogReader:
+class SqlReads:
     def __init__(self, session: AsyncSession) -> None:
         self._session = session
 

@@ -7,7 +7,7 @@ from collections.abc import Callable
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from catalog.adapters.message_mapping import to_message
-from catalog.adapters.reads import SqlCatalogReader
+from catalog.adapters.reads import SqlReads
 from catalog.adapters.repositories import (
     SqlAuthors,
     SqlBooks,
@@ -28,7 +28,7 @@ class CatalogUnitOfWork(UnitOfWork):
     publishers: SqlPublishers
     reservations: SqlReservations
     ratings: SqlRatings
-    reader: SqlCatalogReader
+    reads: SqlReads
 
     def __init__(self, session_factory: async_sessionmaker[AsyncSession]) -> None:
         super().__init__(session_factory, source=SOURCE, event_mapper=to_message)
@@ -40,7 +40,7 @@ class CatalogUnitOfWork(UnitOfWork):
         self.publishers = SqlPublishers(self.session)
         self.reservations = SqlReservations(self.session)
         self.ratings = SqlRatings(self.session)
-        self.reader = SqlCatalogReader(self.session)
+        self.reads = SqlReads(self.session)
 
 
 def uow_factory(sessions: async_sessionmaker[AsyncSession]) -> Callable[[], CatalogUnitOfWork]:

@@ -13,7 +13,7 @@ from rating.application.views import BookFeedbackQuery, FeedbackView, RatingSumm
 _LIVE = feedback.c.deleted_at.is_(None)
 
 
-class SqlFeedbackReader:
+class SqlReads:
     def __init__(self, session: AsyncSession) -> None:
         self._session = session
 
