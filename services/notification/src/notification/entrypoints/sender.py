@@ -1,4 +1,4 @@
-"""The sender: a worker task handing recorded notifications to the mail server (``application.sending``).
+"""The sender: a worker task handing recorded notifications to the mail server (``sending_handlers``).
 
 Any number of workers may run it at once: claims are taken ``FOR UPDATE SKIP LOCKED``.
 """
