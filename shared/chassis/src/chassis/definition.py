@@ -81,3 +81,7 @@ class AppResources(Generic[S_co, U_co]):
     uow_factory: Callable[[], U_co]
     # Set when the process is asked to stop; long-running tasks return soon after.
     stop: asyncio.Event
+
+
+# Any service's resources, as the chassis' own timers take them (AppResources is covariant).
+Resources = AppResources[ServiceSettings, UnitOfWork]

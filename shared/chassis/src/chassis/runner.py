@@ -29,7 +29,7 @@ import uvicorn
 from fastapi import FastAPI
 
 from chassis.app import create_api
-from chassis.definition import AppResources, BackgroundTask, S, ServiceDefinition, U
+from chassis.definition import AppResources, BackgroundTask, Resources, S, ServiceDefinition, U
 from chassis.health import HealthChecks, broker_check, database_check, health_router, migrations_check
 from chassis.http.idempotency import prune_idempotency_keys
 from chassis.lifecycle import Stopped, open_resources, sleep_unless_stopped, wait_for_database, with_backoff
@@ -119,7 +119,7 @@ async def _start_broker(broker: ServiceBroker) -> None:
         raise
 
 
-async def prune_idempotency_keys_periodically(resources: AppResources[Any, Any]) -> None:
+async def prune_idempotency_keys_periodically(resources: Resources) -> None:
     retention = timedelta(hours=resources.settings.idempotency_retention_hours)
     while not resources.stop.is_set():
         try:

@@ -4,9 +4,7 @@ from __future__ import annotations
 
 from prometheus_client import Counter, Gauge
 
-from chassis.definition import AppResources
-from chassis.settings import ServiceSettings
-from chassis.uow import UnitOfWork
+from chassis.definition import Resources
 from notification.adapters.repositories import pending_count_query
 from notification.application.sending_handlers import PassResult
 
@@ -28,7 +26,7 @@ PENDING = Gauge(
 )
 
 
-async def collect_pending(resources: AppResources[ServiceSettings, UnitOfWork]) -> None:
+async def collect_pending(resources: Resources) -> None:
     """The worker's backlog task calls this every ``metrics_interval_seconds``."""
     async with resources.engine.connect() as connection:
         PENDING.set((await connection.execute(pending_count_query())).scalar_one())

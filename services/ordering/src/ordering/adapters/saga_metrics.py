@@ -11,9 +11,7 @@ from __future__ import annotations
 from prometheus_client import Gauge
 from sqlalchemy import func, select
 
-from chassis.definition import AppResources
-from chassis.settings import ServiceSettings
-from chassis.uow import UnitOfWork
+from chassis.definition import Resources
 from ordering.adapters.tables import sagas
 from ordering.domain.saga import SagaState
 
@@ -27,7 +25,7 @@ OLDEST_ACTIVE_AGE = Gauge(
 )
 
 
-async def collect_sagas(resources: AppResources[ServiceSettings, UnitOfWork]) -> None:
+async def collect_sagas(resources: Resources) -> None:
     """The worker's backlog task calls this every ``metrics_interval_seconds``."""
     oldest_age = func.extract("epoch", func.now() - func.min(sagas.c.updated_at))
     by_state = (
