@@ -9,7 +9,7 @@ from fastapi import APIRouter
 from catalog.adapters.unit_of_work import CatalogUnitOfWork, uow_factory
 from catalog.entrypoints.books_api import books_router
 from catalog.entrypoints.consumers import subscriptions
-from catalog.entrypoints.parties_api import parties_routers
+from catalog.entrypoints.parties_api import authors_router, categories_router, publishers_router
 from catalog.entrypoints.settings import CatalogSettings
 from chassis.definition import ServiceDefinition
 from contracts import catalog as messages
@@ -20,7 +20,7 @@ MIGRATIONS_DIR = Path(__file__).resolve().parents[3] / "migrations"
 
 
 def routers() -> list[APIRouter]:
-    return [books_router(), *parties_routers()]
+    return [books_router(), authors_router(), categories_router(), publishers_router()]
 
 
 def definition(
