@@ -22,7 +22,7 @@ from sqlalchemy.engine import Dialect
 from chassis.db import create_engine
 from chassis.migrations import upgrade_to_head
 from chassis.testing.resources import fresh_database
-from notification.adapters.repository import due_query, locking, pending_count_query, stuck_query
+from notification.adapters.repositories import due_query, locking, pending_count_query, stuck_query
 from notification.entrypoints.definition import MIGRATIONS_DIR
 
 FILL = """

@@ -54,7 +54,7 @@ def service_version(service: str) -> str:
     return version
 
 
-def service_definition(service: str) -> ServiceDefinition:
+def service_definition(service: str) -> ServiceDefinition[Any, Any]:
     """The service's ``ServiceDefinition``, from its ``entrypoints.definition.definition()``."""
     module = importlib.import_module(f"{service}.entrypoints.definition")
     found = module.definition()

@@ -14,8 +14,9 @@ import pytest
 from sqlalchemy import select, text
 from sqlalchemy.ext.asyncio import AsyncEngine
 
+from catalog.adapters import unit_of_work
 from catalog.adapters.tables import metadata
-from catalog.adapters.unit_of_work import CatalogUnitOfWork, unit_of_work_factory
+from catalog.adapters.unit_of_work import CatalogUnitOfWork
 from catalog.application import book_handlers, party_handlers
 from catalog.application.commands import CreateAuthor, CreateBook, CreateCategory, CreatePublisher, PriceInput
 from catalog.domain.isbn import check_digit
@@ -74,7 +75,7 @@ UowFactory = Callable[[], CatalogUnitOfWork]
 
 @pytest.fixture
 def uow_factory(catalog_url: str, engine: AsyncEngine) -> UowFactory:
-    return unit_of_work_factory(session_factory(engine))
+    return unit_of_work.uow_factory(session_factory(engine))
 
 
 class Seed:

@@ -6,7 +6,7 @@ import pytest
 
 from catalog.application import queries, rating_handlers
 from catalog.application.commands import RecordFeedbackSubmitted
-from catalog.application.read_models import BookSort, BrowseBooks
+from catalog.application.views import BookSort, BrowseBooks
 from catalog.domain.identity import new_id
 
 pytestmark = pytest.mark.integration

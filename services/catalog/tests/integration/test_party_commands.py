@@ -4,7 +4,7 @@ import pytest
 
 from catalog.application import queries
 from catalog.application.errors import DuplicateName
-from catalog.application.read_models import ListParties
+from catalog.application.views import ListParties
 
 pytestmark = pytest.mark.integration
 

@@ -4,7 +4,7 @@ from uuid import uuid4
 
 import pytest
 
-from catalog.adapters.message_mapping import to_message
+from catalog.adapters.message_mapping import PRIVATE_EVENTS, to_message
 from catalog.domain import events
 from catalog.domain.money import Money
 from contracts import catalog as messages
@@ -56,3 +56,7 @@ def test_events_registered_as_private_map_to_nothing() -> None:
 def test_an_event_nobody_mapped_is_an_error_not_silence() -> None:
     with pytest.raises(TypeError, match="no message for object"):
         to_message(object())
+
+
+def test_a_private_event_has_no_mapping_of_its_own() -> None:
+    assert not set(PRIVATE_EVENTS) & set(to_message.registry)

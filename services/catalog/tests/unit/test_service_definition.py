@@ -3,7 +3,8 @@ import pytest
 from catalog.entrypoints.consumers import subscriptions
 from catalog.entrypoints.definition import MIGRATIONS_DIR, definition, routers
 from catalog.entrypoints.settings import CatalogSettings
-from contracts.topology import SUBSCRIPTIONS
+from contracts.registry import ALL_MESSAGES
+from contracts.topology import SENDS_COMMANDS, SUBSCRIPTIONS
 
 
 def test_the_worker_consumes_exactly_what_the_topology_lists_for_the_catalog() -> None:
@@ -35,3 +36,9 @@ def test_settings_take_the_catalog_prefix_and_default_to_port_8001(monkeypatch: 
     monkeypatch.delenv("CATALOG_HTTP_PORT", raising=False)
     settings = CatalogSettings()
     assert (settings.currency, settings.http_port) == ("GBP", 8001)
+
+
+def test_the_definition_publishes_what_the_topology_says_catalog_sends_and_runs_a_relay() -> None:
+    events = {m.TYPE for m in ALL_MESSAGES if m.KIND == "event" and m.OWNER == "catalog"}
+    assert {m.TYPE for m in definition().publishes} == events | set(SENDS_COMMANDS["catalog"])
+    assert definition().relay

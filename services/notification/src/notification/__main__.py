@@ -1,5 +1,6 @@
-"""``python -m notification <role>``."""
+"""``python -m notification api|worker|all|migrate``."""
 
 from notification.entrypoints.__main__ import main
 
-main()
+if __name__ == "__main__":
+    main()

@@ -9,7 +9,7 @@ import pytest
 from sqlalchemy import Select, text
 from sqlalchemy.ext.asyncio import AsyncEngine
 
-from notification.adapters.repository import due_query, locking, pending_count_query, stuck_query
+from notification.adapters.repositories import due_query, locking, pending_count_query, stuck_query
 
 pytestmark = pytest.mark.integration
 

@@ -15,7 +15,8 @@ from chassis.db import session_factory
 from contracts.envelope import new_id
 from contracts.ordering import OrderCompleted, OrderConfirmed
 from notification.adapters.unit_of_work import NotificationUnitOfWork
-from notification.application.recording import RecordNotification, record_notification
+from notification.application.commands import RecordNotification
+from notification.application.recording_handlers import record_notification
 from notification.domain.content import EmailContent
 from notification.domain.delivery import DeliveryPolicy
 from notification.entrypoints.definition import definition

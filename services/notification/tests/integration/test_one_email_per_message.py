@@ -19,8 +19,9 @@ from contracts.notification import NotificationFailed, NotificationSent
 from contracts.ordering import OrderCancelled, OrderConfirmed
 from folio_ops.mail_sink import SmtpSink
 from notification.adapters.unit_of_work import NotificationUnitOfWork
-from notification.application.recording import RecordNotification, record_notification
-from notification.application.sending import ClaimDue, WithdrawClaim, claim_due, committed, withdraw_claim
+from notification.application.commands import ClaimDue, RecordNotification, WithdrawClaim
+from notification.application.recording_handlers import record_notification
+from notification.application.sending_handlers import claim_due, committed, withdraw_claim
 from notification.domain.content import EmailContent
 from notification.domain.delivery import DeliveryPolicy
 from notification.domain.notification import WORKER_STOPPED

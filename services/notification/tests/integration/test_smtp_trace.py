@@ -21,8 +21,9 @@ from contracts.ordering import OrderConfirmed
 from folio_ops.mail_sink import SmtpSink
 from notification.adapters.smtp import SmtpConfig, SmtpMailer
 from notification.adapters.unit_of_work import NotificationUnitOfWork
-from notification.application.recording import RecordNotification, record_notification
-from notification.application.sending import ClaimDue, claim_due, committed
+from notification.application.commands import ClaimDue, RecordNotification
+from notification.application.recording_handlers import record_notification
+from notification.application.sending_handlers import claim_due, committed
 from notification.domain.content import EmailContent
 from notification.domain.delivery import DeliveryPolicy
 from notification.domain.notification import Notification

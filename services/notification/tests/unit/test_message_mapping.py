@@ -5,10 +5,12 @@ from __future__ import annotations
 from datetime import UTC, datetime
 from uuid import uuid4
 
+import pytest
+
 from chassis.uow import Outgoing
 from contracts import notification as wire
 from contracts.ordering import OrderCancelled, OrderCompleted, OrderConfirmed
-from notification.adapters.message_mapping import ORDER_EMAIL_MESSAGES, to_message
+from notification.adapters.message_mapping import ORDER_EMAIL_MESSAGES, PRIVATE_EVENTS, to_message
 from notification.domain import events
 
 AT = datetime(2026, 11, 23, 10, 0, tzinfo=UTC)
@@ -68,3 +70,12 @@ def test_the_worker_subscribes_to_what_the_topology_says_notification_consumes()
 
     assert taken == set(SUBSCRIPTIONS["notification"])
     assert [s.handler for s in subscriptions()] == ["order_emails"]
+
+
+def test_an_event_nobody_mapped_is_an_error_not_silence() -> None:
+    with pytest.raises(TypeError, match="no message for object"):
+        to_message(object())
+
+
+def test_notification_keeps_none_of_its_events_private() -> None:
+    assert PRIVATE_EVENTS == ()

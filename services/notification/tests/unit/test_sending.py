@@ -12,8 +12,9 @@ from uuid import UUID, uuid4
 
 import pytest
 
-from notification.application import sending
-from notification.application.sending import SettleAttempt, send_due, settle_attempt
+from notification.application import sending_handlers
+from notification.application.commands import SettleAttempt
+from notification.application.sending_handlers import send_due, settle_attempt
 from notification.domain.content import EmailContent
 from notification.domain.delivery import Accepted, DeliveryOutcome, DeliveryPolicy, Refused
 from notification.domain.events import NotificationFailed, NotificationSent
@@ -235,7 +236,7 @@ async def test_an_outcome_arriving_after_recovery_resolved_the_attempt_changes_n
 @pytest.fixture
 def no_pauses(monkeypatch: pytest.MonkeyPatch) -> None:
     """Retries of a recording or a withdrawal follow each other at once."""
-    monkeypatch.setattr(sending, "SETTLE_FIRST_PAUSE", 0.0)
+    monkeypatch.setattr(sending_handlers, "SETTLE_FIRST_PAUSE", 0.0)
 
 
 class FlakyUow(FakeUow):
@@ -271,7 +272,7 @@ async def test_an_outcome_is_recorded_however_long_the_database_is_away(no_pause
     table = Table()
     notification = recorded(table)
     # Claiming works, then recording meets the outage many more times than the attempts other errors get.
-    outage_commits = sending.SETTLE_ATTEMPTS * 3
+    outage_commits = sending_handlers.SETTLE_ATTEMPTS * 3
     commits = itertools.chain([False, False], itertools.repeat(True, outage_commits), itertools.repeat(False))
 
     result = await send_due(
@@ -351,7 +352,7 @@ async def test_a_claim_committed_unheard_is_put_back_pending_and_sent_once_later
 async def test_a_claim_withdrawal_rides_out_the_outage_that_lost_the_claims_answer(no_pauses: None) -> None:
     table = Table()
     notification = recorded(table)
-    away = itertools.repeat(True, sending.SETTLE_ATTEMPTS * 3)
+    away = itertools.repeat(True, sending_handlers.SETTLE_ATTEMPTS * 3)
     uows = itertools.chain(
         [FakeUow(table), AnswerLostUow(table)],
         (FlakyUow(table, fails=f) for f in away),

@@ -14,7 +14,8 @@ from chassis.db import create_engine, session_factory
 from contracts.envelope import new_id
 from ordering.adapters.repositories import active_counts, due_sagas
 from ordering.adapters.unit_of_work import OrderingUnitOfWork
-from ordering.application.commands import PlaceOrder, place_order, scan_due_sagas
+from ordering.application.commands import PlaceOrder
+from ordering.application.order_handlers import place_order, scan_due_sagas
 from ordering.domain.lines import OrderLine
 from ordering.domain.saga import SagaPolicy
 

@@ -10,7 +10,8 @@ from uuid import UUID, uuid4
 import aio_pika
 import pytest
 
-from ordering.application.commands import PlaceOrder, place_order
+from ordering.application.commands import PlaceOrder
+from ordering.application.order_handlers import place_order
 from ordering.domain.lines import OrderLine
 
 pytestmark = pytest.mark.integration

@@ -14,7 +14,13 @@ from contracts import ordering as wire_ordering
 from contracts.lines import OrderLine as WireLine
 from contracts.lines import PricedLine as WirePricedLine
 from contracts.money import Money as WireMoney
-from ordering.adapters.message_mapping import stock_rejected, stock_released, stock_reserved, to_message
+from ordering.adapters.message_mapping import (
+    PRIVATE_EVENTS,
+    stock_rejected,
+    stock_released,
+    stock_reserved,
+    to_message,
+)
 from ordering.domain import events, stock_commands, triggers
 from ordering.domain.lines import OrderLine, PricedLine
 from ordering.domain.money import Money
@@ -106,6 +112,10 @@ def test_the_catalogs_replies_become_saga_triggers() -> None:
     assert stock_released(released) == triggers.StockReleased(released=False)
 
 
-def test_an_unknown_event_has_no_message() -> None:
-    with pytest.raises(TypeError):
+def test_an_event_nobody_mapped_is_an_error_not_silence() -> None:
+    with pytest.raises(TypeError, match="no message for object"):
         to_message(object())
+
+
+def test_a_private_event_has_no_mapping_of_its_own() -> None:
+    assert not set(PRIVATE_EVENTS) & set(to_message.registry)

@@ -23,7 +23,7 @@ from starlette.datastructures import MutableHeaders
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from chassis.auth.verifier import TokenVerifier
-from chassis.definition import AppResources, ServiceDefinition
+from chassis.definition import AppResources, Resources, S, ServiceDefinition
 from chassis.health import HealthChecks, database_check, health_router, migrations_check
 from chassis.http.guard import RequestGuard
 from chassis.http.openapi import document_api
@@ -33,7 +33,6 @@ from chassis.lifecycle import open_resources
 from chassis.observability.logging import bound_request_id
 from chassis.observability.metrics import HttpMetricsMiddleware, metrics_router
 from chassis.observability.tracing import instrument_app
-from chassis.settings import ServiceSettings
 from chassis.uow import UnitOfWork
 
 U = TypeVar("U", bound=UnitOfWork)
@@ -68,7 +67,7 @@ class RequestIdMiddleware:
             await self.app(scope, receive, send_with_id)
 
 
-def create_api(definition: ServiceDefinition, settings: ServiceSettings | None = None) -> FastAPI:
+def create_api(definition: ServiceDefinition[S, U], settings: S | None = None) -> FastAPI:
     """The service's FastAPI app; nothing connects until its lifespan starts."""
     settings = settings if settings is not None else definition.settings_factory()
 
@@ -128,7 +127,7 @@ def create_api(definition: ServiceDefinition, settings: ServiceSettings | None =
     return app
 
 
-def app_resources(request: Request) -> AppResources:
+def app_resources(request: Request) -> Resources:
     resources = getattr(request.app.state, "resources", None)
     if not isinstance(resources, AppResources):
         raise RuntimeError("app.state.resources is not set: the app's lifespan has not started")

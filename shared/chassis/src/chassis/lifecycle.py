@@ -16,9 +16,8 @@ from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from chassis.db import create_engine, session_factory
-from chassis.definition import AppResources, ServiceDefinition
+from chassis.definition import AppResources, S, ServiceDefinition, U
 from chassis.observability.tracing import instrument_engine
-from chassis.settings import ServiceSettings
 
 log = logging.getLogger(__name__)
 
@@ -87,8 +86,8 @@ async def wait_for_database(
 
 @asynccontextmanager
 async def open_resources(
-    definition: ServiceDefinition, settings: ServiceSettings, stop: asyncio.Event
-) -> AsyncIterator[AppResources]:
+    definition: ServiceDefinition[S, U], settings: S, stop: asyncio.Event
+) -> AsyncIterator[AppResources[S, U]]:
     """The engine, session factory and unit-of-work factory of one role; the engine is disposed on exit.
 
     Nothing connects here: the pool opens connections on first use.

@@ -1,9 +1,10 @@
 """Every service's entry point: ``python -m <service> api|worker|all|migrate``.
 
 - ``api``: the FastAPI app under uvicorn on ``http_host:http_port``.
-- ``worker``: the FastStream consumers, the outbox relay, the service's timers, the chassis' own pruning and
-  backlog gauges, plus a small HTTP server with ``/health/live``, ``/health/ready`` and ``/metrics`` on the
-  same port setting (the worker runs in its own container or pod).
+- ``worker``: the FastStream consumers, the outbox relay (when the definition sets ``relay``), the
+  service's timers, the chassis' own pruning and backlog gauges, plus a small HTTP server with
+  ``/health/live``, ``/health/ready`` and ``/metrics`` on the same port setting (the worker runs in its own
+  container or pod).
 - ``all``: migrate, then ``api`` and ``worker`` together in one process and event loop (local use).
 - ``migrate``: upgrade the service's database to the head revision and exit.
 
@@ -28,7 +29,7 @@ import uvicorn
 from fastapi import FastAPI
 
 from chassis.app import create_api
-from chassis.definition import AppResources, BackgroundTask, ServiceDefinition
+from chassis.definition import AppResources, BackgroundTask, Resources, S, ServiceDefinition, U
 from chassis.health import HealthChecks, broker_check, database_check, health_router, migrations_check
 from chassis.http.idempotency import prune_idempotency_keys
 from chassis.lifecycle import Stopped, open_resources, sleep_unless_stopped, wait_for_database, with_backoff
@@ -89,12 +90,12 @@ async def serve_http(app: FastAPI, *, host: str, port: int, stop: asyncio.Event,
         raise RuntimeError(f"the {name} HTTP server on {host}:{port} did not start (see the log above)")
 
 
-async def run_api(definition: ServiceDefinition, settings: ServiceSettings, stop: asyncio.Event) -> None:
+async def run_api(definition: ServiceDefinition[S, U], settings: S, stop: asyncio.Event) -> None:
     app = create_api(definition, settings)
     await serve_http(app, host=settings.http_host, port=settings.http_port, stop=stop, name="api")
 
 
-def worker_probe_app(checks: HealthChecks, definition: ServiceDefinition) -> FastAPI:
+def worker_probe_app(checks: HealthChecks, definition: ServiceDefinition[Any, Any]) -> FastAPI:
     """The worker's own small HTTP app: only the probes and the metrics."""
     app = FastAPI(title=f"Folio {definition.name} worker", openapi_url=None, docs_url=None, redoc_url=None)
     app.state.health = checks
@@ -118,7 +119,7 @@ async def _start_broker(broker: ServiceBroker) -> None:
         raise
 
 
-async def prune_idempotency_keys_periodically(resources: AppResources) -> None:
+async def prune_idempotency_keys_periodically(resources: Resources) -> None:
     retention = timedelta(hours=resources.settings.idempotency_retention_hours)
     while not resources.stop.is_set():
         try:
@@ -139,8 +140,8 @@ def relay_options(settings: ServiceSettings) -> RelayOptions:
 
 
 async def run_worker(
-    definition: ServiceDefinition,
-    settings: ServiceSettings,
+    definition: ServiceDefinition[S, U],
+    settings: S,
     stop: asyncio.Event,
     *,
     serve_probes: bool = True,
@@ -188,13 +189,14 @@ async def run_worker(
             await _finish(tasks)
             return
         log.info("worker of %s consuming %d subscriptions", definition.name, len(broker.subscribers))
-        relay = OutboxRelay(resources.engine, settings.amqp_url, relay_options(settings))
-        timers: list[BackgroundTask] = [
+        timers: list[BackgroundTask[S, U]] = [
             prune_idempotency_keys_periodically,
             collect_periodically,
             *definition.background,
         ]
-        tasks.append(asyncio.create_task(relay.run(stop), name="outbox relay"))
+        if definition.relay:
+            relay = OutboxRelay(resources.engine, settings.amqp_url, relay_options(settings))
+            tasks.append(asyncio.create_task(relay.run(stop), name="outbox relay"))
         tasks.extend(_start(timer, resources) for timer in timers)
         if started is not None:
             started.set()
@@ -213,7 +215,7 @@ async def run_worker(
             raise RuntimeError(f"the {definition.name} worker stopped: a task failed") from failure
 
 
-def _start(timer: BackgroundTask, resources: AppResources) -> asyncio.Task[None]:
+def _start(timer: BackgroundTask[S, U], resources: AppResources[S, U]) -> asyncio.Task[None]:
     async def run() -> None:
         await timer(resources)
 
@@ -255,7 +257,7 @@ async def _finish(tasks: Sequence[asyncio.Task[None]]) -> None:
             log.error("%s failed while stopping", task.get_name(), exc_info=result)
 
 
-async def migrate(definition: ServiceDefinition, settings: ServiceSettings, stop: asyncio.Event) -> None:
+async def migrate(definition: ServiceDefinition[S, U], settings: S, stop: asyncio.Event) -> None:
     """Upgrade the service's database to head, waiting (a while) for the database to accept connections."""
 
     async def upgrade() -> None:
@@ -267,7 +269,7 @@ async def migrate(definition: ServiceDefinition, settings: ServiceSettings, stop
     log.info("%s database is at the head revision", definition.name)
 
 
-async def run_all(definition: ServiceDefinition, settings: ServiceSettings, stop: asyncio.Event) -> None:
+async def run_all(definition: ServiceDefinition[S, U], settings: S, stop: asyncio.Event) -> None:
     await migrate(definition, settings, stop)
     api = asyncio.create_task(run_api(definition, settings, stop), name="api")
     worker = asyncio.create_task(run_worker(definition, settings, stop, serve_probes=False), name="worker")
@@ -283,7 +285,7 @@ async def run_all(definition: ServiceDefinition, settings: ServiceSettings, stop
 
 
 ROLE_RUNNERS: dict[
-    str, Callable[[ServiceDefinition, ServiceSettings, asyncio.Event], Coroutine[Any, Any, None]]
+    str, Callable[[ServiceDefinition[Any, Any], Any, asyncio.Event], Coroutine[Any, Any, None]]
 ] = {
     "api": run_api,
     "worker": run_worker,
@@ -292,7 +294,7 @@ ROLE_RUNNERS: dict[
 }
 
 
-async def run_role(definition: ServiceDefinition, settings: ServiceSettings, role: str) -> None:
+async def run_role(definition: ServiceDefinition[S, U], settings: S, role: str) -> None:
     """Run ``role`` until it ends or a SIGTERM/SIGINT arrives."""
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
@@ -320,13 +322,13 @@ async def run_role(definition: ServiceDefinition, settings: ServiceSettings, rol
             loop.remove_signal_handler(sig)
 
 
-def parse_args(definition: ServiceDefinition, argv: Sequence[str] | None) -> argparse.Namespace:
+def parse_args(definition: ServiceDefinition[Any, Any], argv: Sequence[str] | None) -> argparse.Namespace:
     parser = argparse.ArgumentParser(prog=f"python -m {definition.name}", description=__doc__.splitlines()[0])
     parser.add_argument("role", choices=ROLES, help="what this process runs")
     return parser.parse_args(argv)
 
 
-def main(definition: ServiceDefinition, argv: Sequence[str] | None = None) -> None:
+def main(definition: ServiceDefinition[Any, Any], argv: Sequence[str] | None = None) -> None:
     """Entry point of ``python -m <service> <role>``; exits non-zero when the role fails."""
     args = parse_args(definition, argv)
     settings = definition.settings_factory()

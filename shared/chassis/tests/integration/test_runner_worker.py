@@ -102,15 +102,23 @@ async def declare_catalog_events(amqp_url: str) -> None:
         await channel.declare_exchange("catalog.events", aio_pika.ExchangeType.TOPIC, durable=True)
 
 
-def worker_definition(database_url: str, amqp_url: str, handler: Handler) -> ServiceDefinition:
+def worker_definition(
+    database_url: str, amqp_url: str, handler: Handler
+) -> ServiceDefinition[ServiceSettings, UnitOfWork]:
     return ServiceDefinition(
         name=SERVICE,
         settings_factory=lambda: ServiceSettings(database_url=database_url, amqp_url=amqp_url),
         uow_factory=lambda sessions: lambda: UnitOfWork(sessions, source=SERVICE),
         migrations_dir=SCRIPTS,
+        publishes=(BookCreated,),
+        relay=True,
         subscriptions=lambda: [Subscription(HANDLER, (BookCreated,), handler.handle)],
         gauges=[handler.collect_gauges],
     )
+
+
+def relay_tasks() -> list[asyncio.Task[object]]:
+    return [task for task in asyncio.all_tasks() if task.get_name() == "outbox relay"]
 
 
 @pytest.fixture
@@ -169,6 +177,7 @@ async def inbox_rows(database_url: str) -> list[str]:
 
 
 async def test_a_message_goes_from_the_outbox_to_the_handler_in_the_same_trace(worker: Worker) -> None:
+    assert len(relay_tasks()) == 1
     trace_id = await worker.publish_book()
 
     await asyncio.wait_for(worker.handler.handled.wait(), 20)
@@ -322,3 +331,23 @@ async def test_the_worker_metrics_show_outbox_rows_waiting_and_messages_parked_w
     assert samples[("folio_outbox_failed", (("service", SERVICE),))] == 0
     assert worker.handler.gauged, "the service's own gauge hook was never called"
     assert worker.handler.gauged[0].definition.name == SERVICE
+
+
+async def test_a_worker_whose_definition_runs_no_relay_starts_none(database_url: str, amqp_url: str) -> None:
+    await upgrade_to_head(SCRIPTS, database_url)
+    await declare_catalog_events(amqp_url)
+    definition = replace(worker_definition(database_url, amqp_url, Handler()), publishes=(), relay=False)
+    settings = ServiceSettings(database_url=database_url, amqp_url=amqp_url)
+    stop, started = asyncio.Event(), asyncio.Event()
+    task = asyncio.create_task(run_worker(definition, settings, stop, serve_probes=False, started=started))
+    try:
+        waiting = asyncio.create_task(started.wait())
+        await asyncio.wait({task, waiting}, timeout=30, return_when="FIRST_COMPLETED")
+        if task.done():
+            task.result()
+        # Every task of the worker is created before ``started`` is set, so a relay would be here by now.
+        assert started.is_set()
+        assert relay_tasks() == []
+    finally:
+        stop.set()
+        await asyncio.wait_for(task, 40)

@@ -123,3 +123,19 @@ def test_routers_may_be_a_sequence_or_a_factory() -> None:
 
     assert list(given.api_routers()) == [router] == list(built.api_routers())
     assert list(definition().subscriptions()) == []
+
+
+def test_a_definition_that_publishes_must_run_a_relay() -> None:
+    from contracts.catalog import BookCreated
+
+    with pytest.raises(ValueError, match="runs no relay"):
+        ServiceDefinition(
+            name="x",
+            settings_factory=ServiceSettings,
+            uow_factory=definition().uow_factory,
+            migrations_dir=Path(),
+            publishes=(BookCreated,),
+        )
+
+    assert definition().relay is False
+    assert definition().publishes == ()

@@ -24,6 +24,7 @@ import os
 import sys
 from collections.abc import Sequence
 from dataclasses import dataclass
+from typing import Any
 from urllib.parse import urlsplit
 
 import httpx
@@ -51,7 +52,7 @@ class Target:
 
     amqp_url: str
     management_url: str
-    service: ServiceDefinition | None
+    service: ServiceDefinition[Any, Any] | None
 
     def queue(self, name: str) -> str:
         """``reserve_stock`` means the service's own ``catalog.reserve_stock``."""
@@ -65,10 +66,10 @@ class Target:
         return [queue_name(self.service.name, s.handler) for s in self.service.subscriptions()]
 
 
-def load_service(name: str) -> ServiceDefinition:
+def load_service(name: str) -> ServiceDefinition[Any, Any]:
     """The service's own definition (``<name>.entrypoints.definition``), which knows its settings."""
     module = importlib.import_module(f"{name}.entrypoints.definition")
-    found: ServiceDefinition = module.definition()
+    found: ServiceDefinition[Any, Any] = module.definition()
     return found
 
 

@@ -6,12 +6,16 @@ from collections.abc import Callable
 
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
-from catalog.adapters.book_repository import SqlBooks
 from catalog.adapters.message_mapping import to_message
-from catalog.adapters.party_repositories import SqlAuthors, SqlCategories, SqlPublishers
-from catalog.adapters.rating_repository import SqlRatings
-from catalog.adapters.reader import SqlCatalogReader
-from catalog.adapters.reservation_repository import SqlReservations
+from catalog.adapters.reads import SqlReads
+from catalog.adapters.repositories import (
+    SqlAuthors,
+    SqlBooks,
+    SqlCategories,
+    SqlPublishers,
+    SqlRatings,
+    SqlReservations,
+)
 from chassis.uow import UnitOfWork
 
 SOURCE = "/folio/catalog"
@@ -24,7 +28,7 @@ class CatalogUnitOfWork(UnitOfWork):
     publishers: SqlPublishers
     reservations: SqlReservations
     ratings: SqlRatings
-    reader: SqlCatalogReader
+    reads: SqlReads
 
     def __init__(self, session_factory: async_sessionmaker[AsyncSession]) -> None:
         super().__init__(session_factory, source=SOURCE, event_mapper=to_message)
@@ -36,8 +40,8 @@ class CatalogUnitOfWork(UnitOfWork):
         self.publishers = SqlPublishers(self.session)
         self.reservations = SqlReservations(self.session)
         self.ratings = SqlRatings(self.session)
-        self.reader = SqlCatalogReader(self.session)
+        self.reads = SqlReads(self.session)
 
 
-def unit_of_work_factory(sessions: async_sessionmaker[AsyncSession]) -> Callable[[], CatalogUnitOfWork]:
+def uow_factory(sessions: async_sessionmaker[AsyncSession]) -> Callable[[], CatalogUnitOfWork]:
     return lambda: CatalogUnitOfWork(sessions)

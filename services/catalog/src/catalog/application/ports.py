@@ -6,7 +6,7 @@ from collections.abc import Collection
 from typing import Any, Protocol
 from uuid import UUID
 
-from catalog.application.read_models import BookView, BrowseBooks, ListParties, PartyView, Slice
+from catalog.application.views import BookView, BrowseBooks, ListParties, PartyView, Slice
 from catalog.domain.book import Book
 from catalog.domain.parties import Author, Category, Publisher
 from catalog.domain.ratings import CustomerRating
@@ -76,7 +76,7 @@ class Ratings(Protocol):
         """Recompute the book's count and sum of stars from the ratings that count."""
 
 
-class CatalogReader(Protocol):
+class Reads(Protocol):
     async def browse_books(self, query: BrowseBooks) -> Slice[BookView]: ...
 
     async def book(self, book_id: UUID) -> BookView | None: ...
@@ -116,7 +116,7 @@ class CatalogUow(Protocol):
     def ratings(self) -> Ratings: ...
 
     @property
-    def reader(self) -> CatalogReader: ...
+    def reads(self) -> Reads: ...
 
     def track(self, aggregate: Any) -> None: ...
 

@@ -6,48 +6,48 @@ from uuid import UUID
 
 from catalog.application.errors import NotFound
 from catalog.application.ports import CatalogUow
-from catalog.application.read_models import BookView, BrowseBooks, ListParties, PartyView, Slice
+from catalog.application.views import BookView, BrowseBooks, ListParties, PartyView, Slice
 
 
 async def browse_books(query: BrowseBooks, uow: CatalogUow) -> Slice[BookView]:
-    return await uow.reader.browse_books(query)
+    return await uow.reads.browse_books(query)
 
 
 async def book_detail(book_id: UUID, uow: CatalogUow) -> BookView:
-    book = await uow.reader.book(book_id)
+    book = await uow.reads.book(book_id)
     if book is None:
         raise NotFound("book", book_id)
     return book
 
 
 async def list_authors(query: ListParties, uow: CatalogUow) -> Slice[PartyView]:
-    return await uow.reader.authors(query)
+    return await uow.reads.authors(query)
 
 
 async def author_detail(author_id: UUID, uow: CatalogUow) -> PartyView:
-    author = await uow.reader.author(author_id)
+    author = await uow.reads.author(author_id)
     if author is None:
         raise NotFound("author", author_id)
     return author
 
 
 async def list_categories(query: ListParties, uow: CatalogUow) -> Slice[PartyView]:
-    return await uow.reader.categories(query)
+    return await uow.reads.categories(query)
 
 
 async def category_detail(category_id: UUID, uow: CatalogUow) -> PartyView:
-    category = await uow.reader.category(category_id)
+    category = await uow.reads.category(category_id)
     if category is None:
         raise NotFound("category", category_id)
     return category
 
 
 async def list_publishers(query: ListParties, uow: CatalogUow) -> Slice[PartyView]:
-    return await uow.reader.publishers(query)
+    return await uow.reads.publishers(query)
 
 
 async def publisher_detail(publisher_id: UUID, uow: CatalogUow) -> PartyView:
-    publisher = await uow.reader.publisher(publisher_id)
+    publisher = await uow.reads.publisher(publisher_id)
     if publisher is None:
         raise NotFound("publisher", publisher_id)
     return publisher

@@ -1,13 +1,15 @@
-"""``folio-catalog api|worker|all|migrate`` (or ``python -m catalog ...``)."""
+"""``python -m catalog api|worker|all|migrate`` (also the ``folio-catalog`` script)."""
 
 from __future__ import annotations
+
+from collections.abc import Sequence
 
 from catalog.entrypoints.definition import definition
 from chassis.runner import main as run
 
 
-def main() -> None:
-    run(definition())
+def main(argv: Sequence[str] | None = None) -> None:
+    run(definition(), argv)
 
 
 if __name__ == "__main__":

@@ -14,7 +14,7 @@ from fastapi import APIRouter, Depends, Query, Request, Response, status
 from catalog.application import party_handlers, queries
 from catalog.application.commands import CreateAuthor, CreateCategory, CreatePublisher
 from catalog.application.ports import CatalogUow
-from catalog.application.read_models import ListParties, PartyView, Slice
+from catalog.application.views import ListParties, PartyView, Slice
 from catalog.entrypoints.dependencies import Uow
 from catalog.entrypoints.problems import as_problems
 from catalog.entrypoints.schemas import PartyIn, PartyOut
@@ -83,30 +83,34 @@ def _creator(command: Callable[[str], Any], handler: Callable[[Any, CatalogUow],
     return create
 
 
-def routers() -> list[APIRouter]:
-    return [
-        party_router(
-            path="authors",
-            kind="author",
-            create=_creator(CreateAuthor, party_handlers.create_author),
-            listing=queries.list_authors,
-            detail=queries.author_detail,
-            unique_names=False,
-        ),
-        party_router(
-            path="categories",
-            kind="category",
-            create=_creator(CreateCategory, party_handlers.create_category),
-            listing=queries.list_categories,
-            detail=queries.category_detail,
-            unique_names=True,
-        ),
-        party_router(
-            path="publishers",
-            kind="publisher",
-            create=_creator(CreatePublisher, party_handlers.create_publisher),
-            listing=queries.list_publishers,
-            detail=queries.publisher_detail,
-            unique_names=True,
-        ),
-    ]
+def authors_router() -> APIRouter:
+    return party_router(
+        path="authors",
+        kind="author",
+        create=_creator(CreateAuthor, party_handlers.create_author),
+        listing=queries.list_authors,
+        detail=queries.author_detail,
+        unique_names=False,
+    )
+
+
+def categories_router() -> APIRouter:
+    return party_router(
+        path="categories",
+        kind="category",
+        create=_creator(CreateCategory, party_handlers.create_category),
+        listing=queries.list_categories,
+        detail=queries.category_detail,
+        unique_names=True,
+    )
+
+
+def publishers_router() -> APIRouter:
+    return party_router(
+        path="publishers",
+        kind="publisher",
+        create=_creator(CreatePublisher, party_handlers.create_publisher),
+        listing=queries.list_publishers,
+        detail=queries.publisher_detail,
+        unique_names=True,
+    )

@@ -10,7 +10,7 @@ from uuid import UUID
 from pydantic import BaseModel, Field, StrictInt, field_validator, model_validator
 
 from catalog.application.commands import PriceInput
-from catalog.application.read_models import BookView, PartyView
+from catalog.application.views import BookView, PartyView
 from catalog.domain.errors import InvalidIsbn
 from catalog.domain.isbn import Isbn
 from catalog.domain.names import MAX_DESCRIPTION, MAX_NAME, MAX_TITLE

@@ -15,7 +15,3 @@ class CatalogSettings(ServiceSettings):
     http_port: int = 8001
     # The catalog sells in one currency: an order's total adds its lines' prices.
     currency: str = Field(default="EUR", pattern=r"^[A-Z]{3}$")
-
-
-def get_settings() -> CatalogSettings:
-    return CatalogSettings.cached()

@@ -91,9 +91,16 @@ def _fields(event: events.NotificationEvent) -> dict[str, Any]:
     }
 
 
+# Domain events that stay inside notification; any other event without a mapping is a TypeError.
+PRIVATE_EVENTS: tuple[type, ...] = ()
+
+
 @singledispatch
 def to_message(event: object) -> Message | Outgoing | None:
-    """The message ``event`` becomes on the bus."""
+    """The message ``event`` becomes on the bus; None for a private event."""
+    if isinstance(event, PRIVATE_EVENTS):
+        return None
+    # An event nobody mapped is a mistake, not a private event: it would vanish without a trace.
     raise TypeError(f"no message for {type(event).__name__}")
 
 

@@ -9,7 +9,7 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from chassis.uow import UnitOfWork
 from notification.adapters.message_mapping import to_message
 from notification.adapters.reads import SqlReads
-from notification.adapters.repository import SqlNotifications
+from notification.adapters.repositories import SqlNotifications
 from notification.domain.delivery import DeliveryPolicy
 
 SOURCE = "/folio/notification"

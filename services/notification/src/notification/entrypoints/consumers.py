@@ -15,7 +15,8 @@ from contracts.envelope import new_id
 from notification.adapters import templates
 from notification.adapters.message_mapping import ORDER_EMAIL_MESSAGES, OrderEmailMessage, email_request
 from notification.adapters.unit_of_work import NotificationUnitOfWork
-from notification.application.recording import RecordNotification, record_notification
+from notification.application.commands import RecordNotification
+from notification.application.recording_handlers import record_notification
 
 HANDLER = "order_emails"
 

@@ -2,12 +2,15 @@
 
 from __future__ import annotations
 
+from fastapi import APIRouter
+
 from chassis.definition import ServiceDefinition
 from chassis.migrations import packaged_scripts
-from notification.adapters.unit_of_work import uow_factory
-from notification.entrypoints.api import notifications_router
+from contracts import notification as messages
+from notification.adapters.unit_of_work import NotificationUnitOfWork, uow_factory
 from notification.entrypoints.consumers import subscriptions
 from notification.entrypoints.metrics import collect_pending
+from notification.entrypoints.notifications_api import notifications_router
 from notification.entrypoints.sender import send_notifications
 from notification.entrypoints.settings import NotificationSettings
 
@@ -16,7 +19,13 @@ NAME = "notification"
 MIGRATIONS_DIR = packaged_scripts("notification")
 
 
-def definition(settings: NotificationSettings | None = None) -> ServiceDefinition:
+def routers() -> list[APIRouter]:
+    return [notifications_router()]
+
+
+def definition(
+    settings: NotificationSettings | None = None,
+) -> ServiceDefinition[NotificationSettings, NotificationUnitOfWork]:
     """The service; ``settings`` fixes its settings (tests), else they are read from the environment."""
 
     def current() -> NotificationSettings:
@@ -28,7 +37,9 @@ def definition(settings: NotificationSettings | None = None) -> ServiceDefinitio
         # The chassis hands the builder only sessions: the delivery policy comes from the same settings.
         uow_factory=lambda sessions: uow_factory(sessions, current().delivery_policy()),
         migrations_dir=MIGRATIONS_DIR,
-        routers=lambda: [notifications_router()],
+        publishes=(messages.NotificationSent, messages.NotificationFailed),
+        relay=True,
+        routers=routers,
         subscriptions=subscriptions,
         background=[send_notifications],
         gauges=[collect_pending],

@@ -4,9 +4,9 @@ from __future__ import annotations
 
 from prometheus_client import Counter, Gauge
 
-from chassis.definition import AppResources
-from notification.adapters.repository import pending_count_query
-from notification.application.sending import PassResult
+from chassis.definition import Resources
+from notification.adapters.repositories import pending_count_query
+from notification.application.sending_handlers import PassResult
 
 HAND_OFFS = Counter(
     "folio_notification_hand_offs",
@@ -26,7 +26,7 @@ PENDING = Gauge(
 )
 
 
-async def collect_pending(resources: AppResources) -> None:
+async def collect_pending(resources: Resources) -> None:
     """The worker's backlog task calls this every ``metrics_interval_seconds``."""
     async with resources.engine.connect() as connection:
         PENDING.set((await connection.execute(pending_count_query())).scalar_one())

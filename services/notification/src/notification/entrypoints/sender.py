@@ -1,4 +1,4 @@
-"""The sender: a worker task handing recorded notifications to the mail server (``application.sending``).
+"""The sender: a worker task handing recorded notifications to the mail server (``sending_handlers``).
 
 Any number of workers may run it at once: claims are taken ``FOR UPDATE SKIP LOCKED``.
 """
@@ -7,7 +7,6 @@ from __future__ import annotations
 
 import logging
 import time
-from collections.abc import Callable
 from datetime import UTC, datetime
 
 from chassis.definition import AppResources
@@ -15,7 +14,7 @@ from chassis.lifecycle import sleep_unless_stopped
 from chassis.messaging.unreachable import is_unreachable
 from notification.adapters.smtp import SmtpMailer
 from notification.adapters.unit_of_work import NotificationUnitOfWork
-from notification.application.sending import send_due
+from notification.application.sending_handlers import send_due
 from notification.entrypoints import metrics
 from notification.entrypoints.settings import NotificationSettings
 
@@ -29,23 +28,11 @@ def utcnow() -> datetime:
     return datetime.now(UTC)
 
 
-def notification_uows(resources: AppResources) -> Callable[[], NotificationUnitOfWork]:
-    def make() -> NotificationUnitOfWork:
-        uow = resources.uow_factory()
-        if not isinstance(uow, NotificationUnitOfWork):
-            raise TypeError(f"the sender needs a NotificationUnitOfWork, not {type(uow).__name__}")
-        return uow
-
-    return make
-
-
-async def send_notifications(resources: AppResources) -> None:
+async def send_notifications(resources: AppResources[NotificationSettings, NotificationUnitOfWork]) -> None:
     """Send due notifications until the worker stops; a full batch is followed at once by the next."""
     settings = resources.settings
-    if not isinstance(settings, NotificationSettings):
-        raise TypeError(f"the sender needs NotificationSettings, not {type(settings).__name__}")
     mailer = SmtpMailer(settings.smtp_config())
-    uows = notification_uows(resources)
+    uows = resources.uow_factory
     log.info(
         "sender started: SMTP %s:%d (%s), at most %d sessions",
         settings.smtp_host,

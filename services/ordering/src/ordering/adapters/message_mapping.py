@@ -36,9 +36,19 @@ def _customer(event: events.OrderEvent) -> dict[str, Any]:
     }
 
 
+# Domain events that stay inside ordering; any other event without a mapping is a TypeError.
+PRIVATE_EVENTS: tuple[type, ...] = (
+    # The saga's own step: OrderCancelled is published once the stock is released.
+    events.OrderCancellationStarted,
+)
+
+
 @singledispatch
 def to_message(event: object) -> Message | None:
-    """The message an event or a command becomes on the bus; None for what stays inside ordering."""
+    """The message an event or a command becomes on the bus; None for a private event."""
+    if isinstance(event, PRIVATE_EVENTS):
+        return None
+    # An event nobody mapped is a mistake, not a private event: it would vanish without a trace.
     raise TypeError(f"no message for {type(event).__name__}")
 
 
@@ -63,11 +73,6 @@ def _(event: events.OrderRejected) -> Message:
     return wire_ordering.OrderCancelled(
         **_customer(event), reason=event.reason, rejected=True, cancelled_at=event.at
     )
-
-
-@to_message.register
-def _(event: events.OrderCancellationStarted) -> None:
-    return None
 
 
 @to_message.register

@@ -11,7 +11,7 @@ from __future__ import annotations
 from prometheus_client import Gauge
 from sqlalchemy import func, select
 
-from chassis.definition import AppResources
+from chassis.definition import Resources
 from ordering.adapters.tables import sagas
 from ordering.domain.saga import SagaState
 
@@ -25,7 +25,7 @@ OLDEST_ACTIVE_AGE = Gauge(
 )
 
 
-async def collect_sagas(resources: AppResources) -> None:
+async def collect_sagas(resources: Resources) -> None:
     """The worker's backlog task calls this every ``metrics_interval_seconds``."""
     oldest_age = func.extract("epoch", func.now() - func.min(sagas.c.updated_at))
     by_state = (

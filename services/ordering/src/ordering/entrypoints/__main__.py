@@ -1,4 +1,4 @@
-"""``python -m ordering.entrypoints api|worker|all|migrate`` (also the ``folio-ordering`` script)."""
+"""``python -m ordering api|worker|all|migrate`` (also the ``folio-ordering`` script)."""
 
 from __future__ import annotations
 

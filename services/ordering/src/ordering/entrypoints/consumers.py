@@ -9,7 +9,7 @@ from chassis.messaging.consumer import Subscription
 from contracts.catalog import StockReleased, StockReservationRejected, StockReserved
 from ordering.adapters import message_mapping as mapping
 from ordering.adapters.unit_of_work import OrderingUnitOfWork
-from ordering.application.commands import handle_reply
+from ordering.application.order_handlers import handle_reply
 from ordering.application.ports import Cause
 
 

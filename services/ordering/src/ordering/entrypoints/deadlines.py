@@ -3,22 +3,20 @@
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable
-from typing import cast
 
 from chassis.definition import AppResources
 from chassis.lifecycle import sleep_unless_stopped
-from ordering.application.commands import scan_due_sagas
-from ordering.application.ports import OrderingUow
+from ordering.adapters.unit_of_work import OrderingUnitOfWork
+from ordering.application.order_handlers import scan_due_sagas
 from ordering.entrypoints.settings import OrderingSettings
 
 log = logging.getLogger(__name__)
 
 
-async def run_deadline_scanner(resources: AppResources) -> None:
+async def run_deadline_scanner(resources: AppResources[OrderingSettings, OrderingUnitOfWork]) -> None:
     """Handle due sagas until ``resources.stop`` is set; a full batch is followed at once by the next."""
-    settings = cast("OrderingSettings", resources.settings)
-    uows = cast("Callable[[], OrderingUow]", resources.uow_factory)
+    settings = resources.settings
+    uows = resources.uow_factory
     batch = settings.deadline_scan_batch
     while not resources.stop.is_set():
         try:

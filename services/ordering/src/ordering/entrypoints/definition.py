@@ -2,13 +2,17 @@
 
 from __future__ import annotations
 
+from fastapi import APIRouter
+
 from chassis.definition import ServiceDefinition
 from chassis.migrations import packaged_scripts
+from contracts import catalog as catalog_commands
+from contracts import ordering as messages
 from ordering.adapters.saga_metrics import collect_sagas
-from ordering.adapters.unit_of_work import uow_factory
-from ordering.entrypoints.api import orders_router
+from ordering.adapters.unit_of_work import OrderingUnitOfWork, uow_factory
 from ordering.entrypoints.consumers import subscriptions
 from ordering.entrypoints.deadlines import run_deadline_scanner
+from ordering.entrypoints.orders_api import orders_router
 from ordering.entrypoints.settings import OrderingSettings
 
 NAME = "ordering"
@@ -16,7 +20,13 @@ NAME = "ordering"
 MIGRATIONS_DIR = packaged_scripts("ordering")
 
 
-def definition(settings: OrderingSettings | None = None) -> ServiceDefinition:
+def routers() -> list[APIRouter]:
+    return [orders_router()]
+
+
+def definition(
+    settings: OrderingSettings | None = None,
+) -> ServiceDefinition[OrderingSettings, OrderingUnitOfWork]:
     """The service; ``settings`` fixes its settings (tests), else they are read from the environment."""
 
     def current() -> OrderingSettings:
@@ -28,7 +38,16 @@ def definition(settings: OrderingSettings | None = None) -> ServiceDefinition:
         # The chassis hands the builder only sessions: the saga's policy comes from the same settings.
         uow_factory=lambda sessions: uow_factory(sessions, current().saga_policy()),
         migrations_dir=MIGRATIONS_DIR,
-        routers=lambda: [orders_router()],
+        publishes=(
+            messages.OrderPlaced,
+            messages.OrderConfirmed,
+            messages.OrderCancelled,
+            messages.OrderCompleted,
+            catalog_commands.ReserveStock,
+            catalog_commands.ReleaseStock,
+        ),
+        relay=True,
+        routers=routers,
         subscriptions=subscriptions,
         background=[run_deadline_scanner],
         gauges=[collect_sagas],

@@ -3,16 +3,20 @@
 from __future__ import annotations
 
 from functools import singledispatch
-from typing import Any
 
 from contracts import rating as messages
 from contracts.base import Message
 from rating.domain import events
 
+# Domain events that stay inside rating; any other event without a mapping is a TypeError.
+PRIVATE_EVENTS: tuple[type, ...] = ()
+
 
 @singledispatch
-def to_message(event: Any) -> Message | None:
-    """The message ``event`` becomes on the bus; None for what stays inside rating (registered so)."""
+def to_message(event: object) -> Message | None:
+    """The message ``event`` becomes on the bus; None for a private event."""
+    if isinstance(event, PRIVATE_EVENTS):
+        return None
     # An event nobody mapped is a mistake, not a private event: it would vanish without a trace.
     raise TypeError(f"no message for {type(event).__name__}")
 

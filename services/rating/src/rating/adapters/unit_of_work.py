@@ -1,4 +1,4 @@
-"""Rating's unit of work: the chassis one with rating's repositories and reader."""
+"""Rating's unit of work: the chassis one with rating's repositories and read side."""
 
 from __future__ import annotations
 
@@ -8,7 +8,7 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from chassis.uow import UnitOfWork
 from rating.adapters.message_mapping import to_message
-from rating.adapters.reader import SqlFeedbackReader
+from rating.adapters.reads import SqlReads
 from rating.adapters.repositories import SqlFeedbacks, SqlKnownBooks, SqlPurchases
 
 # The CloudEvents `source` of everything rating publishes.
@@ -19,7 +19,7 @@ class RatingUnitOfWork(UnitOfWork):
     feedback: SqlFeedbacks
     books: SqlKnownBooks
     purchases: SqlPurchases
-    reader: SqlFeedbackReader
+    reads: SqlReads
 
     def __init__(self, session_factory: async_sessionmaker[AsyncSession]) -> None:
         super().__init__(session_factory, source=SOURCE, event_mapper=to_message)
@@ -28,7 +28,7 @@ class RatingUnitOfWork(UnitOfWork):
         self.feedback = SqlFeedbacks(self.session)
         self.books = SqlKnownBooks(self.session)
         self.purchases = SqlPurchases(self.session)
-        self.reader = SqlFeedbackReader(self.session)
+        self.reads = SqlReads(self.session)
 
 
 def uow_factory(sessions: async_sessionmaker[AsyncSession]) -> Callable[[], RatingUnitOfWork]:

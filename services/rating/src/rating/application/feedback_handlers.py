@@ -3,14 +3,14 @@
 from __future__ import annotations
 
 from rating.application.commands import DeleteFeedback, SubmitFeedback
-from rating.application.ports import RatingUnitOfWorkPort
-from rating.application.read_models import FeedbackView, SubmitOutcome
+from rating.application.ports import RatingUow
+from rating.application.views import FeedbackView, SubmitOutcome
 from rating.domain.books import open_for_feedback
 from rating.domain.errors import NoFeedback
 from rating.domain.feedback import Feedback
 
 
-async def submit_feedback(command: SubmitFeedback, uow: RatingUnitOfWorkPort) -> SubmitOutcome:
+async def submit_feedback(command: SubmitFeedback, uow: RatingUow) -> SubmitOutcome:
     """Give feedback, or replace the customer's feedback on the book; refused for unknown or deleted books.
 
     Raises UnknownBook or BookWithdrawn (the replica decides), InvalidStars or InvalidComment.
@@ -37,7 +37,7 @@ async def submit_feedback(command: SubmitFeedback, uow: RatingUnitOfWorkPort) ->
     return SubmitOutcome(FeedbackView.of(feedback), created=created, changed=changed)
 
 
-async def delete_feedback(command: DeleteFeedback, uow: RatingUnitOfWorkPort) -> None:
+async def delete_feedback(command: DeleteFeedback, uow: RatingUow) -> None:
     """Delete the customer's own feedback; also allowed once the book has left the catalog.
 
     Raises NoFeedback when there is none (never given, or already deleted).

@@ -6,7 +6,7 @@ from collections.abc import Sequence
 from typing import Any, Protocol
 from uuid import UUID
 
-from rating.application.read_models import BookFeedbackQuery, FeedbackView, RatingSummary, Slice
+from rating.application.views import BookFeedbackQuery, FeedbackView, RatingSummary, Slice
 from rating.domain.books import KnownBook
 from rating.domain.feedback import Feedback
 from rating.domain.purchases import VerifiedPurchase
@@ -45,13 +45,13 @@ class Purchases(Protocol):
     async def exists(self, customer_id: str, book_id: UUID) -> bool: ...
 
 
-class FeedbackReader(Protocol):
+class Reads(Protocol):
     async def book_feedback(self, query: BookFeedbackQuery) -> Slice[FeedbackView]: ...
 
     async def summary(self, book_id: UUID) -> RatingSummary: ...
 
 
-class RatingUnitOfWorkPort(Protocol):
+class RatingUow(Protocol):
     # Read-only properties, so that a unit of work holding concrete repositories satisfies the protocol.
     @property
     def feedback(self) -> Feedbacks: ...
@@ -63,7 +63,7 @@ class RatingUnitOfWorkPort(Protocol):
     def purchases(self) -> Purchases: ...
 
     @property
-    def reader(self) -> FeedbackReader: ...
+    def reads(self) -> Reads: ...
 
     def track(self, aggregate: Any) -> None: ...
 

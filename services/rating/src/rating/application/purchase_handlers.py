@@ -3,11 +3,11 @@
 from __future__ import annotations
 
 from rating.application.commands import RecordOrderCompleted
-from rating.application.ports import RatingUnitOfWorkPort
+from rating.application.ports import RatingUow
 from rating.domain.purchases import VerifiedPurchase
 
 
-async def record_order_completed(command: RecordOrderCompleted, uow: RatingUnitOfWorkPort) -> int:
+async def record_order_completed(command: RecordOrderCompleted, uow: RatingUow) -> int:
     """Record the verified purchases and mark existing feedback; returns how many feedbacks changed.
 
     Feedback given later reads the recorded purchase when it is submitted.

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 from uuid import UUID
 
-from rating.application.ports import RatingUnitOfWorkPort
-from rating.application.read_models import (
+from rating.application.ports import RatingUow
+from rating.application.views import (
     BookFeedbackQuery,
     FeedbackView,
     RatingSummary,
@@ -15,23 +15,23 @@ from rating.domain.books import open_for_feedback
 from rating.domain.errors import NoFeedback
 
 
-async def _known_book(book_id: UUID, uow: RatingUnitOfWorkPort) -> None:
+async def _known_book(book_id: UUID, uow: RatingUow) -> None:
     # A book the catalog does not show (unknown, or deleted) has no feedback to show either.
     open_for_feedback(book_id, await uow.books.get(book_id))
 
 
-async def book_feedback(query: BookFeedbackQuery, uow: RatingUnitOfWorkPort) -> Slice[FeedbackView]:
+async def book_feedback(query: BookFeedbackQuery, uow: RatingUow) -> Slice[FeedbackView]:
     """A book's live feedback, newest first (verified purchases first on request)."""
     await _known_book(query.book_id, uow)
-    return await uow.reader.book_feedback(query)
+    return await uow.reads.book_feedback(query)
 
 
-async def book_summary(book_id: UUID, uow: RatingUnitOfWorkPort) -> RatingSummary:
+async def book_summary(book_id: UUID, uow: RatingUow) -> RatingSummary:
     await _known_book(book_id, uow)
-    return await uow.reader.summary(book_id)
+    return await uow.reads.summary(book_id)
 
 
-async def my_feedback(book_id: UUID, customer_id: str, uow: RatingUnitOfWorkPort) -> FeedbackView:
+async def my_feedback(book_id: UUID, customer_id: str, uow: RatingUow) -> FeedbackView:
     """The customer's own live feedback on the book (even once the book is deleted)."""
     feedback = await uow.feedback.get(book_id, customer_id)
     if feedback is None or feedback.deleted:

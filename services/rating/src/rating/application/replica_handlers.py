@@ -3,11 +3,11 @@
 from __future__ import annotations
 
 from rating.application.commands import RecordBookCreated, RecordBookDeleted
-from rating.application.ports import RatingUnitOfWorkPort
+from rating.application.ports import RatingUow
 from rating.domain.books import KnownBook
 
 
-async def record_book_created(command: RecordBookCreated, uow: RatingUnitOfWorkPort) -> bool:
+async def record_book_created(command: RecordBookCreated, uow: RatingUow) -> bool:
     """True when the replica changed (False for a duplicate)."""
     await uow.books.lock(command.book_id)
     book = await uow.books.get(command.book_id)
@@ -21,7 +21,7 @@ async def record_book_created(command: RecordBookCreated, uow: RatingUnitOfWorkP
     return changed
 
 
-async def record_book_deleted(command: RecordBookDeleted, uow: RatingUnitOfWorkPort) -> bool:
+async def record_book_deleted(command: RecordBookDeleted, uow: RatingUow) -> bool:
     """True when the replica changed; a deletion heard before the creation leaves a tombstone."""
     await uow.books.lock(command.book_id)
     book = await uow.books.get(command.book_id)

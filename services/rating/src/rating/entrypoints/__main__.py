@@ -1,13 +1,15 @@
-"""``folio-rating api|worker|all|migrate`` (or ``python -m rating.entrypoints ...``)."""
+"""``python -m rating api|worker|all|migrate`` (also the ``folio-rating`` script)."""
 
 from __future__ import annotations
+
+from collections.abc import Sequence
 
 from chassis.runner import main as run
 from rating.entrypoints.definition import definition
 
 
-def main() -> None:
-    run(definition())
+def main(argv: Sequence[str] | None = None) -> None:
+    run(definition(), argv)
 
 
 if __name__ == "__main__":

@@ -18,20 +18,19 @@ from chassis.http.idempotency import IdempotencySlot, idempotency_key_header, id
 from chassis.http.pagination import Page, Pagination
 from rating.application import feedback_handlers, queries
 from rating.application.commands import DeleteFeedback, SubmitFeedback
-from rating.application.read_models import BookFeedbackQuery
+from rating.application.views import BookFeedbackQuery
 from rating.entrypoints.dependencies import Uow
 from rating.entrypoints.problems import as_problems
 from rating.entrypoints.schemas import FeedbackIn, FeedbackOut, MyFeedbackOut, SummaryOut
 
-router = APIRouter(prefix="/api/v1/books", tags=["feedback"])
-
+PREFIX = "/api/v1/books"
 _NOT_FOUND: dict[int | str, dict[str, Any]] = {
     status.HTTP_404_NOT_FOUND: {"description": "Unknown or deleted book, or no such feedback"}
 }
 
 
 def _mine(book_id: UUID) -> str:
-    return f"{router.prefix}/{book_id}/feedback/mine"
+    return f"{PREFIX}/{book_id}/feedback/mine"
 
 
 async def _submit(
@@ -52,89 +51,89 @@ async def _submit(
     return response
 
 
-@router.put(
-    "/{book_id}/feedback/mine",
-    response_model=MyFeedbackOut,
-    responses={status.HTTP_201_CREATED: {"model": MyFeedbackOut}, **_NOT_FOUND},
-    summary="Give or replace my feedback on a book",
-)
-async def put_mine(book_id: UUID, body: FeedbackIn, caller: CurrentCaller, uow: Uow) -> Response:
-    with as_problems():
-        async with uow:
-            return await _submit(book_id, body, caller, uow, None)
+def feedback_router() -> APIRouter:
+    router = APIRouter(prefix=PREFIX, tags=["feedback"])
 
-
-@router.post(
-    "/{book_id}/feedback",
-    response_model=MyFeedbackOut,
-    status_code=status.HTTP_201_CREATED,
-    responses={status.HTTP_200_OK: {"model": MyFeedbackOut}, **_NOT_FOUND},
-    dependencies=[Depends(idempotency_key_header)],
-    summary="Give or replace my feedback on a book",
-)
-async def post_feedback(
-    book_id: UUID, body: FeedbackIn, request: Request, caller: CurrentCaller, uow: Uow
-) -> Response:
-    with as_problems():
-        async with uow, idempotent(request, caller, uow) as slot:
-            if slot.replay is not None:
-                return slot.replay
-            return await _submit(book_id, body, caller, uow, slot)
-
-
-@router.get(
-    "/{book_id}/feedback/mine", response_model=MyFeedbackOut, responses=_NOT_FOUND, summary="My feedback"
-)
-async def get_mine(book_id: UUID, caller: CurrentCaller, uow: Uow) -> MyFeedbackOut:
-    with as_problems():
-        async with uow:
-            return MyFeedbackOut.of(await queries.my_feedback(book_id, caller.subject, uow))
-
-
-@router.delete(
-    "/{book_id}/feedback/mine",
-    status_code=status.HTTP_204_NO_CONTENT,
-    responses=_NOT_FOUND,
-    summary="Delete my feedback on a book",
-)
-async def delete_mine(book_id: UUID, caller: CurrentCaller, uow: Uow) -> Response:
-    with as_problems():
-        async with uow:
-            await feedback_handlers.delete_feedback(DeleteFeedback(book_id, caller.subject), uow)
-            await uow.commit()
-    return Response(status_code=status.HTTP_204_NO_CONTENT)
-
-
-@router.get(
-    "/{book_id}/feedback",
-    response_model=Page[FeedbackOut],
-    responses=_NOT_FOUND,
-    summary="A book's feedback, newest first",
-)
-async def list_feedback(
-    book_id: UUID,
-    uow: Uow,
-    paging: Pagination,
-    verified_first: Annotated[
-        bool, Query(description="Verified purchases first, each group newest first")
-    ] = False,
-) -> Page[FeedbackOut]:
-    query = BookFeedbackQuery(
-        book_id=book_id, offset=paging.offset, limit=paging.limit, verified_first=verified_first
+    @router.put(
+        "/{book_id}/feedback/mine",
+        response_model=MyFeedbackOut,
+        responses={status.HTTP_201_CREATED: {"model": MyFeedbackOut}, **_NOT_FOUND},
+        summary="Give or replace my feedback on a book",
     )
-    with as_problems():
-        async with uow:
-            found = await queries.book_feedback(query, uow)
-    return Page.of([FeedbackOut.of(view) for view in found.items], total=found.total, params=paging)
+    async def put_mine(book_id: UUID, body: FeedbackIn, caller: CurrentCaller, uow: Uow) -> Response:
+        with as_problems():
+            async with uow:
+                return await _submit(book_id, body, caller, uow, None)
 
+    @router.post(
+        "/{book_id}/feedback",
+        response_model=MyFeedbackOut,
+        status_code=status.HTTP_201_CREATED,
+        responses={status.HTTP_200_OK: {"model": MyFeedbackOut}, **_NOT_FOUND},
+        dependencies=[Depends(idempotency_key_header)],
+        summary="Give or replace my feedback on a book",
+    )
+    async def post_feedback(
+        book_id: UUID, body: FeedbackIn, request: Request, caller: CurrentCaller, uow: Uow
+    ) -> Response:
+        with as_problems():
+            async with uow, idempotent(request, caller, uow) as slot:
+                if slot.replay is not None:
+                    return slot.replay
+                return await _submit(book_id, body, caller, uow, slot)
 
-@router.get(
-    "/{book_id}/summary",
-    response_model=SummaryOut,
-    responses=_NOT_FOUND,
-    summary="A book's average stars, count and distribution",
-)
-async def summary(book_id: UUID, uow: Uow) -> SummaryOut:
-    with as_problems():
-        async with uow:
-            return SummaryOut.of(await queries.book_summary(book_id, uow))
+    @router.get(
+        "/{book_id}/feedback/mine", response_model=MyFeedbackOut, responses=_NOT_FOUND, summary="My feedback"
+    )
+    async def get_mine(book_id: UUID, caller: CurrentCaller, uow: Uow) -> MyFeedbackOut:
+        with as_problems():
+            async with uow:
+                return MyFeedbackOut.of(await queries.my_feedback(book_id, caller.subject, uow))
+
+    @router.delete(
+        "/{book_id}/feedback/mine",
+        status_code=status.HTTP_204_NO_CONTENT,
+        responses=_NOT_FOUND,
+        summary="Delete my feedback on a book",
+    )
+    async def delete_mine(book_id: UUID, caller: CurrentCaller, uow: Uow) -> Response:
+        with as_problems():
+            async with uow:
+                await feedback_handlers.delete_feedback(DeleteFeedback(book_id, caller.subject), uow)
+                await uow.commit()
+        return Response(status_code=status.HTTP_204_NO_CONTENT)
+
+    @router.get(
+        "/{book_id}/feedback",
+        response_model=Page[FeedbackOut],
+        responses=_NOT_FOUND,
+        summary="A book's feedback, newest first",
+    )
+    async def list_feedback(
+        book_id: UUID,
+        uow: Uow,
+        paging: Pagination,
+        verified_first: Annotated[
+            bool, Query(description="Verified purchases first, each group newest first")
+        ] = False,
+    ) -> Page[FeedbackOut]:
+        query = BookFeedbackQuery(
+            book_id=book_id, offset=paging.offset, limit=paging.limit, verified_first=verified_first
+        )
+        with as_problems():
+            async with uow:
+                found = await queries.book_feedback(query, uow)
+        return Page.of([FeedbackOut.of(view) for view in found.items], total=found.total, params=paging)
+
+    @router.get(
+        "/{book_id}/summary",
+        response_model=SummaryOut,
+        responses=_NOT_FOUND,
+        summary="A book's average stars, count and distribution",
+    )
+    async def summary(book_id: UUID, uow: Uow) -> SummaryOut:
+        with as_problems():
+            async with uow:
+                return SummaryOut.of(await queries.book_summary(book_id, uow))
+
+    return router

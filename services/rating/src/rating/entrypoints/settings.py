@@ -12,7 +12,3 @@ class RatingSettings(ServiceSettings):
 
     database_url: str = "postgresql://rating@127.0.0.1:5432/rating"
     http_port: int = 8003
-
-
-def get_settings() -> RatingSettings:
-    return RatingSettings.cached()

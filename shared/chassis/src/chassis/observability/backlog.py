@@ -18,7 +18,7 @@ from aio_pika.abc import AbstractRobustConnection
 from prometheus_client import Gauge
 from sqlalchemy.ext.asyncio import AsyncEngine
 
-from chassis.definition import AppResources
+from chassis.definition import Resources
 from chassis.lifecycle import sleep_unless_stopped
 from chassis.messaging.topology import parking_queue_name, queue_name
 from chassis.outbox.store import outbox_figures
@@ -79,16 +79,16 @@ class _Broker:
                 await asyncio.wait_for(self.connection.close(), 5)
 
 
-async def collect_periodically(resources: AppResources) -> None:
+async def collect_periodically(resources: Resources) -> None:
     """Refresh every backlog gauge until the worker stops; a figure that fails is logged, the rest go on."""
     definition, settings = resources.definition, resources.settings
     queues = [queue_name(definition.name, s.handler) for s in definition.subscriptions()]
     broker = _Broker(settings.amqp_url)
 
-    async def parked(_: AppResources) -> None:
+    async def parked(_: Resources) -> None:
         await collect_parked(await broker.get(), queues)
 
-    async def outbox_backlog(_: AppResources) -> None:
+    async def outbox_backlog(_: Resources) -> None:
         await collect_outbox(resources.engine, definition.name)
 
     collectors = [outbox_backlog, *([parked] if queues else []), *definition.gauges]

@@ -32,6 +32,8 @@ DEFINITION = ServiceDefinition(
     settings_factory=RunnerTestSettings,
     uow_factory=lambda sessions: lambda: UnitOfWork(sessions, source="runnertest"),
     migrations_dir=Path(__file__).parents[1] / "alembic_scripts",
+    # The process test watches the relay start and stop with the worker.
+    relay=True,
     routers=routers,
 )
 

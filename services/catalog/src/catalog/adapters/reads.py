@@ -9,7 +9,7 @@ from sqlalchemy import ColumnElement, Table, func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from catalog.adapters.tables import SEARCH_CONFIG, authors, book_authors, book_view, categories, publishers
-from catalog.application.read_models import BookSort, BookView, BrowseBooks, ListParties, PartyView, Slice
+from catalog.application.views import BookSort, BookView, BrowseBooks, ListParties, PartyView, Slice
 from catalog.domain.money import Money
 
 
@@ -39,7 +39,7 @@ def _escape_like(text: str) -> str:
     return text.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
 
 
-class SqlCatalogReader:
+class SqlReads:
     def __init__(self, session: AsyncSession) -> None:
         self._session = session
 

@@ -33,12 +33,12 @@ from __future__ import annotations
 import asyncio
 import logging
 from collections.abc import Awaitable, Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from datetime import datetime
 from functools import partial
 from typing import TypeVar
-from uuid import UUID, uuid4
 
+from notification.application.commands import ClaimDue, ResolveStuck, SettleAttempt, WithdrawClaim
 from notification.application.ports import Mailer, NotificationUow
 from notification.domain.delivery import DeliveryOutcome, Unknown
 from notification.domain.notification import WORKER_STOPPED, Notification, Status
@@ -54,32 +54,6 @@ T = TypeVar("T")
 SETTLE_ATTEMPTS = 5
 SETTLE_FIRST_PAUSE = 0.4
 SETTLE_MAX_PAUSE = 1.0
-
-
-@dataclass(frozen=True, slots=True)
-class ClaimDue:
-    now: datetime
-    limit: int
-    claim_id: UUID = field(default_factory=uuid4)
-
-
-@dataclass(frozen=True, slots=True)
-class WithdrawClaim:
-    claim_id: UUID
-    now: datetime
-
-
-@dataclass(frozen=True, slots=True)
-class SettleAttempt:
-    claimed: Notification
-    outcome: DeliveryOutcome
-    now: datetime
-
-
-@dataclass(frozen=True, slots=True)
-class ResolveStuck:
-    now: datetime
-    limit: int
 
 
 async def claim_due(command: ClaimDue, uow: NotificationUow) -> list[Notification]:

@@ -6,24 +6,23 @@ completes them. The catalog answers asynchronously, so placing and cancelling an
 
 from __future__ import annotations
 
-from collections.abc import Awaitable, Callable, Iterator
-from contextlib import contextmanager
+from collections.abc import Awaitable, Callable
 from typing import Annotated, Any, TypeVar
 from uuid import UUID
 
 from fastapi import APIRouter, Depends, Query, Request, Response, status
 
-from chassis.app import uow_dependency
 from chassis.auth.caller import Caller
 from chassis.auth.dependencies import AdminCaller, CurrentCaller
 from chassis.http.idempotency import idempotency_key_header, idempotent
 from chassis.http.pagination import Page, Pagination
-from chassis.http.problems import conflict, forbidden, not_found, validation_problem
+from chassis.http.problems import conflict, validation_problem
 from contracts.envelope import new_id
 from ordering.adapters.unit_of_work import OrderingUnitOfWork
-from ordering.application import commands, queries
-from ordering.application.errors import ConcurrencyConflict, OrderNotFound
-from ordering.domain.errors import InvalidOrder, NotPermitted, TransitionNotAllowed
+from ordering.application import commands, order_handlers, queries
+from ordering.application.errors import ConcurrencyConflict
+from ordering.entrypoints.dependencies import Uow, UowFactory, Uows
+from ordering.entrypoints.problems import as_problems
 from ordering.entrypoints.schemas import (
     HistoryEntryOut,
     OrderAccepted,
@@ -41,15 +40,6 @@ _STATE_CONFLICT: dict[int | str, dict[str, Any]] = {
 CONFLICT_RETRIES = 3
 
 T = TypeVar("T")
-Uow = Annotated[OrderingUnitOfWork, Depends(uow_dependency(OrderingUnitOfWork))]
-UowFactory = Callable[[], OrderingUnitOfWork]
-
-
-def _uow_factory(request: Request) -> UowFactory:
-    return lambda: uow_dependency(OrderingUnitOfWork)(request)
-
-
-Uows = Annotated[UowFactory, Depends(_uow_factory)]
 
 
 def _actor(caller: Caller) -> commands.Actor:
@@ -58,25 +48,6 @@ def _actor(caller: Caller) -> commands.Actor:
 
 def location(order_id: UUID) -> str:
     return f"{PREFIX}/{order_id}"
-
-
-@contextmanager
-def domain_problems() -> Iterator[None]:
-    """The application's refusals as problem details."""
-    try:
-        yield
-    except OrderNotFound as missing:
-        raise not_found("order", missing.order_id) from missing
-    except InvalidOrder as invalid:
-        errors = [
-            {"location": "body", "field": field, "message": message, "type": "value_error"}
-            for field, message in invalid.errors.items()
-        ]
-        raise validation_problem(errors) from invalid
-    except TransitionNotAllowed as refused:
-        raise conflict(str(refused), title="Order State Conflict", order_status=refused.state) from refused
-    except NotPermitted as denied:
-        raise forbidden(str(denied)) from denied
 
 
 async def _retrying(uows: UowFactory, attempt: Callable[[OrderingUnitOfWork], Awaitable[T]]) -> T:
@@ -121,11 +92,11 @@ def orders_router() -> APIRouter:
             customer_email=caller.email,
             lines=body.domain_lines(),
         )
-        with domain_problems():
+        with as_problems():
             async with uow, idempotent(request, caller, uow) as slot:
                 if slot.replay is not None:
                     return slot.replay
-                order = await commands.place_order(command, uow)
+                order = await order_handlers.place_order(command, uow)
                 accepted = OrderAccepted(id=order.id, status=order.status.value)
                 response = await slot.respond(202, accepted, headers={"Location": location(order.id)})
                 await uow.commit()
@@ -141,7 +112,7 @@ def orders_router() -> APIRouter:
         ] = None,
     ) -> Page[OrderSummaryOut]:
         """Order summaries, newest first: status, total, item count and last change."""
-        with domain_problems():
+        with as_problems():
             async with uow:
                 items, total = await queries.order_summaries(
                     customer_id, _actor(caller), uow, offset=paging.offset, limit=paging.limit
@@ -150,14 +121,14 @@ def orders_router() -> APIRouter:
 
     @router.get("/{order_id}", response_model=OrderOut)
     async def get_order(order_id: UUID, caller: CurrentCaller, uow: Uow) -> OrderOut:
-        with domain_problems():
+        with as_problems():
             async with uow:
                 return OrderOut.of(await queries.order_details(order_id, _actor(caller), uow))
 
     @router.get("/{order_id}/history", response_model=TimelineOut)
     async def get_history(order_id: UUID, caller: CurrentCaller, uow: Uow) -> TimelineOut:
         """Every change of the order, oldest first, each with what caused it."""
-        with domain_problems():
+        with as_problems():
             async with uow:
                 entries = await queries.order_timeline(order_id, _actor(caller), uow)
         return TimelineOut(order_id=order_id, entries=[HistoryEntryOut.of(e) for e in entries])
@@ -173,10 +144,10 @@ def orders_router() -> APIRouter:
         actor = _actor(caller)
 
         async def cancel(uow: OrderingUnitOfWork) -> OrderOut:
-            await commands.cancel_order(order_id, actor, uow)
+            await order_handlers.cancel_order(order_id, actor, uow)
             return OrderOut.of(await queries.order_details(order_id, actor, uow))
 
-        with domain_problems():
+        with as_problems():
             order = await _retrying(uows, cancel)
         response.headers["Location"] = location(order_id)
         return order
@@ -187,10 +158,10 @@ def orders_router() -> APIRouter:
         actor = _actor(caller)
 
         async def complete(uow: OrderingUnitOfWork) -> OrderOut:
-            await commands.complete_order(order_id, actor, uow)
+            await order_handlers.complete_order(order_id, actor, uow)
             return OrderOut.of(await queries.order_details(order_id, actor, uow))
 
-        with domain_problems():
+        with as_problems():
             return await _retrying(uows, complete)
 
     return router

@@ -13,7 +13,7 @@ from uuid import UUID, uuid4
 
 import pytest
 
-from ordering.application import commands
+from ordering.application import commands, order_handlers
 from ordering.application.errors import ConcurrencyConflict, OrderNotFound
 from ordering.application.ports import Cause
 from ordering.application.views import HistoryEntry, OrderDetails, OrderSummary
@@ -154,7 +154,7 @@ class FakeSagas:
 async def placed(store: Store) -> Order:
     command = commands.PlaceOrder(uuid4(), "alice", "alice@example.com", [OrderLine(uuid4(), 2)])
     uow, sent_before = FakeUow(store), len(store.sent)
-    order = await commands.place_order(command, uow, now=NOW)
+    order = await order_handlers.place_order(command, uow, now=NOW)
     assert (uow.commits, len(store.sent)) == (0, sent_before), "the handler writes; its caller commits"
     await uow.commit()
     return order
@@ -181,7 +181,7 @@ async def test_a_reply_that_loses_a_race_is_decided_again_on_a_fresh_read() -> N
     store.sent.clear()
     uow = FakeUow(store)
 
-    step = await commands.handle_reply(order.id, reserved(order), Cause("stock-reserved", "m1"), uow)
+    step = await order_handlers.handle_reply(order.id, reserved(order), Cause("stock-reserved", "m1"), uow)
     assert uow.commits == 0
     await uow.commit()
 
@@ -195,15 +195,17 @@ async def test_a_reply_that_loses_a_race_is_decided_again_on_a_fresh_read() -> N
 async def test_a_reply_losing_every_race_goes_up_for_the_consumer_to_retry() -> None:
     store = Store()
     order = await placed(store)
-    store.conflicts = commands.REREADS + 1
+    store.conflicts = order_handlers.REREADS + 1
     with pytest.raises(ConcurrencyConflict):
-        await commands.handle_reply(order.id, reserved(order), Cause("stock-reserved", "m1"), FakeUow(store))
+        await order_handlers.handle_reply(
+            order.id, reserved(order), Cause("stock-reserved", "m1"), FakeUow(store)
+        )
     assert store.orders[order.id].status.value == "pending"
 
 
 async def test_a_reply_for_an_unknown_order_is_ignored() -> None:
     assert (
-        await commands.handle_reply(uuid4(), triggers.StockReleased(True), Cause("x"), FakeUow(Store()))
+        await order_handlers.handle_reply(uuid4(), triggers.StockReleased(True), Cause("x"), FakeUow(Store()))
         is None
     )
 
@@ -213,11 +215,13 @@ async def test_the_scanner_resends_reserve_stock_for_due_sagas_only() -> None:
     order = await placed(store)
     store.sent.clear()
 
-    assert await commands.scan_due_sagas(lambda: FakeUow(store), NOW, batch=10) == 0
-    assert await commands.scan_due_sagas(lambda: FakeUow(store), NOW + timedelta(seconds=5), batch=10) == 1
+    assert await order_handlers.scan_due_sagas(lambda: FakeUow(store), NOW, batch=10) == 0
+    assert (
+        await order_handlers.scan_due_sagas(lambda: FakeUow(store), NOW + timedelta(seconds=5), batch=10) == 1
+    )
 
     assert [type(e) for e in store.sent] == [stock_commands.ReserveStock]
-    assert store.history[-1] == (order.id, "reserve_stock_resent", commands.DEADLINE_CAUSE)
+    assert store.history[-1] == (order.id, "reserve_stock_resent", order_handlers.DEADLINE_CAUSE)
 
 
 async def test_the_scanner_does_not_resend_a_request_still_waiting_in_the_outbox() -> None:
@@ -229,12 +233,12 @@ async def test_the_scanner_does_not_resend_a_request_still_waiting_in_the_outbox
     store.sent.clear()
     later = NOW + timedelta(seconds=6)
 
-    assert await commands.scan_due_sagas(lambda: FakeUow(store), later, batch=10) == 1
+    assert await order_handlers.scan_due_sagas(lambda: FakeUow(store), later, batch=10) == 1
 
     assert store.sent == []
     saga = store.sagas[order.id]
     assert (saga.attempts, saga.request_id, saga.deadline_at) == (1, request, later + timedelta(seconds=5))
-    assert store.history[-1] == (order.id, "deadline_moved", commands.DEADLINE_CAUSE)
+    assert store.history[-1] == (order.id, "deadline_moved", order_handlers.DEADLINE_CAUSE)
 
 
 async def test_the_scanner_gives_a_request_published_late_its_whole_interval_from_its_publication() -> None:
@@ -246,7 +250,9 @@ async def test_the_scanner_gives_a_request_published_late_its_whole_interval_fro
     store.outbox[request] = published
     store.sent.clear()
 
-    assert await commands.scan_due_sagas(lambda: FakeUow(store), NOW + timedelta(seconds=5), batch=10) == 1
+    assert (
+        await order_handlers.scan_due_sagas(lambda: FakeUow(store), NOW + timedelta(seconds=5), batch=10) == 1
+    )
 
     assert store.sent == []
     assert store.sagas[order.id].deadline_at == published + timedelta(seconds=5)
@@ -257,9 +263,9 @@ async def test_another_customers_order_is_not_found_and_a_customer_may_not_compl
     store = Store()
     order = await placed(store)
     with pytest.raises(OrderNotFound):
-        await commands.cancel_order(order.id, commands.Actor("bob"), FakeUow(store))
+        await order_handlers.cancel_order(order.id, commands.Actor("bob"), FakeUow(store))
     with pytest.raises(NotPermitted):
-        await commands.complete_order(order.id, commands.Actor("alice"), FakeUow(store))
+        await order_handlers.complete_order(order.id, commands.Actor("alice"), FakeUow(store))
 
 
 async def test_a_deadline_that_cannot_be_decided_is_postponed_without_blocking_the_others(
@@ -277,7 +283,7 @@ async def test_a_deadline_that_cannot_be_decided_is_postponed_without_blocking_t
     monkeypatch.setattr(Saga, "handle", handle)
     later = NOW + timedelta(seconds=5)
 
-    assert await commands.scan_due_sagas(lambda: FakeUow(store), later, batch=10) == 2
+    assert await order_handlers.scan_due_sagas(lambda: FakeUow(store), later, batch=10) == 2
 
     assert store.sagas[broken.id].deadline_at == later + POLICY.first_deadline
     assert store.sagas[fine.id].attempts == 2

@@ -8,12 +8,12 @@ from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from rating.adapters.tables import feedback
-from rating.application.read_models import BookFeedbackQuery, FeedbackView, RatingSummary, Slice
+from rating.application.views import BookFeedbackQuery, FeedbackView, RatingSummary, Slice
 
 _LIVE = feedback.c.deleted_at.is_(None)
 
 
-class SqlFeedbackReader:
+class SqlReads:
     def __init__(self, session: AsyncSession) -> None:
         self._session = session
 

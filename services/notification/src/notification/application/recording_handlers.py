@@ -8,30 +8,12 @@ second e-mail); the sender picks the row up once that transaction commits.
 from __future__ import annotations
 
 import logging
-from dataclasses import dataclass
-from datetime import datetime
-from uuid import UUID
 
+from notification.application.commands import RecordNotification
 from notification.application.ports import NotificationUow
-from notification.domain.content import EmailContent
 from notification.domain.notification import Notification
 
 log = logging.getLogger(__name__)
-
-
-@dataclass(frozen=True, slots=True)
-class RecordNotification:
-    notification_id: UUID
-    source_message_id: UUID
-    source_type: str
-    order_id: UUID
-    customer_id: str
-    recipient: str
-    template: str
-    content: EmailContent
-    at: datetime
-    # The recording handler's trace context, kept so that the e-mail's hand-off joins its trace.
-    traceparent: str | None = None
 
 
 async def record_notification(command: RecordNotification, uow: NotificationUow) -> bool:

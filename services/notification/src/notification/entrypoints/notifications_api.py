@@ -9,20 +9,16 @@ from __future__ import annotations
 from typing import Annotated
 from uuid import UUID
 
-from fastapi import APIRouter, Depends, Query
+from fastapi import APIRouter, Query
 
-from chassis.app import uow_dependency
 from chassis.auth.dependencies import CurrentCaller
 from chassis.http.pagination import Page, Pagination
-from chassis.http.problems import forbidden
-from notification.adapters.unit_of_work import NotificationUnitOfWork
-from notification.application.errors import NotPermitted
 from notification.application.queries import ListNotifications, Reader, list_notifications
+from notification.entrypoints.dependencies import Uow
+from notification.entrypoints.problems import as_problems
 from notification.entrypoints.schemas import NotificationOut
 
 PREFIX = "/api/v1/notifications"
-
-Uow = Annotated[NotificationUnitOfWork, Depends(uow_dependency(NotificationUnitOfWork))]
 
 
 def notifications_router() -> APIRouter:
@@ -46,10 +42,8 @@ def notifications_router() -> APIRouter:
             offset=paging.offset,
             limit=paging.limit,
         )
-        try:
+        with as_problems():
             views, total = await list_notifications(query, uow)
-        except NotPermitted as denied:
-            raise forbidden(str(denied)) from denied
         return Page.of([NotificationOut.of(v) for v in views], total=total, params=paging)
 
     return router
