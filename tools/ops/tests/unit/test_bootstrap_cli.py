@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import pytest
 
+from contracts import topology
 from folio_ops.bootstrap import cli, rabbitmq
 from folio_ops.bootstrap.changes import Change, summary
 from folio_ops.bootstrap.definitions import build
@@ -20,9 +21,7 @@ def test_print_env_gives_each_service_its_urls(capsys: pytest.CaptureFixture[str
     assert cli.run(["--print-env", "--dev", "--vhost", "shop/main"], env) == 0
     lines = dict(line.split("=", 1) for line in capsys.readouterr().out.splitlines())
     assert set(lines) == {
-        f"{s.upper()}_{k}_URL"
-        for s in ("catalog", "ordering", "rating", "notification")
-        for k in ("DATABASE", "MIGRATION_DATABASE", "AMQP")
+        f"{s.upper()}_{k}_URL" for s in topology.SERVICES for k in ("DATABASE", "MIGRATION_DATABASE", "AMQP")
     }
     # Percent-encoded, which also makes it safe for a shell and an env file.
     assert (

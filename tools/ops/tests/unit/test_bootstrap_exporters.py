@@ -9,6 +9,7 @@ from pathlib import Path
 
 import pytest
 
+from contracts import topology
 from folio_ops.bootstrap import cli
 from folio_ops.bootstrap.definitions import build
 from folio_ops.bootstrap.exporters import postgres_init, rabbitmq_definitions
@@ -58,9 +59,7 @@ def test_rabbitmq_definitions_hold_vhost_users_permissions_and_exchanges() -> No
         "arguments": {},
     } in document["bindings"]
     topic = [p for p in document["topic_permissions"] if p["user"] == "folio_rating"]
-    assert {p["exchange"] for p in topic} == {
-        f"{s}.events" for s in ("catalog", "ordering", "rating", "notification")
-    }
+    assert {p["exchange"] for p in topic} == {f"{s}.events" for s in topology.SERVICES}
     assert rabbitmq_definitions(definitions) == document  # reproducible
 
 
