@@ -12,7 +12,7 @@ SERVICES := catalog ordering rating notification
 # What the images build the workspace packages with (pyproject.toml's build-system), locked with hashes.
 BUILD_BACKEND := hatchling>=1.25
 
-.PHONY: help setup lock lint format test test-unit test-integration test-e2e images infra up down logs demo bench catalog docs deploy-check alerts schemas
+.PHONY: help setup lock lint format test test-unit test-integration test-e2e images infra up down logs demo bench catalog docs deploy-check alerts schemas new-service
 
 help: ## list the commands
 	@grep -hE '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-18s %s\n", $$1, $$2}'
@@ -82,6 +82,10 @@ bench: setup ## orders at rising rates against the running system (or a stack of
 
 images: ## build every service image (Docker, else Podman; a Debian stand-in base where none can be pulled)
 	scripts/build_images.sh $(IMAGES)
+
+new-service: setup ## start services/NAME from templates/service, registered everywhere a service is listed (PORT= optional)
+	@test -n "$(NAME)" || { echo "usage: make new-service NAME=<name> [PORT=<port>]" >&2; exit 2; }
+	$(PY) scripts/new_service.py $(NAME) $(if $(PORT),--port $(PORT))
 
 deploy-check: setup ## validate the Dockerfile, compose and every kustomization (overlays, base, each service) offline
 	$(PY) scripts/deploy_check.py
