@@ -56,9 +56,9 @@ def current_ports(root: Path) -> dict[str, int]:
 
 
 def check_name(name: str, root: Path, ports: dict[str, int]) -> None:
-    if not re.fullmatch(r"[a-z][a-z0-9]*", name) or keyword.iskeyword(name):
+    if not re.fullmatch(r"[a-z][a-z0-9]{0,19}", name) or keyword.iskeyword(name):
         raise Refused(
-            f"{name!r} is not a service name: lowercase letters and digits, starting with a letter "
+            f"{name!r} is not a service name: up to 20 lowercase letters and digits, starting with a letter "
             "(a Python package, a Kubernetes name and an environment prefix at once)"
         )
     if name in RESERVED:
@@ -160,7 +160,8 @@ def register(root: Path, template: Path, values: dict[str, str], last: str, last
         root / "scripts" / "build_images.sh",
         substitute(r"(declare -A PORTS=\([^)]*)\)", rf"\1 [{name}]={port})"),
     )
-    edit(root / "scripts" / "build_images.sh", substitute(r"(services=\([a-z ]*)\)", rf"\1 {name})"))
+    # The default list of images to build, not `local services=()` above it.
+    edit(root / "scripts" / "build_images.sh", substitute(rf"(services=\((?:\w+ )*{last})\)", rf"\1 {name})"))
     edit(
         root / "scripts" / "deploy_check.py",
         substitute(r"(SERVICES = \{[^}]*)\}", rf'\1, "{name}": {port}}}'),
