@@ -23,12 +23,16 @@ pytestmark = [pytest.mark.template, pytest.mark.integration]
 ROOT = Path(__file__).resolve().parents[2]
 BIN = Path(sys.executable).parent
 NAME = "shelf"
+EXISTING = ("catalog", "ordering", "rating", "notification")
 
 
-def run(copy: Path, *args: str | Path, check: bool = True) -> subprocess.CompletedProcess[str]:
+def run(
+    copy: Path, *args: str | Path, check: bool = True, extra_env: dict[str, str] | None = None
+) -> subprocess.CompletedProcess[str]:
     sources = [p for pattern in ("shared/*/src", "services/*/src", "tools/*/src") for p in copy.glob(pattern)]
     env = {key: value for key, value in os.environ.items() if not key.startswith(("PYTEST_", "FOLIO_"))}
     env["PYTHONPATH"] = os.pathsep.join(str(p) for p in sorted(sources))
+    env |= extra_env or {}
     done = subprocess.run(
         [str(a) for a in args], cwd=copy, env=env, capture_output=True, text=True, check=False, timeout=300
     )
@@ -56,10 +60,16 @@ def tracked_copy(target: Path) -> Path:
 
 @pytest.fixture(scope="module")
 def copy(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    """A copy of the repository with ``shelf`` added by the generator (the lock left to ``make lock``)."""
+    """A copy of the repository with ``shelf`` added by the generator, locks included.
+
+    ``make lock`` runs with this checkout's uv (``make setup`` installs one in .tools when none is on PATH)
+    and ``UV_OFFLINE``: it resolves from uv's cache, so the test never depends on the index being reachable.
+    """
     copy = tracked_copy(tmp_path_factory.mktemp("repository"))
     assert not (copy / "services" / NAME).exists()
-    run(copy, sys.executable, "scripts/new_service.py", NAME, "--root", copy, "--no-lock")
+    tools = os.pathsep.join(str(p) for p in (ROOT / ".tools" / "bin", BIN) if p.is_dir())
+    offline = {"UV_OFFLINE": "1", "PATH": f"{tools}{os.pathsep}{os.environ.get('PATH', '')}"}
+    run(copy, sys.executable, "scripts/new_service.py", NAME, "--root", copy, extra_env=offline)
     return copy
 
 
@@ -95,9 +105,28 @@ def test_the_service_is_rendered_in_the_house_layout(copy: Path) -> None:
     assert (copy / "eventcatalog/domains/Shelf/services/ShelfService/index.mdx").is_file()
     assert "  - ../services/shelf\n" in (copy / "deploy/base/kustomization.yaml").read_text()
     assert " shelf" in (copy / "Makefile").read_text().split("SERVICES := ", 1)[1].splitlines()[0]
-    assert "[shelf]=8005" in (copy / "scripts/build_images.sh").read_text()
+    images = (copy / "scripts/build_images.sh").read_text()
+    assert "[shelf]=8005" in images
+    assert "services=(catalog ordering rating notification shelf)" in images
+    assert "local only_engine=0 services=()\n" in images
     assert '"folio-shelf"' in (copy / "pyproject.toml").read_text()
     assert "shelf-worker:" in (copy / "docker-compose.yml").read_text()
+
+
+def pins(lock: Path) -> list[str]:
+    """A lock's requirements and hashes, without uv's "via" comments."""
+    return [line for line in lock.read_text().splitlines() if not line.lstrip().startswith("#")]
+
+
+def test_the_locks_pin_the_service_and_leave_the_others_pins_alone(copy: Path) -> None:
+    service = copy / "services" / NAME
+    # The template depends on what rating depends on (contracts, chassis, uuid-utils): the same pins.
+    assert pins(service / "requirements.lock") == pins(copy / "services/rating/requirements.lock")
+    assert (service / "build-requirements.lock").read_text() == (
+        copy / "services/rating/build-requirements.lock"
+    ).read_text()
+    for lock in ("requirements.lock", *(f"services/{s}/requirements.lock" for s in EXISTING)):
+        assert pins(copy / lock) == pins(ROOT / lock), lock
 
 
 @pytest.mark.parametrize(
