@@ -75,25 +75,38 @@ def check_port(port: int, ports: dict[str, int]) -> None:
             raise Refused(f"port {port} is {other}'s")
 
 
-def render_tree(template: Path, root: Path, values: dict[str, str]) -> list[Path]:
+def render_tree(template: Path, root: Path, values: dict[str, str], changes: Changes) -> list[Path]:
     written = []
     for source in sorted(template.rglob("*.tmpl")):
         relative = source.relative_to(template)
         if relative.parts[0] == "compose":
             continue
         target = root / str(relative).removesuffix(".tmpl").replace("__name__", values["name"])
-        target.parent.mkdir(parents=True, exist_ok=True)
-        target.write_text(render(source.read_text(), values))
+        changes.create(target, render(source.read_text(), values))
         written.append(target)
     return written
 
 
-def edit(path: Path, change: Callable[[str], str]) -> None:
-    before = path.read_text()
-    after = change(before)
-    if after == before:
-        raise Refused(f"{path}: nothing changed (has its layout moved?)")
-    path.write_text(after)
+class Changes:
+    """The files to write, held until every edit has succeeded: a refused edit leaves the tree untouched."""
+
+    def __init__(self) -> None:
+        self.files: dict[Path, str] = {}
+
+    def create(self, path: Path, text: str) -> None:
+        self.files[path] = text
+
+    def edit(self, path: Path, change: Callable[[str], str]) -> None:
+        before = self.files[path] if path in self.files else path.read_text()
+        after = change(before)
+        if after == before:
+            raise Refused(f"{path}: nothing changed (has its layout moved?)")
+        self.files[path] = after
+
+    def write(self) -> None:
+        for path, text in self.files.items():
+            path.parent.mkdir(parents=True, exist_ok=True)
+            path.write_text(text)
 
 
 def after_line(pattern: str, addition: str) -> Callable[[str], str]:
@@ -118,9 +131,12 @@ def substitute(pattern: str, replacement: str, flags: int = 0) -> Callable[[str]
     return change
 
 
-def register(root: Path, template: Path, values: dict[str, str], last: str, last_port: int) -> list[Path]:
+def register(
+    root: Path, template: Path, values: dict[str, str], last: str, last_port: int, changes: Changes
+) -> list[Path]:
     """Every place that lists the services, told of the new one. Returns the Python files touched."""
     name, upper, port = values["name"], values["NAME"], values["port"]
+    edit = changes.edit
     contracts = root / "shared" / "contracts" / "src" / "contracts"
     edit(
         contracts / "registry.py",
@@ -276,12 +292,14 @@ def main(argv: list[str] | None = None) -> int:
             "NAME": args.name.upper(),
             "port": str(port),
         }
-        written = render_tree(template, root, values)
-        touched = register(root, template, values, last, ports[last])
+        changes = Changes()
+        written = render_tree(template, root, values, changes)
+        touched = register(root, template, values, last, ports[last], changes)
         touched += [path for path in written if path.suffix == ".py"]
     except Refused as refused:
         print(f"new-service: {refused}", file=sys.stderr)
         return 2
+    changes.write()
     regenerate(root, touched, lock=not args.no_lock)
     print(f"services/{args.name} is ready on port {port}: `make lint test-unit` and commit it")
     return 0

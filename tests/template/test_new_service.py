@@ -147,6 +147,21 @@ def test_a_taken_port_is_refused(copy: Path) -> None:
     assert not (copy / "services" / "other").exists()
 
 
+def test_a_list_that_moved_is_refused_before_anything_is_written(copy: Path) -> None:
+    kustomization = copy / "deploy/base/kustomization.yaml"
+    original = kustomization.read_text()
+    # shelf is now the last service, the anchor a sixth one is registered after.
+    kustomization.write_text(original.replace("  - ../services/shelf\n", ""))
+    try:
+        refused = run(copy, sys.executable, "scripts/new_service.py", "spare", "--root", copy, check=False)
+    finally:
+        kustomization.write_text(original)
+    assert (refused.returncode, "no line matching" in refused.stderr) == (2, True)
+    assert not (copy / "services" / "spare").exists()
+    assert '"spare"' not in (copy / "shared/contracts/src/contracts/topology.py").read_text()
+    assert "spare" not in (copy / "Makefile").read_text()
+
+
 def test_everything_is_ruff_clean(copy: Path) -> None:
     run(copy, BIN / "ruff", "check", "--no-cache", ".")
     run(copy, BIN / "ruff", "format", "--no-cache", "--check", ".")
