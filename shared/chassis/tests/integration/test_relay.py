@@ -17,7 +17,7 @@ import pytest
 from sqlalchemy import func, insert, select
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
-from chassis.db import asyncpg_dsn, create_chassis_tables, create_engine, session_factory
+from chassis.db import asyncpg_dsn, create_engine, session_factory
 from chassis.outbox import OutboxRelay, RelayOptions
 from chassis.outbox.listener import APPLICATION_NAME
 from chassis.outbox.publisher import BatchResult
@@ -42,11 +42,8 @@ class Pinged(Event):
 
 
 @pytest.fixture
-async def engine(database_url: str) -> AsyncIterator[AsyncEngine]:
-    engine = create_engine(database_url)
-    await create_chassis_tables(engine)
-    yield engine
-    await engine.dispose()
+def engine(chassis_engine: AsyncEngine) -> AsyncEngine:
+    return chassis_engine
 
 
 async def add_rows(engine: AsyncEngine, count: int, *, exchange: str = EXCHANGE, start: int = 0) -> None:

@@ -7,7 +7,6 @@ from __future__ import annotations
 import asyncio
 import logging
 from collections import Counter
-from collections.abc import AsyncIterator
 from typing import Any, ClassVar
 from urllib.parse import quote, unquote, urlsplit, urlunsplit
 
@@ -16,7 +15,6 @@ import pytest
 from sqlalchemy import Integer, func, insert, select, text, update
 from sqlalchemy.ext.asyncio import AsyncEngine
 
-from chassis.db import create_chassis_tables, create_engine
 from chassis.outbox import OutboxRelay, RelayOptions
 from chassis.outbox.store import outbox_figures, retry_failed
 from chassis.tables import outbox
@@ -59,11 +57,8 @@ async def arrived(queue: BoundQueue, n: int, within: float = 20.0) -> None:
 
 
 @pytest.fixture
-async def engine(database_url: str) -> AsyncIterator[AsyncEngine]:
-    engine = create_engine(database_url)
-    await create_chassis_tables(engine)
-    yield engine
-    await engine.dispose()
+def engine(chassis_engine: AsyncEngine) -> AsyncEngine:
+    return chassis_engine
 
 
 async def declare_exchanges(amqp_url: str, *names: str) -> None:
