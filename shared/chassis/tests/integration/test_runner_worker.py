@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import asyncio
 import socket
-import time
 from collections.abc import AsyncIterator
 from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime, timedelta
@@ -160,11 +159,11 @@ async def scraped(port: int) -> dict[tuple[str, tuple[tuple[str, str], ...]], fl
 
 async def wait_for_sample(port: int, name: str, labels: dict[str, str], value: float) -> None:
     key = (name, tuple(sorted(labels.items())))
-    deadline = time.monotonic() + 20
-    while (await scraped(port)).get(key) != value:
-        if time.monotonic() > deadline:
-            raise AssertionError(f"{name}{labels} never reached {value}: {(await scraped(port)).get(key)}")
-        await asyncio.sleep(0.1)
+
+    async def reached() -> None:
+        assert (await scraped(port)).get(key) == value
+
+    await eventually(reached, interval=0.1, what=f"{name}{labels} == {value}")
 
 
 async def inbox_rows(database_url: str) -> list[str]:
