@@ -21,13 +21,13 @@ from chassis.messaging.consumer import RetryPolicy
 from chassis.messaging.parked import list_parked
 from chassis.messaging.worker import ServiceBroker, build_broker
 from chassis.outbox import OutboxRelay
-from chassis.testing.polling import eventually
-from chassis.testing.publishing import producer_envelope, publish_contract_message, publish_raw
-from chassis.testing.quiescence import FinishedDeliveries
 from contracts.base import Message
 from contracts.catalog import OrderLine, ReleaseStock, ReserveStock
 from contracts.envelope import Envelope
 from contracts.rating import FeedbackDeleted, FeedbackSubmitted
+from testkit.polling import eventually
+from testkit.publishing import producer_envelope, publish_contract_message, publish_raw
+from testkit.quiescence import FinishedDeliveries
 
 pytestmark = pytest.mark.integration
 

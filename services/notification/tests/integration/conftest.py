@@ -22,15 +22,15 @@ from chassis.migrations import upgrade_to_head
 from chassis.runner import run_worker
 from chassis.tables import inbox, outbox
 from chassis.tables import metadata as chassis_metadata
-from chassis.testing.polling import eventually
-from chassis.testing.publishing import publish_contract_message
-from chassis.testing.resources import fresh_database
 from contracts.base import Message
 from contracts.envelope import Envelope
 from folio_ops.mail_sink import SmtpSink
 from notification.adapters.tables import metadata, notifications
 from notification.entrypoints.definition import MIGRATIONS_DIR, definition
 from notification.entrypoints.settings import NotificationSettings
+from testkit.polling import eventually
+from testkit.publishing import publish_contract_message
+from testkit.resources import fresh_database
 
 SECRET = "integration-tests-secret-0123456789abcdef"
 

@@ -13,7 +13,6 @@ import pytest
 
 from chassis.db import session_factory
 from chassis.messaging.parked import list_parked
-from chassis.testing.quiescence import FinishedDeliveries
 from contracts.envelope import Envelope, new_id
 from contracts.examples import example
 from contracts.notification import NotificationFailed, NotificationSent
@@ -26,6 +25,7 @@ from notification.application.sending_handlers import claim_due, committed, with
 from notification.domain.content import EmailContent
 from notification.domain.delivery import DeliveryPolicy
 from notification.domain.notification import WORKER_STOPPED
+from testkit.quiescence import FinishedDeliveries
 
 pytestmark = pytest.mark.integration
 

@@ -6,12 +6,12 @@ from collections import Counter
 
 import pytest
 
-from chassis.testing.quiescence import FinishedDeliveries
 from contracts.envelope import new_id
 from contracts.examples import example
 from contracts.notification import NotificationSent
 from contracts.ordering import OrderConfirmed
 from folio_ops.mail_sink import SmtpSink
+from testkit.quiescence import FinishedDeliveries
 
 pytestmark = pytest.mark.integration
 

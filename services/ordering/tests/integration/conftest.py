@@ -29,9 +29,6 @@ from chassis.db import create_engine, session_factory
 from chassis.migrations import upgrade_to_head
 from chassis.runner import run_worker
 from chassis.tables import metadata as chassis_metadata
-from chassis.testing.polling import eventually
-from chassis.testing.publishing import producer_envelope, publish_contract_message, publish_raw
-from chassis.testing.resources import fresh_database
 from contracts.base import Message
 from contracts.catalog import (
     RejectionReason,
@@ -49,6 +46,9 @@ from ordering.adapters.tables import metadata
 from ordering.adapters.unit_of_work import OrderingUnitOfWork
 from ordering.entrypoints.definition import MIGRATIONS_DIR, definition
 from ordering.entrypoints.settings import OrderingSettings
+from testkit.polling import eventually
+from testkit.publishing import producer_envelope, publish_contract_message, publish_raw
+from testkit.resources import fresh_database
 
 SECRET = "ordering-integration-tests-secret-0123456789"
 PRICE = Decimal("12.50")

@@ -6,10 +6,10 @@ from uuid import UUID, uuid4
 
 import pytest
 
-from chassis.testing.quiescence import FinishedDeliveries, relay_drained
 from contracts.catalog import StockReserved
 from contracts.envelope import new_id
 from contracts.ordering import OrderCancelled, OrderCompleted, OrderConfirmed, OrderPlaced
+from testkit.quiescence import FinishedDeliveries, relay_drained
 
 pytestmark = pytest.mark.integration
 

@@ -25,9 +25,6 @@ from chassis.messaging.worker import ServiceBroker, build_broker
 from chassis.migrations import upgrade_to_head
 from chassis.tables import metadata as chassis_metadata
 from chassis.tables import outbox
-from chassis.testing.polling import eventually
-from chassis.testing.publishing import publish_contract_message, publish_raw
-from chassis.testing.resources import fresh_database
 from contracts.base import Message
 from contracts.envelope import Envelope
 from contracts.registry import parse
@@ -38,6 +35,9 @@ from rating.application.replica_handlers import record_book_created, record_book
 from rating.entrypoints.consumers import subscriptions
 from rating.entrypoints.definition import MIGRATIONS_DIR, definition
 from rating.entrypoints.settings import RatingSettings
+from testkit.polling import eventually
+from testkit.publishing import publish_contract_message, publish_raw
+from testkit.resources import fresh_database
 
 SECRET = "rating-integration-tests-secret-0123456789"
 NOW = datetime(2026, 11, 1, 12, 0, tzinfo=UTC)

@@ -26,14 +26,14 @@ from chassis.messaging.topology import events_exchange
 from chassis.messaging.worker import build_broker
 from chassis.tables import inbox
 from chassis.tables import metadata as chassis_metadata
-from chassis.testing.faults import refusing_connections
-from chassis.testing.polling import eventually
-from chassis.testing.publishing import producer_envelope, publish_contract_message
-from chassis.testing.resources import management_client
 from chassis.uow import UnitOfWork
 from contracts.base import Event
 from contracts.envelope import Envelope
 from folio_ops.parked_cli import main as parked_cli
+from testkit.faults import refusing_connections
+from testkit.polling import eventually
+from testkit.publishing import producer_envelope, publish_contract_message
+from testkit.resources import management_client
 
 pytestmark = pytest.mark.integration
 

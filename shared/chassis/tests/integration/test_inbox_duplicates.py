@@ -14,9 +14,9 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 from chassis.db import create_chassis_tables, create_engine, session_factory
 from chassis.inbox import claim
 from chassis.tables import inbox
-from chassis.testing.locks import waiting_on_a_lock
-from chassis.testing.polling import eventually
 from chassis.uow import UnitOfWork
+from testkit.locks import waiting_on_a_lock
+from testkit.polling import eventually
 
 pytestmark = pytest.mark.integration
 

@@ -21,8 +21,8 @@ from chassis.migrations import (
     upgrade,
     upgrade_to_head,
 )
-from chassis.testing.locks import waiting_on_a_lock
-from chassis.testing.polling import eventually
+from testkit.locks import waiting_on_a_lock
+from testkit.polling import eventually
 
 pytestmark = pytest.mark.integration
 

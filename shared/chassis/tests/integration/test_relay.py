@@ -22,11 +22,11 @@ from chassis.outbox import OutboxRelay, RelayOptions
 from chassis.outbox.listener import APPLICATION_NAME
 from chassis.outbox.publisher import BatchResult
 from chassis.tables import outbox
-from chassis.testing.polling import eventually
-from chassis.testing.queues import BoundQueue
-from chassis.testing.resources import management_client
 from chassis.uow import UnitOfWork, outbox_row
 from contracts.base import Event
+from testkit.polling import eventually
+from testkit.queues import BoundQueue
+from testkit.resources import management_client
 
 pytestmark = pytest.mark.integration
 

@@ -18,14 +18,14 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 from chassis.outbox import OutboxRelay, RelayOptions
 from chassis.outbox.store import outbox_figures, retry_failed
 from chassis.tables import outbox
-from chassis.testing.polling import eventually
-from chassis.testing.queues import BoundQueue
-from chassis.testing.resources import management_client, unique_name
 from chassis.uow import outbox_row
 from contracts.base import Event
 from contracts.envelope import SUBJECT
 from contracts.examples import example
 from contracts.notification import NotificationSent
+from testkit.polling import eventually
+from testkit.queues import BoundQueue
+from testkit.resources import management_client, unique_name
 
 pytestmark = pytest.mark.integration
 

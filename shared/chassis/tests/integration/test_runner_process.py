@@ -14,7 +14,7 @@ import httpx
 import pytest
 
 from chassis.migrations import is_at_head
-from chassis.testing.polling import eventually
+from testkit.polling import eventually
 
 pytestmark = pytest.mark.integration
 

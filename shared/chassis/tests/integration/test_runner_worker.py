@@ -25,11 +25,11 @@ from chassis.migrations import upgrade_to_head
 from chassis.runner import run_worker
 from chassis.settings import ServiceSettings
 from chassis.tables import inbox, outbox
-from chassis.testing.polling import eventually
-from chassis.testing.resources import management_client
 from chassis.uow import UnitOfWork, outbox_row
 from contracts.catalog import BookCreated
 from contracts.examples import example
+from testkit.polling import eventually
+from testkit.resources import management_client
 
 pytestmark = pytest.mark.integration
 

@@ -8,7 +8,7 @@ import pytest
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from chassis.db import create_chassis_tables, create_engine
-from chassis.testing.resources import fresh_database, fresh_vhost
+from testkit.resources import fresh_database, fresh_vhost
 
 
 @pytest.fixture

@@ -2,7 +2,7 @@ from __future__ import annotations
 
 import pytest
 
-from chassis.testing.polling import eventually
+from testkit.polling import eventually
 
 
 class Counter:

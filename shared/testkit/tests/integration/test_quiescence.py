@@ -7,10 +7,10 @@ from sqlalchemy import insert, update
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from chassis.tables import inbox, outbox
-from chassis.testing.quiescence import handled, relay_drained
 from chassis.uow import outbox_row
 from contracts.catalog import BookCreated
 from contracts.examples import example
+from testkit.quiescence import handled, relay_drained
 
 pytestmark = pytest.mark.integration
 

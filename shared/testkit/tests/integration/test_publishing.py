@@ -5,11 +5,11 @@ from __future__ import annotations
 import aio_pika
 import pytest
 
-from chassis.testing.publishing import producer_envelope, publish_contract_message
-from chassis.testing.quiescence import queue_depth
 from contracts.catalog import BookCreated
 from contracts.envelope import CONTENT_TYPE, Envelope
 from contracts.examples import example
+from testkit.publishing import producer_envelope, publish_contract_message
+from testkit.quiescence import queue_depth
 
 pytestmark = pytest.mark.integration
 

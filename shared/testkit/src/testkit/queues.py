@@ -7,7 +7,7 @@ import asyncio
 import aio_pika
 from aio_pika.abc import AbstractIncomingMessage
 
-from chassis.testing.polling import eventually
+from testkit.polling import eventually
 
 
 class BoundQueue:

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import asyncpg
 
-from chassis.testing.faults import database_name
-from chassis.testing.servers import test_servers
+from testkit.faults import database_name
+from testkit.servers import test_servers
 
 
 async def waiting_on_a_lock(database_url: str) -> bool:
