@@ -21,12 +21,11 @@ from chassis.messaging.consumer import (
     LAST_ERROR,
     QUEUE,
     Consumer,
-    PublishNotConfirmed,
     RetryPolicy,
     Subscription,
-    ensure_confirmed,
 )
 from chassis.messaging.recovery import Recovery
+from chassis.messaging.republish import PublishNotConfirmed, ensure_confirmed
 from chassis.testing.inmemory import FakeSession, FakeUnitOfWork
 from contracts.base import Event
 from contracts.envelope import Envelope

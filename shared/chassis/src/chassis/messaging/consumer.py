@@ -28,10 +28,8 @@ from typing import Any, Generic, Protocol, TypeVar, cast
 
 import aio_pika
 from aio_pika.abc import AbstractIncomingMessage, DeliveryMode
-from aiormq.abc import ConfirmationFrameType
 from opentelemetry import trace
 from opentelemetry.trace import Status, StatusCode
-from pamqp.commands import Basic
 from sqlalchemy import text
 
 from chassis import inbox
@@ -39,6 +37,7 @@ from chassis.messaging import context
 from chassis.messaging.codec import ATTEMPT, ContractCodec, Delivery, Unhandleable
 from chassis.messaging.metrics import Outcome, count
 from chassis.messaging.recovery import Recovery
+from chassis.messaging.republish import Republish
 from chassis.messaging.topology import parking_queue_name, retry_queue_name
 from chassis.messaging.unreachable import is_unreachable
 from chassis.uow import UnitOfWork
@@ -101,10 +100,6 @@ class RetryPolicy:
         return len(self.delays) + 1
 
 
-class PublishNotConfirmed(RuntimeError):
-    """The broker did not confirm a republish (nacked or returned it)."""
-
-
 class DependencyUnreachable(Exception):
     """Handling stopped because the database (or, for a republish, the broker) could not be reached."""
 
@@ -118,16 +113,6 @@ class Intake(Protocol):
 
     async def pause(self) -> None: ...
     async def resume(self) -> None: ...
-
-
-# Publishes a message to the service's internal exchange with a routing key and waits for the confirm.
-Republish = Callable[[aio_pika.Message, str], Awaitable[ConfirmationFrameType | None]]
-
-
-def ensure_confirmed(confirmation: object) -> None:
-    # A returned message comes back in place of the Basic.Ack when the channel does not raise on returns.
-    if not isinstance(confirmation, Basic.Ack):
-        raise PublishNotConfirmed(f"broker answered {confirmation!r}")
 
 
 def _text(value: object) -> str:
@@ -299,6 +284,7 @@ class Consumer(Generic[U]):
         # FastStream's telemetry middleware made the delivery's span (continuing the sender's trace):
         # it is enriched here, not nested under a second one.
         span = trace.get_current_span()
+        span.update_name(f"{self.queue} handle")
         span.set_attributes(
             {
                 "messaging.destination.name": self.queue,
@@ -310,7 +296,8 @@ class Consumer(Generic[U]):
         with context.bound(handling):
             try:
                 async with self._uow_factory() as uow:
-                    # The one place a delivery's unit of work is opened and committed.
+                    # The one place a delivery's unit of work is opened and committed: where it is told
+                    # its cause (the envelope) and commits once, when the unit of work takes those over.
                     claimed = await inbox.claim(
                         uow.session, consumer=self.queue, message_id=envelope.id, message_type=envelope.type
                     )

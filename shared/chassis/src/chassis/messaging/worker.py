@@ -15,8 +15,6 @@ import logging
 from collections.abc import Awaitable, Callable, Sequence
 from typing import Annotated, Any, TypeVar, Union
 
-import aio_pika
-from aiormq.abc import ConfirmationFrameType
 from faststream import Context
 from faststream.middlewares import AckPolicy
 from faststream.rabbit import Channel, RabbitBroker
@@ -29,16 +27,15 @@ from chassis.messaging.consumer import (
     RetryPolicy,
     Subscription,
     database_probe,
-    ensure_confirmed,
 )
 from chassis.messaging.middleware import UOW, DeliveryMiddlewares
 from chassis.messaging.recovery import Recovery
+from chassis.messaging.republish import republisher
 from chassis.messaging.topology import (
     DEFAULT_DELIVERY_LIMIT,
     ServiceTopology,
     consumer_queues,
     declare,
-    internal_exchange,
 )
 from chassis.uow import UnitOfWork
 from contracts.upcasting import UPCASTERS, Upcasters
@@ -170,14 +167,7 @@ def build_broker(
         middlewares=middlewares,
         **broker_options,
     )
-    internal = internal_exchange(service)
-
-    async def republish(message: aio_pika.Message, routing_key: str) -> ConfirmationFrameType | None:
-        confirmation = await broker.publish(
-            message, exchange=internal, routing_key=routing_key, mandatory=True
-        )
-        ensure_confirmed(confirmation)
-        return confirmation
+    republish = republisher(broker, service)
 
     for subscription, queues_of in zip(subscriptions, queues, strict=True):
         consumer = Consumer(
