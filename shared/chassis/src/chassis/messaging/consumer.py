@@ -32,7 +32,7 @@ from opentelemetry import trace
 from opentelemetry.trace import Status, StatusCode
 from sqlalchemy import text
 
-from chassis import inbox
+from chassis import defaults, inbox
 from chassis.messaging import context
 from chassis.messaging.codec import ATTEMPT, ContractCodec, Delivery, Unhandleable
 from chassis.messaging.metrics import Outcome, count
@@ -71,7 +71,7 @@ BROKER_HEADERS = (
 MAX_ERROR_LENGTH = 2000
 # How long a delivery is held while the database is away before it is given back (intake paused): well
 # under RabbitMQ's consumer timeout (30 min by default), which would close the channel of a longer hold.
-DEFAULT_HOLD_LIMIT = 600.0
+DEFAULT_HOLD_LIMIT = defaults.CONSUMER_HOLD_LIMIT
 # Pauses before handling a held message again when it found a dependency away more than once in a row.
 HOLD_PAUSES = (0.5, 1.0, 2.0, 5.0, 10.0)
 
@@ -80,7 +80,8 @@ HOLD_PAUSES = (0.5, 1.0, 2.0, 5.0, 10.0)
 class Subscription(Generic[U]):
     """A handler of the service: its queue is ``<service>.<handler>``, bound to each of ``messages``.
 
-    ``handle(message, uow)`` runs inside an open unit of work; it may commit, and is committed for otherwise.
+    ``handle(message, uow)`` runs inside the delivery's open unit of work, which the consumer commits once
+    after it (handlers never commit).
     """
 
     handler: str
@@ -92,7 +93,7 @@ class Subscription(Generic[U]):
 class RetryPolicy:
     """Seconds to wait before each retry of a failed handler; after the last one the message is parked."""
 
-    delays: tuple[float, ...] = (1.0, 5.0, 30.0)
+    delays: tuple[float, ...] = defaults.RETRY_DELAYS
 
     @property
     def attempts(self) -> int:
