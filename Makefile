@@ -7,7 +7,7 @@ VENV := .venv
 PY := $(VENV)/bin/python
 # uv from PATH, or a private copy installed from PyPI on first use.
 UV := $(shell command -v uv 2>/dev/null || echo .tools/bin/uv)
-PACKAGES := shared/contracts shared/chassis services/catalog services/ordering services/rating services/notification tools/devstack tools/ops services/loadgenerator
+PACKAGES := shared/contracts shared/chassis shared/testkit services/catalog services/ordering services/rating services/notification tools/devstack tools/ops services/loadgenerator
 SERVICES := catalog ordering rating notification
 # What the images build the workspace packages with (pyproject.toml's build-system), locked with hashes.
 BUILD_BACKEND := hatchling>=1.25
@@ -42,7 +42,7 @@ lock: $(UV) ## re-resolve dependencies and write requirements.lock (names, versi
 lint: setup ## ruff and mypy --strict over the whole workspace
 	$(VENV)/bin/ruff check .
 	$(VENV)/bin/ruff format --check .
-	$(VENV)/bin/mypy shared/contracts/src shared/chassis/src tools/devstack/src tools/ops/src services/loadgenerator/src \
+	$(VENV)/bin/mypy shared/contracts/src shared/chassis/src shared/testkit/src tools/devstack/src tools/ops/src services/loadgenerator/src \
 		$(foreach s,$(SERVICES),services/$(s)/src) scripts bench
 
 format: setup ## apply ruff's fixes and formatting
@@ -53,10 +53,10 @@ schemas: setup ## re-export the contracts' JSON Schemas after a deliberate chang
 	$(PY) -m contracts.schemas export
 
 test-unit: setup ## unit and contract tests (no servers)
-	$(VENV)/bin/pytest -q shared/contracts/tests $(shell find shared/chassis/tests services tools/ops/tests -path '*/tests/unit' -type d)
+	$(VENV)/bin/pytest -q shared/contracts/tests $(shell find shared/chassis/tests shared/testkit/tests services tools/ops/tests -path '*/tests/unit' -type d)
 
 test-integration: setup ## integration tests against the real PostgreSQL and RabbitMQ
-	$(VENV)/bin/pytest -q $(shell find shared/chassis/tests services tools/ops/tests -path '*/tests/integration' -type d)
+	$(VENV)/bin/pytest -q $(shell find shared/chassis/tests shared/testkit/tests services tools/ops/tests -path '*/tests/integration' -type d)
 
 test: lint deploy-check ## everything CI runs: lint, unit, contract, integration and end-to-end tests
 	scripts/test_tools.sh

@@ -1,2 +1,2 @@
 # Root conftest: pytest only honours `pytest_plugins` here. Gives every suite throwaway databases and vhosts.
-pytest_plugins = ["chassis.testing.fixtures"]
+pytest_plugins = ["testkit.fixtures"]

@@ -22,9 +22,9 @@ from typing import ClassVar
 import aio_pika
 import asyncpg
 
-from chassis.testing.resources import fresh_database
 from chassis.uow import outbox_row
 from contracts.base import Event
+from testkit.resources import fresh_database
 
 RAW_EXCHANGE = "bench.raw"
 

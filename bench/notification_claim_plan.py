@@ -21,9 +21,9 @@ from sqlalchemy.engine import Dialect
 
 from chassis.db import create_engine
 from chassis.migrations import upgrade_to_head
-from chassis.testing.resources import fresh_database
 from notification.adapters.repositories import due_query, locking, pending_count_query, stuck_query
 from notification.entrypoints.definition import MIGRATIONS_DIR
+from testkit.resources import fresh_database
 
 FILL = """
 INSERT INTO notifications (id, source_message_id, source_type, order_id, customer_id, recipient,

@@ -25,7 +25,7 @@ from chassis.db import create_chassis_tables, create_engine
 from chassis.http.idempotency import _PRUNE_KEYS
 from chassis.outbox.pruning import _PRUNE_INBOX, _PRUNE_OUTBOX
 from chassis.outbox.store import _FIGURES, _TAKE
-from chassis.testing.resources import fresh_database
+from testkit.resources import fresh_database
 
 BATCH = 500
 

@@ -42,8 +42,8 @@ from chassis.db import create_chassis_tables, create_engine
 from chassis.outbox import OutboxRelay, RelayOptions
 from chassis.outbox.listener import APPLICATION_NAME
 from chassis.tables import OUTBOX_CHANNEL, outbox
-from chassis.testing.resources import fresh_database, fresh_vhost
 from chassis.uow import outbox_row
+from testkit.resources import fresh_database, fresh_vhost
 
 SCRIPT = os.path.abspath(__file__)
 EXCHANGE = "bench.events"

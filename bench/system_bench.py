@@ -46,8 +46,6 @@ from ceilings import postgres_commit_rate, raw_publish_rate
 from order_outcomes import DatabaseOutcomes
 
 from chassis import defaults
-from chassis.testing.resources import fresh_vhost
-from chassis.testing.servers import test_servers
 from devstack.config import SERVICES, StackConfig, bootstrap_env
 from devstack.stack import Stack, alive
 from loadgenerator.books import create_books
@@ -60,6 +58,8 @@ from loadgenerator.report import BenchReport, Ceilings, StepResult, render_table
 from loadgenerator.schedule import parse_rates, rising_steps
 from loadgenerator.step import run_step
 from loadgenerator.target import Target
+from testkit.resources import fresh_vhost
+from testkit.servers import test_servers
 
 ROOT = Path(__file__).resolve().parent.parent
 RESULTS = ROOT / "bench" / "results"

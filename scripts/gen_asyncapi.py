@@ -6,12 +6,14 @@
         the same document, written by FastStream's CLI (needs `faststream[cli]`)
 
 The worker is the real one: the chassis' ``build_broker`` with the service's own subscriptions (from its
-``<service>.entrypoints.definition``), built without connecting. Its consumers take raw bytes (the chassis
-parses and parks), so the document is drawn on a twin broker: one receive operation per (queue, message type)
-the worker binds, typed with the contract model, and one send operation per message the service publishes
-(its own events and the commands ``contracts.topology.SENDS_COMMANDS`` gives it). Validation: the official
-AsyncAPI 3.0.0 JSON Schema (vendored beside the documents), FastStream's own parser, exactly the types the
-topology lists, and every payload equal to the contract's published JSON Schema.
+``<service>.entrypoints.definition``), built without connecting. Its subscribers are typed, but one per
+queue, on the default exchange, with the union of the queue's models, while the document gives one receive
+operation per (queue, message type) the worker binds, with that binding's exchange and routing key: so it
+is still drawn on a twin broker, typed with the contract model, and one send operation per message the
+service publishes (its own events and the commands ``contracts.topology.SENDS_COMMANDS`` gives it).
+Validation: the official AsyncAPI 3.0.0 JSON Schema (vendored beside the documents), FastStream's own
+parser, exactly the types the topology lists, and every payload equal to the contract's published JSON
+Schema.
 """
 
 from __future__ import annotations

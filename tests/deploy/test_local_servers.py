@@ -19,7 +19,7 @@ from pathlib import Path
 import httpx
 import pytest
 
-from chassis.testing import servers as test_servers_module
+from testkit import servers as test_servers_module
 
 ROOT = Path(__file__).resolve().parents[2]
 SCRIPT = ROOT / "scripts" / "local_servers.sh"

@@ -18,10 +18,10 @@ from chassis.definition import ServiceDefinition
 from chassis.messaging.consumer import RetryPolicy
 from chassis.messaging.topology import declare
 from chassis.messaging.worker import ServiceBroker, build_broker
-from chassis.testing import servers as test_servers_module
 from contracts import ALL_MESSAGES, topology
 from folio_ops.bootstrap import cli
 from folio_ops.bootstrap.definitions import Definitions, build, service_topology
+from testkit import servers as test_servers_module
 
 DELAYS = (0.5, 2.0)
 

@@ -28,7 +28,7 @@ from chassis.db import create_engine, session_factory
 from chassis.migrations import upgrade_to_head
 from chassis.tables import metadata as chassis_metadata
 from chassis.tables import outbox
-from chassis.testing.resources import fresh_database
+from testkit.resources import fresh_database
 
 SECRET = "catalog-integration-tests-secret-0123456789"
 

@@ -5,7 +5,7 @@ from catalog.adapters.tables import metadata
 from catalog.entrypoints.definition import MIGRATIONS_DIR
 from chassis.db import create_engine
 from chassis.migrations import is_at_head, upgrade_to_head
-from chassis.testing.migrations import migration_drift
+from testkit.migrations import migration_drift
 
 pytestmark = pytest.mark.integration
 

@@ -6,7 +6,6 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import time
 from collections.abc import AsyncIterator, Awaitable, Callable
 from dataclasses import dataclass, field
 from typing import Any
@@ -23,23 +22,17 @@ from chassis.migrations import upgrade_to_head
 from chassis.runner import run_worker
 from chassis.tables import inbox, outbox
 from chassis.tables import metadata as chassis_metadata
-from chassis.testing.resources import fresh_database
 from contracts.base import Message
 from contracts.envelope import Envelope
 from folio_ops.mail_sink import SmtpSink
 from notification.adapters.tables import metadata, notifications
 from notification.entrypoints.definition import MIGRATIONS_DIR, definition
 from notification.entrypoints.settings import NotificationSettings
+from testkit.polling import eventually
+from testkit.publishing import publish_contract_message
+from testkit.resources import fresh_database
 
 SECRET = "integration-tests-secret-0123456789abcdef"
-
-
-async def eventually(check: Callable[[], Awaitable[bool]], *, within: float = 20.0) -> None:
-    deadline = time.monotonic() + within
-    while not await check():
-        if time.monotonic() > deadline:
-            raise AssertionError("condition not met in time")
-        await asyncio.sleep(0.05)
 
 
 def test_settings(database_url: str, amqp_url: str, smtp_port: int, **overrides: Any) -> NotificationSettings:
@@ -114,25 +107,7 @@ class Bus:
     async def publish(
         self, message: Message, *, envelope: Envelope | None = None, body: bytes | None = None
     ) -> Envelope:
-        envelope = envelope or Envelope(
-            type=message.TYPE, source="/folio/ordering", subject=message.subject_value()
-        )
-        channel = await self.connection.channel(publisher_confirms=True)
-        try:
-            exchange = await channel.get_exchange(message.exchange())
-            await exchange.publish(
-                aio_pika.Message(
-                    body if body is not None else message.to_json(),
-                    headers=dict(envelope.to_headers()),
-                    content_type="application/json",
-                    delivery_mode=aio_pika.DeliveryMode.PERSISTENT,
-                    message_id=str(envelope.id),
-                ),
-                routing_key=message.routing_key(),
-                mandatory=True,
-            )
-        finally:
-            await channel.close()
+        envelope = await publish_contract_message(self.connection, message, envelope=envelope, body=body)
         self.published.append(envelope)
         return envelope
 
@@ -214,6 +189,12 @@ class Db:
     async def inbox(self) -> list[dict[str, Any]]:
         async with self.engine.connect() as connection:
             return [dict(row) for row in (await connection.execute(select(inbox))).mappings()]
+
+    async def senders_idle(self) -> bool:
+        """No notification waits to be sent or is being sent: every e-mail asked for has been handed over."""
+        statement = select(notifications.c.id).where(notifications.c.status.in_(("pending", "sending")))
+        async with self.engine.connect() as connection:
+            return (await connection.execute(statement.limit(1))).first() is None
 
     async def execute(self, sql: str, **params: Any) -> None:
         async with self.engine.begin() as connection:

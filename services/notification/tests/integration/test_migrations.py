@@ -5,9 +5,9 @@ from __future__ import annotations
 import pytest
 
 from chassis.migrations import is_at_head
-from chassis.testing.migrations import migration_drift
 from notification.adapters.tables import metadata
 from notification.entrypoints.definition import MIGRATIONS_DIR
+from testkit.migrations import migration_drift
 
 pytestmark = pytest.mark.integration
 

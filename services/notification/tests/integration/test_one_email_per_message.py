@@ -25,6 +25,7 @@ from notification.application.sending_handlers import claim_due, committed, with
 from notification.domain.content import EmailContent
 from notification.domain.delivery import DeliveryPolicy
 from notification.domain.notification import WORKER_STOPPED
+from testkit.quiescence import FinishedDeliveries
 
 pytestmark = pytest.mark.integration
 
@@ -41,6 +42,7 @@ async def test_the_same_order_confirmed_delivered_three_times_gives_one_email(
     start_worker, bus, sink: SmtpSink, db, eventually
 ) -> None:
     message = confirmed("ada@example.com")
+    deliveries = FinishedDeliveries(QUEUE)
     async with start_worker():
         first = await bus.publish(message)
         await bus.publish(message, envelope=first)
@@ -53,7 +55,9 @@ async def test_the_same_order_confirmed_delivered_three_times_gives_one_email(
             return len(await db.outbox(NotificationSent.TYPE)) == 2
 
         await eventually(both_settled)
-        await asyncio.sleep(0.3)  # a few more sender passes: nothing more goes out
+        # Every copy finished with and nothing left to send: a second e-mail would be out by now.
+        await eventually(lambda: deliveries.at_least(4), what="the four deliveries finished")
+        await eventually(db.senders_idle)
 
     by_recipient = {mail.rcpt_tos: mail for mail in sink.messages}
     assert len(sink.messages) == 2
@@ -72,6 +76,7 @@ async def test_a_message_redelivered_after_its_inbox_row_was_pruned_still_gives_
     start_worker, bus, sink: SmtpSink, db, eventually
 ) -> None:
     message = confirmed("ada@example.com")
+    deliveries = FinishedDeliveries(QUEUE)
     async with start_worker():
         first = await bus.publish(message)
         await sink.wait_for(1)
@@ -79,7 +84,8 @@ async def test_a_message_redelivered_after_its_inbox_row_was_pruned_still_gives_
         await bus.publish(message, envelope=first)
         await bus.publish(confirmed("bob@example.com"))
         await sink.wait_for(2)
-        await asyncio.sleep(0.3)
+        await eventually(lambda: deliveries.at_least(3), what="the three deliveries finished")
+        await eventually(db.senders_idle)
 
     assert sorted(mail.rcpt_tos for mail in sink.messages) == [("ada@example.com",), ("bob@example.com",)]
     assert len(await db.notifications(first.id)) == 1

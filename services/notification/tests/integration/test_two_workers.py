@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import asyncio
 from collections import Counter
 
 import pytest
@@ -12,6 +11,7 @@ from contracts.examples import example
 from contracts.notification import NotificationSent
 from contracts.ordering import OrderConfirmed
 from folio_ops.mail_sink import SmtpSink
+from testkit.quiescence import FinishedDeliveries
 
 pytestmark = pytest.mark.integration
 
@@ -23,6 +23,7 @@ async def test_two_workers_send_one_email_per_message_between_them(
 ) -> None:
     async with start_worker(sender_batch_size=5) as one, start_worker(sender_batch_size=5) as two:
         assert one is not two
+        deliveries = FinishedDeliveries()
         envelopes = []
         for n in range(MESSAGES):
             message = example(OrderConfirmed).model_copy(
@@ -37,7 +38,9 @@ async def test_two_workers_send_one_email_per_message_between_them(
             return len(await db.outbox(NotificationSent.TYPE)) == MESSAGES
 
         await eventually(all_settled, within=20)
-        await asyncio.sleep(0.3)
+        # Every copy finished with by one worker or the other, and nothing left to send.
+        await eventually(lambda: deliveries.at_least(2 * MESSAGES), what="every copy finished")
+        await eventually(db.senders_idle)
 
     per_message_id = Counter(mail.header("Message-ID") for mail in sink.messages)
     assert len(sink.messages) == MESSAGES

@@ -8,9 +8,8 @@
 from __future__ import annotations
 
 import asyncio
-import time
 from collections import Counter
-from collections.abc import AsyncIterator, Awaitable, Callable
+from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass, field
 from decimal import Decimal
 from typing import Any
@@ -30,7 +29,6 @@ from chassis.db import create_engine, session_factory
 from chassis.migrations import upgrade_to_head
 from chassis.runner import run_worker
 from chassis.tables import metadata as chassis_metadata
-from chassis.testing.resources import fresh_database
 from contracts.base import Message
 from contracts.catalog import (
     RejectionReason,
@@ -48,6 +46,9 @@ from ordering.adapters.tables import metadata
 from ordering.adapters.unit_of_work import OrderingUnitOfWork
 from ordering.entrypoints.definition import MIGRATIONS_DIR, definition
 from ordering.entrypoints.settings import OrderingSettings
+from testkit.polling import eventually
+from testkit.publishing import producer_envelope, publish_contract_message, publish_raw
+from testkit.resources import fresh_database
 
 SECRET = "ordering-integration-tests-secret-0123456789"
 PRICE = Decimal("12.50")
@@ -149,25 +150,18 @@ class FakeCatalog:
         return StockReleased(order_id=order_id, released=held, lines=[])
 
     async def publish(self, message: Message, *, message_id: UUID | None = None) -> UUID:
-        envelope = Envelope(
-            type=message.TYPE,
-            source="/folio/catalog",
-            subject=message.subject_value(),
-            id=message_id or new_id(),
-            correlation_id=message.subject_value(),
-        )
-        await self.publish_raw(message.to_json(), envelope.to_headers(), message.TYPE)
+        envelope = producer_envelope(message, id=message_id or new_id())
+        await publish_contract_message(self.connection, message, envelope=envelope, mandatory=False)
         return envelope.id
 
     async def publish_raw(self, body: bytes, headers: dict[str, Any], routing_key: str) -> None:
-        await self.events.publish(
-            aio_pika.Message(
-                body,
-                headers=headers,
-                content_type="application/json",
-                delivery_mode=aio_pika.DeliveryMode.PERSISTENT,
-            ),
+        await publish_raw(
+            self.connection,
+            exchange=self.events.name,
             routing_key=routing_key,
+            body=body,
+            headers=headers,
+            mandatory=False,
         )
 
     def reserves_for(self, order_id: UUID) -> list[ReserveStock]:
@@ -203,15 +197,6 @@ class EventSpy:
 
     async def stop(self) -> None:
         await self.connection.close()
-
-
-async def eventually(check: Callable[[], Awaitable[bool]], *, within: float = 15.0, what: str = "") -> None:
-    """Wait until ``check()`` is true; fail after ``within`` seconds."""
-    give_up = time.monotonic() + within
-    while not await check():
-        if time.monotonic() > give_up:
-            pytest.fail(f"timed out waiting for {what or check}")
-        await asyncio.sleep(0.05)
 
 
 def token(subject: str, *, admin: bool = False, email: str | None = "") -> str:

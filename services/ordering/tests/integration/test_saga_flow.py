@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import asyncio
 from uuid import UUID, uuid4
 
 import pytest
@@ -10,6 +9,7 @@ import pytest
 from contracts.catalog import StockReserved
 from contracts.envelope import new_id
 from contracts.ordering import OrderCancelled, OrderCompleted, OrderConfirmed, OrderPlaced
+from testkit.quiescence import FinishedDeliveries, relay_drained
 
 pytestmark = pytest.mark.integration
 
@@ -103,6 +103,7 @@ async def test_a_duplicate_reply_is_handled_once_and_a_second_reply_is_recorded_
     reply = ordering.catalog.reserved(order_id, ordering.catalog.reserves_for(order_id)[0].lines)
 
     message_id = new_id()
+    deliveries = FinishedDeliveries()
     for _ in range(3):  # the same delivery, redelivered
         await ordering.catalog.publish(reply, message_id=message_id)
     await ordering.wait_for_status(order_id, "confirmed", "confirmed")
@@ -110,7 +111,9 @@ async def test_a_duplicate_reply_is_handled_once_and_a_second_reply_is_recorded_
     await helpers.eventually(
         lambda: _changes_are(ordering, order_id, ["placed", "confirmed", "ignored"]), what="one ignored reply"
     )
-    await asyncio.sleep(0.3)
+    # Every reply finished with and every OrderConfirmed published: only now does "one" mean one.
+    await helpers.eventually(lambda: deliveries.at_least(4), what="the four replies finished")
+    await helpers.eventually(lambda: relay_drained(ordering.engine), what="the relay drained")
     assert await ordering.changes(order_id) == ["placed", "confirmed", "ignored"]
     assert len(ordering.spy.of(OrderConfirmed, order_id)) == 1
 

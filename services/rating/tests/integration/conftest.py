@@ -3,9 +3,7 @@ in process, and the worker's broker on a fresh vhost per test."""
 
 from __future__ import annotations
 
-import asyncio
-import time
-from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
+from collections.abc import AsyncIterator, Callable, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
@@ -27,7 +25,6 @@ from chassis.messaging.worker import ServiceBroker, build_broker
 from chassis.migrations import upgrade_to_head
 from chassis.tables import metadata as chassis_metadata
 from chassis.tables import outbox
-from chassis.testing.resources import fresh_database
 from contracts.base import Message
 from contracts.envelope import Envelope
 from contracts.registry import parse
@@ -38,6 +35,9 @@ from rating.application.replica_handlers import record_book_created, record_book
 from rating.entrypoints.consumers import subscriptions
 from rating.entrypoints.definition import MIGRATIONS_DIR, definition
 from rating.entrypoints.settings import RatingSettings
+from testkit.polling import eventually
+from testkit.publishing import publish_contract_message, publish_raw
+from testkit.resources import fresh_database
 
 SECRET = "rating-integration-tests-secret-0123456789"
 NOW = datetime(2026, 11, 1, 12, 0, tzinfo=UTC)
@@ -113,9 +113,7 @@ class Rating:
     def auth(subject: str) -> dict[str, str]:
         return auth(subject)
 
-    @staticmethod
-    async def eventually(check: Callable[[], Awaitable[bool]], *, within: float = 10.0) -> None:
-        await eventually(check, within=within)
+    eventually = staticmethod(eventually)
 
     async def book_created(self, book_id: UUID) -> None:
         async with self.uows() as uow:
@@ -149,14 +147,6 @@ async def rating(api: httpx.AsyncClient, engine: AsyncEngine, uows: Callable[[],
     return Rating(api, engine, uows)
 
 
-async def eventually(check: Callable[[], Awaitable[bool]], *, within: float = 10.0) -> None:
-    deadline = time.monotonic() + within
-    while not await check():
-        if time.monotonic() > deadline:
-            raise AssertionError(f"not true within {within}s")
-        await asyncio.sleep(0.05)
-
-
 @dataclass
 class Bus:
     """A running rating worker and a way to put messages on the bus as their producers would."""
@@ -168,32 +158,14 @@ class Bus:
     async def publish(
         self, message: Message, *, body: bytes | None = None, envelope: Envelope | None = None
     ) -> Envelope:
-        envelope = envelope or Envelope(
-            type=message.TYPE, source=f"/folio/{message.OWNER}", subject=message.subject_value()
-        )
-        await self.publish_raw(
-            message.exchange(),
-            message.routing_key(),
-            body if body is not None else message.to_json(),
-            dict(envelope.to_headers()),
-        )
-        return envelope
+        return await publish_contract_message(self.connection, message, envelope=envelope, body=body)
 
     async def publish_raw(
         self, exchange: str, routing_key: str, body: bytes, headers: dict[str, Any]
     ) -> None:
-        async with self.connection.channel(publisher_confirms=True) as channel:
-            target = await channel.get_exchange(exchange)
-            await target.publish(
-                aio_pika.Message(
-                    body,
-                    headers=headers,
-                    content_type="application/json",
-                    delivery_mode=aio_pika.DeliveryMode.PERSISTENT,
-                ),
-                routing_key=routing_key,
-                mandatory=True,
-            )
+        await publish_raw(
+            self.connection, exchange=exchange, routing_key=routing_key, body=body, headers=headers
+        )
 
     async def parked(self, handler: str) -> Sequence[ParkedMessage]:
         return await list_parked(self.amqp_url, f"rating.{handler}")

@@ -6,7 +6,7 @@ import asyncio
 import itertools
 import json
 import time
-from collections.abc import AsyncIterator, Awaitable, Callable
+from collections.abc import AsyncIterator
 from dataclasses import dataclass, field
 from typing import Any, ClassVar
 
@@ -26,12 +26,14 @@ from chassis.messaging.topology import events_exchange
 from chassis.messaging.worker import build_broker
 from chassis.tables import inbox
 from chassis.tables import metadata as chassis_metadata
-from chassis.testing.faults import refusing_connections
-from chassis.testing.resources import management_client
 from chassis.uow import UnitOfWork
 from contracts.base import Event
 from contracts.envelope import Envelope
 from folio_ops.parked_cli import main as parked_cli
+from testkit.faults import refusing_connections
+from testkit.polling import eventually
+from testkit.publishing import producer_envelope, publish_contract_message
+from testkit.resources import management_client
 
 pytestmark = pytest.mark.integration
 
@@ -131,24 +133,9 @@ class Harness:
     async def publish(
         self, ping_id: str, *, body: bytes | None = None, envelope: Envelope | None = None, n: int = 1
     ) -> Envelope:
-        envelope = envelope or Envelope(
-            type=Ping.TYPE, source="/test", subject=ping_id, correlation_id=f"corr-{ping_id}"
-        )
-        payload = body if body is not None else Ping(ping_id=ping_id, n=n).to_json()
-        channel = await self.connection.channel(publisher_confirms=True)
-        try:
-            exchange = await channel.get_exchange(Ping.exchange())
-            message = aio_pika.Message(
-                payload,
-                headers=dict(envelope.to_headers()),
-                content_type="application/json",
-                delivery_mode=aio_pika.DeliveryMode.PERSISTENT,
-                message_id=str(envelope.id),
-            )
-            await exchange.publish(message, routing_key=Ping.routing_key(), mandatory=True)
-        finally:
-            await channel.close()
-        return envelope
+        ping = Ping(ping_id=ping_id, n=n)
+        envelope = envelope or producer_envelope(ping, source="/test", correlation_id=f"corr-{ping_id}")
+        return await publish_contract_message(self.connection, ping, envelope=envelope, body=body)
 
     async def effects_of(self, ping_id: str) -> list[dict[str, Any]]:
         async with self.engine.connect() as conn:
@@ -161,14 +148,6 @@ class Harness:
 
     async def parked(self) -> list[ParkedMessage]:
         return await list_parked(self.amqp_url, QUEUE)
-
-
-async def eventually(check: Callable[[], Awaitable[bool]], *, within: float = 15.0) -> None:
-    deadline = time.monotonic() + within
-    while not await check():
-        if time.monotonic() > deadline:
-            raise AssertionError("condition not met in time")
-        await asyncio.sleep(0.05)
 
 
 def async_url(url: str) -> str:

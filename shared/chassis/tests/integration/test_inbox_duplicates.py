@@ -15,6 +15,8 @@ from chassis.db import create_chassis_tables, create_engine, session_factory
 from chassis.inbox import claim
 from chassis.tables import inbox
 from chassis.uow import UnitOfWork
+from testkit.locks import waiting_on_a_lock
+from testkit.polling import eventually
 
 pytestmark = pytest.mark.integration
 
@@ -80,14 +82,14 @@ async def test_the_same_message_twice_has_one_effect(engine: AsyncEngine) -> Non
     assert await effect_count(engine, message_id) == 1
 
 
-async def test_two_concurrent_deliveries_have_one_effect(engine: AsyncEngine) -> None:
+async def test_two_concurrent_deliveries_have_one_effect(engine: AsyncEngine, database_url: str) -> None:
     message_id = uuid.uuid4()
     release = asyncio.Event()
     first = asyncio.create_task(handle(engine, message_id, hold=release))
     await asyncio.sleep(0.2)
     # The second claim waits on the first's uncommitted row, then sees the conflict once it commits.
     second = asyncio.create_task(handle(engine, message_id))
-    await asyncio.sleep(0.2)
+    await eventually(lambda: waiting_on_a_lock(database_url), what="the second claim blocked")
     assert not second.done()
     release.set()
     assert sorted(await asyncio.gather(first, second)) == [False, True]

@@ -47,8 +47,9 @@ def widgets_router(gate: Gate) -> APIRouter:
             widget_id = int(result.scalar_one())
             gate.entered.set()
             await gate.opened.wait()
+            response = await slot.respond(201, {"id": widget_id})
             await uow.commit()
-            return await slot.respond(201, {"id": widget_id})
+            return response
 
     return router
 

@@ -21,6 +21,8 @@ from chassis.migrations import (
     upgrade,
     upgrade_to_head,
 )
+from testkit.locks import waiting_on_a_lock
+from testkit.polling import eventually
 
 pytestmark = pytest.mark.integration
 
@@ -77,7 +79,7 @@ async def test_an_upgrade_waits_while_another_process_migrates(database_url: str
     try:
         await other_process.execute("SELECT pg_advisory_lock($1)", MIGRATION_LOCK_KEY)
         upgrading = asyncio.create_task(upgrade_to_head(SCRIPTS, database_url))
-        await asyncio.sleep(1.0)
+        await eventually(lambda: waiting_on_a_lock(database_url), what="the upgrade waiting for the lock")
         assert not upgrading.done()
         await other_process.execute("SELECT pg_advisory_unlock($1)", MIGRATION_LOCK_KEY)
         await asyncio.wait_for(upgrading, 30)

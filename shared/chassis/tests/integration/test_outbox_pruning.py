@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import uuid
-from collections.abc import AsyncIterator
 from datetime import timedelta
 from typing import ClassVar
 
@@ -11,7 +10,6 @@ import pytest
 from sqlalchemy import func, insert, select, text
 from sqlalchemy.ext.asyncio import AsyncEngine
 
-from chassis.db import create_chassis_tables, create_engine
 from chassis.outbox import OutboxRelay, RelayOptions
 from chassis.tables import inbox, outbox
 from chassis.uow import outbox_row
@@ -28,11 +26,8 @@ class Pinged(Event):
 
 
 @pytest.fixture
-async def engine(database_url: str) -> AsyncIterator[AsyncEngine]:
-    engine = create_engine(database_url)
-    await create_chassis_tables(engine)
-    yield engine
-    await engine.dispose()
+def engine(chassis_engine: AsyncEngine) -> AsyncEngine:
+    return chassis_engine
 
 
 async def test_pruning_removes_only_old_published_rows(engine: AsyncEngine) -> None:

@@ -54,7 +54,7 @@ _LOAD = (
 
 @pytest.fixture(scope="module")
 async def engine() -> AsyncIterator[AsyncEngine]:
-    from chassis.testing.resources import fresh_database
+    from testkit.resources import fresh_database
 
     async with fresh_database() as database_url:
         engine = create_engine(database_url)

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import asyncio
 import time
-from collections.abc import AsyncIterator, Awaitable, Callable
+from collections.abc import AsyncIterator, Awaitable
 from contextlib import asynccontextmanager
 from datetime import datetime
 from typing import Any, ClassVar
@@ -17,15 +17,16 @@ import pytest
 from sqlalchemy import func, insert, select
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
-from chassis.db import asyncpg_dsn, create_chassis_tables, create_engine, session_factory
+from chassis.db import asyncpg_dsn, create_engine, session_factory
 from chassis.outbox import OutboxRelay, RelayOptions
 from chassis.outbox.listener import APPLICATION_NAME
 from chassis.outbox.publisher import BatchResult
 from chassis.tables import outbox
-from chassis.testing.queues import BoundQueue
-from chassis.testing.resources import management_client
 from chassis.uow import UnitOfWork, outbox_row
 from contracts.base import Event
+from testkit.polling import eventually
+from testkit.queues import BoundQueue
+from testkit.resources import management_client
 
 pytestmark = pytest.mark.integration
 
@@ -41,11 +42,8 @@ class Pinged(Event):
 
 
 @pytest.fixture
-async def engine(database_url: str) -> AsyncIterator[AsyncEngine]:
-    engine = create_engine(database_url)
-    await create_chassis_tables(engine)
-    yield engine
-    await engine.dispose()
+def engine(chassis_engine: AsyncEngine) -> AsyncEngine:
+    return chassis_engine
 
 
 async def add_rows(engine: AsyncEngine, count: int, *, exchange: str = EXCHANGE, start: int = 0) -> None:
@@ -78,13 +76,6 @@ async def running(*relays: OutboxRelay) -> AsyncIterator[None]:
     finally:
         stop.set()
         await asyncio.wait_for(asyncio.gather(*tasks), timeout=30)
-
-
-async def eventually(check: Callable[[], Awaitable[bool]], within: float = 20.0) -> None:
-    deadline = time.monotonic() + within
-    while not await check():
-        assert time.monotonic() < deadline, "condition not reached in time"
-        await asyncio.sleep(0.1)
 
 
 async def test_running_relay_publishes_every_row_exactly_once(engine: AsyncEngine, amqp_url: str) -> None:

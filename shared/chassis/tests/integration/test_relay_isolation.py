@@ -6,9 +6,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
-import time
 from collections import Counter
-from collections.abc import AsyncIterator
 from typing import Any, ClassVar
 from urllib.parse import quote, unquote, urlsplit, urlunsplit
 
@@ -17,17 +15,17 @@ import pytest
 from sqlalchemy import Integer, func, insert, select, text, update
 from sqlalchemy.ext.asyncio import AsyncEngine
 
-from chassis.db import create_chassis_tables, create_engine
 from chassis.outbox import OutboxRelay, RelayOptions
 from chassis.outbox.store import outbox_figures, retry_failed
 from chassis.tables import outbox
-from chassis.testing.queues import BoundQueue
-from chassis.testing.resources import management_client, unique_name
 from chassis.uow import outbox_row
 from contracts.base import Event
 from contracts.envelope import SUBJECT
 from contracts.examples import example
 from contracts.notification import NotificationSent
+from testkit.polling import eventually
+from testkit.queues import BoundQueue
+from testkit.resources import management_client, unique_name
 
 pytestmark = pytest.mark.integration
 
@@ -51,18 +49,16 @@ def ns(queue: BoundQueue) -> list[int]:
 
 async def arrived(queue: BoundQueue, n: int, within: float = 20.0) -> None:
     """Wait until the row numbered ``n`` has arrived."""
-    deadline = time.monotonic() + within
-    while n not in ns(queue):
-        assert time.monotonic() < deadline, f"{queue.exchange}: {n} has not arrived"
-        await asyncio.sleep(0.05)
+
+    async def there() -> None:
+        assert n in ns(queue)
+
+    await eventually(there, within=within, what=f"{queue.exchange}: {n} to arrive")
 
 
 @pytest.fixture
-async def engine(database_url: str) -> AsyncIterator[AsyncEngine]:
-    engine = create_engine(database_url)
-    await create_chassis_tables(engine)
-    yield engine
-    await engine.dispose()
+def engine(chassis_engine: AsyncEngine) -> AsyncEngine:
+    return chassis_engine
 
 
 async def declare_exchanges(amqp_url: str, *names: str) -> None:
@@ -221,13 +217,14 @@ async def test_a_row_refused_for_permissions_backs_off_alone_and_flows_once_gran
             assert ns(refused) == []
 
             await grant(unquote(urlsplit(amqp_url).path[1:]), user, write=".*")
+
             # The same relay, once the refusal is no longer believed and the rows are due again.
-            deadline = time.monotonic() + 20
-            while len(await unpublished(engine)) > 0:
-                assert time.monotonic() < deadline, "the refused rows did not flow once granted"
+            async def flowed() -> bool:
                 await make_due(engine)
                 await relay.publish_pending()
-                await asyncio.sleep(0.2)
+                return len(await unpublished(engine)) == 0
+
+            await eventually(flowed, interval=0.2, what="the refused rows to flow once granted")
             await refused.wait_for(21)
     finally:
         await delete_user(user)

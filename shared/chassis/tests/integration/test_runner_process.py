@@ -14,6 +14,7 @@ import httpx
 import pytest
 
 from chassis.migrations import is_at_head
+from testkit.polling import eventually
 
 pytestmark = pytest.mark.integration
 
@@ -62,18 +63,18 @@ async def output_of(process: asyncio.subprocess.Process, within: float) -> bytes
 
 
 async def wait_until_ready(port: int, process: asyncio.subprocess.Process, within: float = 40) -> None:
-    loop = asyncio.get_running_loop()
-    deadline = loop.time() + within
     async with httpx.AsyncClient(base_url=f"http://127.0.0.1:{port}", timeout=2) as http:
-        while loop.time() < deadline:
-            assert process.returncode is None, "the process died before it was ready"
+
+        async def ready() -> bool:
+            # Not an AssertionError: a dead process fails the wait at once instead of being polled.
+            if process.returncode is not None:
+                raise RuntimeError("the process died before it was ready")
             try:
-                if (await http.get("/health/ready")).status_code == 200:
-                    return
+                return (await http.get("/health/ready")).status_code == 200
             except httpx.TransportError:
-                pass
-            await asyncio.sleep(0.3)
-    raise AssertionError(f"not ready on port {port} within {within}s")
+                return False
+
+        await eventually(ready, within=within, interval=0.3, what=f"ready on port {port}")
 
 
 def json_lines(output: bytes) -> list[dict[str, object]]:

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import asyncio
 import socket
-import time
 from collections.abc import AsyncIterator
 from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime, timedelta
@@ -26,11 +25,11 @@ from chassis.migrations import upgrade_to_head
 from chassis.runner import run_worker
 from chassis.settings import ServiceSettings
 from chassis.tables import inbox, outbox
-from chassis.testing.polling import eventually
-from chassis.testing.resources import management_client
 from chassis.uow import UnitOfWork, outbox_row
 from contracts.catalog import BookCreated
 from contracts.examples import example
+from testkit.polling import eventually
+from testkit.resources import management_client
 
 pytestmark = pytest.mark.integration
 
@@ -160,11 +159,11 @@ async def scraped(port: int) -> dict[tuple[str, tuple[tuple[str, str], ...]], fl
 
 async def wait_for_sample(port: int, name: str, labels: dict[str, str], value: float) -> None:
     key = (name, tuple(sorted(labels.items())))
-    deadline = time.monotonic() + 20
-    while (await scraped(port)).get(key) != value:
-        if time.monotonic() > deadline:
-            raise AssertionError(f"{name}{labels} never reached {value}: {(await scraped(port)).get(key)}")
-        await asyncio.sleep(0.1)
+
+    async def reached() -> None:
+        assert (await scraped(port)).get(key) == value
+
+    await eventually(reached, interval=0.1, what=f"{name}{labels} == {value}")
 
 
 async def inbox_rows(database_url: str) -> list[str]:

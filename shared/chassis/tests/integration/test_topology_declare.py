@@ -16,8 +16,8 @@ from chassis.messaging.topology import (
     declare,
     events_exchange,
 )
-from chassis.testing.resources import management_client
 from contracts.base import Command, Event
+from testkit.resources import management_client
 
 pytestmark = pytest.mark.integration
 

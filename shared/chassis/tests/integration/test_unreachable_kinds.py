@@ -13,10 +13,10 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 
 from chassis.db import create_engine
 from chassis.messaging.unreachable import is_unreachable
-from chassis.testing.faults import database_name, refusing_connections, terminate_sessions
-from chassis.testing.polling import eventually
-from chassis.testing.resources import _admin_execute, unique_name, with_database
-from chassis.testing.servers import test_servers as servers
+from testkit.faults import database_name, refusing_connections, terminate_sessions
+from testkit.polling import eventually
+from testkit.resources import _admin_execute, unique_name, with_database
+from testkit.servers import test_servers as servers
 
 pytestmark = pytest.mark.integration
 

@@ -10,7 +10,7 @@ from typing import Any, ClassVar
 
 import asyncpg
 import pytest
-from sqlalchemy import Column, MetaData, Table, Text, Uuid, func, insert, select, update
+from sqlalchemy import Column, MetaData, Table, Text, Uuid, func, insert, select, text, update
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from chassis.db import asyncpg_dsn, create_chassis_tables, create_engine, session_factory
@@ -226,13 +226,16 @@ async def test_commit_notifies_the_relay_and_rollback_does_not(
     listener = await asyncpg.connect(asyncpg_dsn(database_url))
     try:
         await listener.add_listener(OUTBOX_CHANNEL, lambda *args: notified.put_nowait(args[2]))
+        await listener.add_listener("test_marker", lambda *args: notified.put_nowait(args[2]))
 
         async with unit_of_work(engine) as uow:
             thing.rename("rolled back")
             await uow.save(thing)
             await uow.flush_outbox()
-        await asyncio.sleep(0.3)
-        assert notified.empty()
+        # Notifications arrive in commit order: a marker sent after the rollback comes first unless it did.
+        async with engine.begin() as connection:
+            await connection.execute(text("NOTIFY test_marker"))
+        assert await asyncio.wait_for(notified.get(), timeout=15) == "test_marker"
 
         async with unit_of_work(engine) as uow:
             thing.rename("after")

@@ -10,7 +10,6 @@ import pytest
 from aio_pika.abc import AbstractIncomingMessage
 from aiormq.abc import ConfirmationFrameType
 from pamqp.commands import Basic
-from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from chassis.messaging import consumer as consumer_module
 from chassis.messaging import context
@@ -22,16 +21,15 @@ from chassis.messaging.consumer import (
     LAST_ERROR,
     QUEUE,
     Consumer,
-    PublishNotConfirmed,
     RetryPolicy,
     Subscription,
-    ensure_confirmed,
 )
 from chassis.messaging.recovery import Recovery
-from chassis.uow import UnitOfWork
+from chassis.messaging.republish import PublishNotConfirmed, ensure_confirmed
 from contracts.base import Event
 from contracts.envelope import Envelope
 from contracts.upcasting import Upcasters
+from testkit.inmemory import FakeSession, FakeUnitOfWork
 
 
 class Ping(Event):
@@ -41,42 +39,6 @@ class Ping(Event):
 
     ping_id: str
     n: int
-
-
-class FakeResult:
-    def __init__(self, claimed: bool) -> None:
-        self.claimed = claimed
-
-    def first(self) -> object | None:
-        return (1,) if self.claimed else None
-
-
-class FakeSession:
-    def __init__(self, claimed: bool) -> None:
-        self.claimed = claimed
-        self.committed = False
-
-    async def execute(self, *args: Any, **kwargs: Any) -> FakeResult:
-        return FakeResult(self.claimed)
-
-    def in_transaction(self) -> bool:
-        return not self.committed
-
-
-class FakeUnitOfWork(UnitOfWork):
-    def __init__(self, session: FakeSession) -> None:
-        super().__init__(cast("async_sessionmaker[AsyncSession]", None), source="/test")
-        self.fake = session
-
-    async def __aenter__(self) -> FakeUnitOfWork:
-        self.session = cast("AsyncSession", self.fake)
-        return self
-
-    async def __aexit__(self, *exc: object) -> None:
-        return None
-
-    async def commit(self) -> None:
-        self.fake.committed = True
 
 
 @dataclass
@@ -90,6 +52,7 @@ class FakeDelivery:
     timestamp: Any = None
     type: str | None = None
     app_id: str | None = None
+    reply_to: str | None = None
     outcome: list[str] = field(default_factory=list)
 
     async def ack(self) -> None:
@@ -167,7 +130,11 @@ def delivery(body: bytes = b'{"ping_id": "p1", "n": 1, "extra": true}', /, **hea
 
 
 async def process(setup: Setup, raw: FakeDelivery, upcasters: Upcasters | None = None) -> None:
-    await setup.consumer(upcasters).process(cast("AbstractIncomingMessage", raw))
+    """As FastStream does: the queue's parser, its decoder set on the delivery, then the consumer."""
+    consumer = setup.consumer(upcasters)
+    parsed = await consumer.codec.parse(cast("AbstractIncomingMessage", raw))
+    parsed.set_decoder(consumer.codec.decode)
+    await consumer.process(parsed)
 
 
 async def test_a_valid_message_is_handled_in_its_context_committed_and_acked() -> None:

@@ -6,7 +6,7 @@ import asyncpg
 import pytest
 from aiormq.exceptions import ChannelInvalidStateError, ChannelNotFoundEntity
 
-from chassis.messaging.consumer import PublishNotConfirmed
+from chassis.messaging.republish import PublishNotConfirmed
 from chassis.messaging.unreachable import is_unreachable
 
 

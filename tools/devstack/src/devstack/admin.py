@@ -17,10 +17,10 @@ import asyncpg
 import httpx
 
 from chassis.messaging.parked import ParkedMessage, list_parked
-from chassis.testing.resources import with_database, with_vhost
-from chassis.testing.servers import test_servers
 from contracts import topology
 from devstack.config import SERVICES, StackConfig
+from testkit.resources import with_database, with_vhost
+from testkit.servers import test_servers
 
 T = TypeVar("T")
 

@@ -17,12 +17,12 @@ import asyncpg
 import pytest
 from aio_pika.abc import AbstractChannel, AbstractIncomingMessage, AbstractRobustConnection
 
-from chassis.testing import servers as test_servers_module
-from chassis.testing.resources import fresh_database, management_client, with_database
 from folio_ops.bootstrap import cli, exporters, postgres, postgres_plan
 from folio_ops.bootstrap.changes import Change
 from folio_ops.bootstrap.definitions import Definitions, build
 from folio_ops.bootstrap.passwords import scram_verifier
+from testkit import servers as test_servers_module
+from testkit.resources import fresh_database, management_client, with_database
 
 pytestmark = pytest.mark.integration
 

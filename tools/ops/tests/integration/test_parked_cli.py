@@ -13,11 +13,11 @@ import pytest
 from chassis.messaging.parked import list_parked
 from chassis.messaging.topology import declare
 from chassis.messaging.worker import build_broker
-from chassis.testing.servers import test_servers as servers
 from contracts.catalog import BookCreated
 from contracts.envelope import Envelope
 from contracts.examples import example
 from folio_ops.parked_cli import main as parked_cli
+from testkit.servers import test_servers as servers
 
 pytestmark = pytest.mark.integration
 

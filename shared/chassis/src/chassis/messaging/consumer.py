@@ -1,6 +1,8 @@
-"""Handling one delivery: envelope, validation, inbox, handler, and on failure a delayed retry or parking.
+"""Handling one delivery: inbox, handler, and on failure a delayed retry or parking.
 
-The handler runs in one unit of work with its inbox row, so a redelivered message is acked and skipped.
+FastStream reads the envelope and the contract model (``chassis.messaging.codec``); the delivery middleware
+(``chassis.messaging.middleware``) hands each delivery of a queue to that queue's :class:`Consumer`. The
+handler runs in one unit of work with its inbox row, so a redelivered message is acked and skipped.
 A message that can never succeed (bad envelope, a type the queue does not take, an invalid body) is parked
 at once; a handler error is retried through the delay queues ``<queue>.retry.<n>`` and then parked in
 ``<queue>.dlq`` with the error in its headers. Each of those republishes is confirmed by the broker before
@@ -22,60 +24,38 @@ import traceback
 from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime
-from typing import Any, Generic, Protocol, TypeVar
+from typing import Any, Generic, Protocol, TypeVar, cast
 
 import aio_pika
 from aio_pika.abc import AbstractIncomingMessage, DeliveryMode
-from aiormq.abc import ConfirmationFrameType
-from opentelemetry import propagate, trace
-from opentelemetry.trace import SpanKind, Status, StatusCode
-from pamqp.commands import Basic
+from opentelemetry import trace
+from opentelemetry.trace import Status, StatusCode
 from sqlalchemy import text
 
-from chassis import inbox
+from chassis import defaults, inbox
 from chassis.messaging import context
+from chassis.messaging.codec import ATTEMPT, ContractCodec, Delivery, Unhandleable
 from chassis.messaging.metrics import Outcome, count
 from chassis.messaging.recovery import Recovery
+from chassis.messaging.republish import Republish
 from chassis.messaging.topology import parking_queue_name, retry_queue_name
 from chassis.messaging.unreachable import is_unreachable
 from chassis.uow import UnitOfWork
 from contracts.base import Message
-from contracts.envelope import (
-    CAUSATION_ID,
-    CORRELATION_ID,
-    DATACONTENTTYPE,
-    ID,
-    SOURCE,
-    SPECVERSION,
-    SUBJECT,
-    TIME,
-    TRACEPARENT,
-    TRACESTATE,
-    TYPE,
-    Envelope,
-    InvalidEnvelope,
-)
-from contracts.registry import MessageRegistry
+from contracts.envelope import ID, Envelope
 from contracts.upcasting import Upcasters
 
 log = logging.getLogger(__name__)
-tracer = trace.get_tracer("chassis.messaging")
 
 U = TypeVar("U", bound=UnitOfWork)
 
-# Headers the consumer adds; the parked-message tools read them back.
-ATTEMPT = "x-folio-attempt"
+# Headers the consumer adds (and ``ATTEMPT``, which the codec reads); the parked-message tools read them back.
 LAST_ERROR = "x-folio-last-error"
 ERROR = "x-folio-error"
 ERROR_TYPE = "x-folio-error-type"
 ATTEMPTS = "x-folio-attempts"
 PARKED_AT = "x-folio-parked-at"
 QUEUE = "x-folio-queue"
-# The headers read as text: the envelope's and the attempt count.
-TEXT_HEADERS = frozenset(
-    {ID, SOURCE, TYPE, SPECVERSION, TIME, SUBJECT, DATACONTENTTYPE, CORRELATION_ID, CAUSATION_ID}
-    | {TRACEPARENT, TRACESTATE, "x-folio-attempt"}
-)
 FOLIO_HEADERS = (ATTEMPT, LAST_ERROR, ERROR, ERROR_TYPE, ATTEMPTS, PARKED_AT, QUEUE)
 # What the broker adds on dead-lettering and redelivery; dropped on republish, where it no longer applies.
 BROKER_HEADERS = (
@@ -91,7 +71,7 @@ BROKER_HEADERS = (
 MAX_ERROR_LENGTH = 2000
 # How long a delivery is held while the database is away before it is given back (intake paused): well
 # under RabbitMQ's consumer timeout (30 min by default), which would close the channel of a longer hold.
-DEFAULT_HOLD_LIMIT = 600.0
+DEFAULT_HOLD_LIMIT = defaults.CONSUMER_HOLD_LIMIT
 # Pauses before handling a held message again when it found a dependency away more than once in a row.
 HOLD_PAUSES = (0.5, 1.0, 2.0, 5.0, 10.0)
 
@@ -100,7 +80,8 @@ HOLD_PAUSES = (0.5, 1.0, 2.0, 5.0, 10.0)
 class Subscription(Generic[U]):
     """A handler of the service: its queue is ``<service>.<handler>``, bound to each of ``messages``.
 
-    ``handle(message, uow)`` runs inside an open unit of work; it may commit, and is committed for otherwise.
+    ``handle(message, uow)`` runs inside the delivery's open unit of work, which the consumer commits once
+    after it (handlers never commit).
     """
 
     handler: str
@@ -112,16 +93,12 @@ class Subscription(Generic[U]):
 class RetryPolicy:
     """Seconds to wait before each retry of a failed handler; after the last one the message is parked."""
 
-    delays: tuple[float, ...] = (1.0, 5.0, 30.0)
+    delays: tuple[float, ...] = defaults.RETRY_DELAYS
 
     @property
     def attempts(self) -> int:
         """How many times a handler runs for one message, at most."""
         return len(self.delays) + 1
-
-
-class PublishNotConfirmed(RuntimeError):
-    """The broker did not confirm a republish (nacked or returned it)."""
 
 
 class DependencyUnreachable(Exception):
@@ -137,16 +114,6 @@ class Intake(Protocol):
 
     async def pause(self) -> None: ...
     async def resume(self) -> None: ...
-
-
-# Publishes a message to the service's internal exchange with a routing key and waits for the confirm.
-Republish = Callable[[aio_pika.Message, str], Awaitable[ConfirmationFrameType | None]]
-
-
-def ensure_confirmed(confirmation: object) -> None:
-    # A returned message comes back in place of the Basic.Ack when the channel does not raise on returns.
-    if not isinstance(confirmation, Basic.Ack):
-        raise PublishNotConfirmed(f"broker answered {confirmation!r}")
 
 
 def _text(value: object) -> str:
@@ -184,6 +151,10 @@ def original_headers(raw: AbstractIncomingMessage) -> dict[str, Any]:
     return {k: v for k, v in (raw.headers or {}).items() if k not in dropped}
 
 
+# Runs the FastStream handler of a delivery (the typed subscriber) with its decoded model and unit of work.
+RunHandler = Callable[[Message, U], Awaitable[object]]
+
+
 class Consumer(Generic[U]):
     """Processes the deliveries of one queue."""
 
@@ -202,17 +173,21 @@ class Consumer(Generic[U]):
     ) -> None:
         self.queue = queue
         self.subscription = subscription
-        self.registry = MessageRegistry(subscription.messages, upcasters)
-        self._subscribed = frozenset(m.TYPE for m in subscription.messages)
+        self.codec = ContractCodec(queue, subscription.messages, upcasters)
         self._uow_factory = uow_factory
         self._retry = retry
         self._republish = republish
         self._recovery = recovery or Recovery(database_probe(uow_factory))
-        self._intake = intake
+        self.intake = intake
         self._hold_limit = hold_limit
 
-    async def process(self, raw: AbstractIncomingMessage) -> None:
-        """Handle, retry or park ``raw``, then ack it; while a dependency is away, hold it (see above)."""
+    async def process(self, delivery: Delivery, run: RunHandler[U] | None = None) -> None:
+        """Handle, retry or park ``delivery``, then ack it; while a dependency is away, hold it (see above).
+
+        ``run`` calls the handler (by default the subscription's ``handle`` itself).
+        """
+        run = run or self.subscription.handle
+        raw = delivery.raw_message
         loop = asyncio.get_running_loop()
         give_back_at = loop.time() + self._hold_limit
         failures = 0
@@ -221,7 +196,7 @@ class Consumer(Generic[U]):
                 if self._recovery.is_down:
                     # Others found the database away: wait with them rather than fail once more.
                     raise DependencyUnreachable(self._recovery.what, ConnectionError("being probed"))
-                await self._process(raw)
+                await self._process(delivery, run)
             except DependencyUnreachable as down:
                 if _channel_closed(raw):
                     # Nothing to hold: the broker gives an unacked delivery of a lost channel back itself.
@@ -272,36 +247,25 @@ class Consumer(Generic[U]):
             self._hold_limit,
             self._recovery.what,
         )
-        if self._intake is not None:
-            await self._intake.pause()
+        if self.intake is not None:
+            await self.intake.pause()
         with contextlib.suppress(Exception):
             await raw.nack(requeue=True)
         await self._recovery.wait()
-        if self._intake is not None:
-            await self._intake.resume()
+        if self.intake is not None:
+            await self.intake.resume()
 
-    async def _process(self, raw: AbstractIncomingMessage) -> None:
+    async def _process(self, delivery: Delivery, run: RunHandler[U]) -> None:
+        raw = delivery.raw_message
         try:
-            headers = _readable_headers(raw.headers or {})
-            envelope = Envelope.from_headers(headers)
-            attempt = _attempt(headers)
-        except (InvalidEnvelope, ValueError) as exc:
-            # UnicodeDecodeError is a ValueError: a header that is not UTF-8 can never be read.
-            reason = f"invalid envelope: {exc}"
-            await self.park(raw, reason=reason, error_type=type(exc).__name__, attempts=0)
+            message = cast("Message", await delivery.decode())
+        except Unhandleable as exc:
+            await self.park(raw, reason=exc.reason, error_type=exc.error_type, attempts=0)
             return
-        if self.registry.upcasters.newest(envelope.type) not in self._subscribed:
-            reason = f"{self.queue} does not take {envelope.type!r}; it takes {sorted(self._subscribed)}"
-            await self.park(raw, reason=reason, error_type="UnexpectedType", attempts=0)
-            return
+        envelope = delivery.envelope
+        assert envelope is not None  # decoded, so read
         try:
-            message = self.registry.parse(envelope.type, raw.body)
-        except ValueError as exc:  # pydantic's ValidationError, InvalidMessage and UpcastFailed all are
-            await self.park(raw, reason=_text(exc), error_type=type(exc).__name__, attempts=0)
-            return
-
-        try:
-            await self._handle(message, envelope, headers)
+            await self._handle(message, envelope, run)
         except Exception as exc:
             if is_unreachable(exc):
                 raise DependencyUnreachable(self._recovery.what, exc) from exc
@@ -310,34 +274,27 @@ class Consumer(Generic[U]):
                 self.queue,
                 envelope.type,
                 envelope.id,
-                attempt + 1,
+                delivery.attempt + 1,
                 _describe(exc),
                 exc_info=True,
             )
-            await self.retry_or_park(raw, exc, attempt)
+            await self.retry_or_park(raw, exc, delivery.attempt)
 
-    async def _handle(self, message: Message, envelope: Envelope, headers: dict[str, Any]) -> None:
+    async def _handle(self, message: Message, envelope: Envelope, run: RunHandler[U]) -> None:
         handling = context.MessageContext(envelope.id, envelope.type, envelope.correlation_id)
-        carrier = {k: _text(v) for k, v in headers.items() if k in ("traceparent", "tracestate")}
-        # Under FastStream's telemetry middleware a consumer span is already current and continues the
-        # sender's trace: nest under it rather than start a sibling from the headers.
-        parent = None if trace.get_current_span().get_span_context().is_valid else propagate.extract(carrier)
-        with (
-            tracer.start_as_current_span(
-                f"{self.queue} handle",
-                context=parent,
-                kind=SpanKind.INTERNAL if parent is None else SpanKind.CONSUMER,
-                attributes={
-                    "messaging.system": "rabbitmq",
-                    "messaging.operation": "process",
-                    "messaging.destination.name": self.queue,
-                    "messaging.message.id": str(envelope.id),
-                    "messaging.message.conversation_id": envelope.correlation_id or "",
-                    "cloudevents.event_type": envelope.type,
-                },
-            ) as span,
-            context.bound(handling),
-        ):
+        # FastStream's telemetry middleware made the delivery's span (continuing the sender's trace):
+        # it is enriched here, not nested under a second one.
+        span = trace.get_current_span()
+        span.update_name(f"{self.queue} handle")
+        span.set_attributes(
+            {
+                "messaging.destination.name": self.queue,
+                "messaging.message.id": str(envelope.id),
+                "messaging.message.conversation_id": envelope.correlation_id or "",
+                "cloudevents.event_type": envelope.type,
+            }
+        )
+        with context.bound(handling):
             try:
                 async with self._uow_factory() as uow:
                     uow.caused_by(envelope)
@@ -349,7 +306,7 @@ class Consumer(Generic[U]):
                         span.set_attribute("folio.duplicate", True)
                         count(self.queue, Outcome.DUPLICATE)
                         return
-                    await self.subscription.handle(message, uow)
+                    await run(message, uow)
                     await uow.commit()
                 count(self.queue, Outcome.HANDLED)
             except Exception as exc:
@@ -394,24 +351,6 @@ class Consumer(Generic[U]):
             if is_unreachable(exc):
                 raise DependencyUnreachable("the broker", exc) from exc
             raise
-
-
-def _readable_headers(headers: Mapping[str, Any]) -> dict[str, Any]:
-    """The headers with the envelope's text as ``str``; UnicodeDecodeError when one is not UTF-8.
-
-    The AMQP client hands over a string header that is not valid UTF-8 as bytes (and a byte array as
-    bytearray): such a message can never be read, however often it is delivered.
-    """
-    readable = dict(headers)
-    for name, value in headers.items():
-        if name in TEXT_HEADERS and isinstance(value, bytes | bytearray):
-            readable[name] = bytes(value).decode("utf-8")
-    return readable
-
-
-def _attempt(headers: Mapping[str, Any]) -> int:
-    """How many times the message failed before (``x-folio-attempt``); a ValueError when unreadable."""
-    return int(str(headers.get(ATTEMPT, 0)) or 0)
 
 
 def _channel_closed(raw: AbstractIncomingMessage) -> bool:

@@ -2,9 +2,10 @@
 
 Listing browses without losing anything: each message is fetched unacked and given back (requeued) at the
 end. Replaying republishes a parked message to its queue through ``<service>.internal`` with its attempts
-reset, and removes it from the parking queue only once the broker confirmed the republish. Discarding
-removes chosen messages for good. Counting asks each parking queue (a passive declare).
-It talks to the broker with aio-pika directly: FastStream cannot fetch messages unacked and hold them.
+reset, with FastStream's publisher as the worker's retries do (``chassis.messaging.republish``), and
+removes it from the parking queue only once the broker confirmed the republish. Discarding removes chosen
+messages for good. Counting asks each parking queue (a passive declare). Browsing uses aio-pika directly:
+FastStream cannot fetch messages unacked and hold them.
 """
 
 from __future__ import annotations
@@ -19,17 +20,11 @@ import aio_pika
 import httpx
 from aio_pika.abc import AbstractChannel, AbstractIncomingMessage, AbstractQueue
 from aio_pika.exceptions import ChannelNotFoundEntity
+from faststream.rabbit import Channel, RabbitBroker
 
-from chassis.messaging.consumer import (
-    ATTEMPTS,
-    ERROR,
-    ERROR_TYPE,
-    PARKED_AT,
-    copy_message,
-    ensure_confirmed,
-    original_headers,
-)
-from chassis.messaging.topology import internal_exchange, parking_queue_name, service_of
+from chassis.messaging.consumer import ATTEMPTS, ERROR, ERROR_TYPE, PARKED_AT, copy_message, original_headers
+from chassis.messaging.republish import Republish, republisher
+from chassis.messaging.topology import parking_queue_name, service_of
 from contracts.envelope import ID, TYPE
 
 
@@ -111,11 +106,20 @@ async def list_parked(amqp_url: str, queue: str) -> list[ParkedMessage]:
         return [describe(raw) for raw in held]
 
 
+@asynccontextmanager
+async def _republisher(amqp_url: str, queue: str) -> AsyncIterator[Republish]:
+    broker = RabbitBroker(amqp_url, default_channel=Channel(publisher_confirms=True), logger=None)
+    await broker.connect()
+    try:
+        yield republisher(broker, service_of(queue))
+    finally:
+        await broker.stop()
+
+
 async def replay(amqp_url: str, queue: str, ids: Collection[str] = ()) -> list[str]:
     """Send parked messages back to ``queue`` (only those with ``ids``, or all); returns the replayed ids."""
     wanted = set(ids)
-    async with _parking_queue(amqp_url, queue) as (channel, parking):
-        internal = await channel.get_exchange(internal_exchange(service_of(queue)).name, ensure=True)
+    async with _parking_queue(amqp_url, queue) as (_, parking), _republisher(amqp_url, queue) as republish:
         replayed: list[str] = []
         kept: list[AbstractIncomingMessage] = []
         async for raw in _browse(parking):
@@ -124,7 +128,7 @@ async def replay(amqp_url: str, queue: str, ids: Collection[str] = ()) -> list[s
                 kept.append(raw)
                 continue
             message = copy_message(raw, original_headers(raw))
-            ensure_confirmed(await internal.publish(message, routing_key=queue, mandatory=True))
+            await republish(message, queue)
             await raw.ack()
             replayed.append(parked.id or "?")
         for raw in kept:

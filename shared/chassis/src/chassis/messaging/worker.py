@@ -1,9 +1,11 @@
 """A service's FastStream broker: its topology declared on start, one consumer per subscription.
 
-Each subscription's queue is consumed with manual acknowledgement by a thin FastStream handler that passes
-the raw delivery to a ``Consumer``, which acks only once the message is handled, retried or parked. FastStream
-decodes nothing: a body that is not even JSON must reach the consumer to be parked, not fail in a decoder.
-All consumers share one :class:`Recovery` of the database, and each can pause its queue's intake.
+Each subscription's queue has a typed FastStream subscriber: its handler takes the contract model (the
+union of the subscription's messages) and the unit of work, and calls the subscription's ``handle``. The
+subscriber's parser and decoder read the envelope and the model (``chassis.messaging.codec``); the broker's
+delivery middleware (``chassis.messaging.middleware``) wraps every handler in its queue's ``Consumer``,
+which acks only once the message is handled, retried or parked (``AckPolicy.MANUAL``). All consumers share
+one :class:`Recovery` of the database, and each can pause its queue's intake.
 """
 
 from __future__ import annotations
@@ -11,14 +13,11 @@ from __future__ import annotations
 import asyncio
 import logging
 from collections.abc import Awaitable, Callable, Sequence
-from typing import Any, TypeVar
+from typing import Annotated, Any, TypeVar, Union
 
-import aio_pika
-from aiormq.abc import ConfirmationFrameType
-from faststream.message import StreamMessage
+from faststream import Context
 from faststream.middlewares import AckPolicy
 from faststream.rabbit import Channel, RabbitBroker
-from faststream.rabbit.annotations import RabbitMessage
 from faststream.rabbit.subscriber import RabbitSubscriber
 
 from chassis import defaults
@@ -28,15 +27,15 @@ from chassis.messaging.consumer import (
     RetryPolicy,
     Subscription,
     database_probe,
-    ensure_confirmed,
 )
+from chassis.messaging.middleware import UOW, DeliveryMiddlewares
 from chassis.messaging.recovery import Recovery
+from chassis.messaging.republish import republisher
 from chassis.messaging.topology import (
     DEFAULT_DELIVERY_LIMIT,
     ServiceTopology,
     consumer_queues,
     declare,
-    internal_exchange,
 )
 from chassis.uow import UnitOfWork
 from contracts.upcasting import UPCASTERS, Upcasters
@@ -105,17 +104,23 @@ class SubscriberIntake:
             log.info("resumed consuming %s", queue.name)
 
 
-async def _raw_body(message: StreamMessage[Any]) -> bytes:
-    body: bytes = message.body
-    return body
+def typed_handler(queue: str, subscription: Subscription[Any]) -> Callable[..., Awaitable[None]]:
+    """The FastStream handler of ``subscription``: the contract model in, the unit of work from the context.
 
+    Its annotations are what FastStream validates against and what the AsyncAPI document shows.
+    """
 
-def _on_delivery(consumer: Consumer[Any]) -> Callable[[bytes, RabbitMessage], Awaitable[None]]:
-    async def on_delivery(body: bytes, message: RabbitMessage) -> None:
-        await consumer.process(message.raw_message)
+    async def handler(message: Any, uow: Any) -> None:
+        await subscription.handle(message, uow)
 
-    on_delivery.__name__ = f"consume_{consumer.queue.replace('.', '_')}"
-    return on_delivery
+    handler.__name__ = f"consume_{queue.replace('.', '_')}"
+    handler.__doc__ = f"{queue}: {', '.join(m.TYPE for m in subscription.messages)}"
+    handler.__annotations__ = {
+        "message": Union[subscription.messages],  # noqa: UP007 (a tuple of types, built at run time)
+        "uow": Annotated[Any, Context(UOW)],
+        "return": None,
+    }
+    return handler
 
 
 def takes_commands(service: str, subscriptions: Sequence[Subscription[Any]]) -> bool:
@@ -151,30 +156,20 @@ def build_broker(
     )
     topology = ServiceTopology(service, takes_commands(service, subscriptions), queues)
     recovery = recovery or Recovery(database_probe(uow_factory), what="the database")
+    delivery = DeliveryMiddlewares()
+    # Innermost: the tracing and metrics middlewares the caller gives see the whole delivery.
+    middlewares = (*broker_options.pop("middlewares", ()), delivery)
     broker = ServiceBroker(
         amqp_url,
         topology=topology,
         recovery=recovery,
         default_channel=Channel(prefetch_count=prefetch, publisher_confirms=True),
+        middlewares=middlewares,
         **broker_options,
     )
-    internal = internal_exchange(service)
-
-    async def republish(message: aio_pika.Message, routing_key: str) -> ConfirmationFrameType | None:
-        confirmation = await broker.publish(
-            message, exchange=internal, routing_key=routing_key, mandatory=True
-        )
-        ensure_confirmed(confirmation)
-        return confirmation
+    republish = republisher(broker, service)
 
     for subscription, queues_of in zip(subscriptions, queues, strict=True):
-        subscriber = broker.subscriber(
-            queues_of.main,
-            ack_policy=AckPolicy.MANUAL,
-            no_reply=True,
-            decoder=_raw_body,
-            title=queues_of.name,
-        )
         consumer = Consumer(
             queue=queues_of.name,
             subscription=subscription,
@@ -183,8 +178,17 @@ def build_broker(
             republish=republish,
             upcasters=upcasters,
             recovery=recovery,
-            intake=SubscriberIntake(subscriber),
             hold_limit=hold_limit,
         )
-        subscriber(_on_delivery(consumer))
+        subscriber = broker.subscriber(
+            queues_of.main,
+            ack_policy=AckPolicy.MANUAL,
+            no_reply=True,
+            parser=consumer.codec.parse,
+            decoder=consumer.codec.decode,
+            title=queues_of.name,
+        )
+        consumer.intake = SubscriberIntake(subscriber)
+        delivery.consumers[queues_of.name] = consumer
+        subscriber(typed_handler(queues_of.name, subscription))
     return broker

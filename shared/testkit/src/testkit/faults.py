@@ -8,8 +8,8 @@ from urllib.parse import urlsplit
 
 import asyncpg
 
-from chassis.testing.resources import _admin_execute
-from chassis.testing.servers import test_servers
+from testkit.resources import _admin_execute
+from testkit.servers import test_servers
 
 
 def database_name(url: str) -> str:

@@ -11,7 +11,7 @@ from urllib.parse import quote, urlsplit, urlunsplit
 import asyncpg
 import httpx
 
-from chassis.testing.servers import test_servers
+from testkit.servers import test_servers
 
 
 def unique_name(prefix: str) -> str:

@@ -3,10 +3,11 @@
 from __future__ import annotations
 
 import asyncio
-import time
 
 import aio_pika
 from aio_pika.abc import AbstractIncomingMessage
+
+from testkit.polling import eventually
 
 
 class BoundQueue:
@@ -39,8 +40,9 @@ class BoundQueue:
 
     async def wait_for(self, count: int, within: float = 20.0) -> None:
         """Wait until ``count`` messages have arrived, then a moment for a duplicate right behind."""
-        deadline = time.monotonic() + within
-        while len(self.received) < count:
-            assert time.monotonic() < deadline, f"{self.exchange}: received {len(self.received)} of {count}"
-            await asyncio.sleep(0.05)
+
+        async def arrived() -> None:
+            assert len(self.received) >= count, f"{self.exchange}: received {len(self.received)} of {count}"
+
+        await eventually(arrived, within=within)
         await asyncio.sleep(0.3)

@@ -1,1 +1,0 @@
-"""Test support: throwaway databases and vhosts on the real servers, under unique names, always cleaned up."""
