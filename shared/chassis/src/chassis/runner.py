@@ -160,6 +160,7 @@ async def run_worker(
             amqp_url=settings.amqp_url,
             subscriptions=definition.subscriptions(),
             uow_factory=resources.uow_factory,
+            publishes=definition.publishes,
             retry=RetryPolicy(delays=settings.retry_delays),
             prefetch=settings.consumer_prefetch,
             hold_limit=settings.consumer_hold_limit_seconds,

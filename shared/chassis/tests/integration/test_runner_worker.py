@@ -5,10 +5,13 @@ from __future__ import annotations
 import asyncio
 import socket
 from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
 from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
+from typing import ClassVar
 from urllib.parse import quote, urlsplit
+from uuid import uuid4
 
 import aio_pika
 import httpx
@@ -26,6 +29,7 @@ from chassis.runner import run_worker
 from chassis.settings import ServiceSettings
 from chassis.tables import inbox, outbox
 from chassis.uow import UnitOfWork, outbox_row
+from contracts.base import Command
 from contracts.catalog import BookCreated
 from contracts.examples import example
 from testkit.polling import eventually
@@ -332,11 +336,13 @@ async def test_the_worker_metrics_show_outbox_rows_waiting_and_messages_parked_w
     assert worker.handler.gauged[0].definition.name == SERVICE
 
 
-async def test_a_worker_whose_definition_runs_no_relay_starts_none(database_url: str, amqp_url: str) -> None:
-    await upgrade_to_head(SCRIPTS, database_url)
-    await declare_catalog_events(amqp_url)
-    definition = replace(worker_definition(database_url, amqp_url, Handler()), publishes=(), relay=False)
-    settings = ServiceSettings(database_url=database_url, amqp_url=amqp_url)
+@asynccontextmanager
+async def started_worker(
+    definition: ServiceDefinition[ServiceSettings, UnitOfWork], settings: ServiceSettings
+) -> AsyncIterator[None]:
+    """``definition``'s worker, without probes, from the moment it consumes until the block ends."""
+    await upgrade_to_head(SCRIPTS, settings.database_url)
+    await declare_catalog_events(settings.amqp_url)
     stop, started = asyncio.Event(), asyncio.Event()
     task = asyncio.create_task(run_worker(definition, settings, stop, serve_probes=False, started=started))
     try:
@@ -344,9 +350,43 @@ async def test_a_worker_whose_definition_runs_no_relay_starts_none(database_url:
         await asyncio.wait({task, waiting}, timeout=30, return_when="FIRST_COMPLETED")
         if task.done():
             task.result()
-        # Every task of the worker is created before ``started`` is set, so a relay would be here by now.
-        assert started.is_set()
-        assert relay_tasks() == []
+        assert started.is_set(), "the worker did not start consuming in 30s"
+        yield
     finally:
         stop.set()
         await asyncio.wait_for(task, 40)
+
+
+async def test_a_worker_whose_definition_runs_no_relay_starts_none(database_url: str, amqp_url: str) -> None:
+    definition = replace(worker_definition(database_url, amqp_url, Handler()), publishes=(), relay=False)
+    settings = ServiceSettings(database_url=database_url, amqp_url=amqp_url)
+
+    async with started_worker(definition, settings):
+        # Every task of the worker is created before ``started`` is set, so a relay would be here by now.
+        assert relay_tasks() == []
+
+
+class Unheard(Command):
+    """A command for a service that has never run: its ``<owner>.commands`` exchange does not exist."""
+
+    TYPE: ClassVar[str] = "folio.absent.unheard.v1"
+    OWNER: ClassVar[str] = f"absent-{uuid4().hex[:8]}"
+    SUBJECT: ClassVar[str] = "unheard_id"
+
+    unheard_id: str
+
+
+async def test_the_publishers_of_what_a_worker_sends_declare_nothing_when_it_starts(
+    database_url: str, amqp_url: str
+) -> None:
+    base = worker_definition(database_url, amqp_url, Handler())
+    definition = replace(base, publishes=(*base.publishes, Unheard))
+    settings = ServiceSettings(database_url=database_url, amqp_url=amqp_url)
+
+    async with started_worker(definition, settings):
+        # A started publisher would have declared the exchange, or failed the start on its absence.
+        connection = await aio_pika.connect(amqp_url)
+        async with connection:
+            channel = await connection.channel()
+            with pytest.raises(aio_pika.exceptions.ChannelNotFoundEntity):
+                await channel.declare_exchange(f"{Unheard.OWNER}.commands", passive=True)

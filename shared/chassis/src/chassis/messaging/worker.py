@@ -5,7 +5,9 @@ union of the subscription's messages) and the unit of work, and calls the subscr
 subscriber's parser and decoder read the envelope and the model (``chassis.messaging.codec``); the broker's
 delivery middleware (``chassis.messaging.middleware``) wraps every handler in its queue's ``Consumer``,
 which acks only once the message is handled, retried or parked (``AckPolicy.MANUAL``). All consumers share
-one :class:`Recovery` of the database, and each can pause its queue's intake.
+one :class:`Recovery` of the database, and each can pause its queue's intake. What the service sends is on
+the broker too, as publishers that are never started (``chassis.messaging.sends``): the AsyncAPI document
+is FastStream's rendering of this broker.
 """
 
 from __future__ import annotations
@@ -18,6 +20,7 @@ from typing import Annotated, Any, TypeVar, Union
 from faststream import Context
 from faststream.middlewares import AckPolicy
 from faststream.rabbit import Channel, RabbitBroker
+from faststream.rabbit.publisher import RabbitPublisher
 from faststream.rabbit.subscriber import RabbitSubscriber
 
 from chassis import defaults
@@ -31,6 +34,7 @@ from chassis.messaging.consumer import (
 from chassis.messaging.middleware import UOW, DeliveryMiddlewares
 from chassis.messaging.recovery import Recovery
 from chassis.messaging.republish import republisher
+from chassis.messaging.sends import receive_description, send_publishers
 from chassis.messaging.topology import (
     DEFAULT_DELIVERY_LIMIT,
     ServiceTopology,
@@ -38,6 +42,7 @@ from chassis.messaging.topology import (
     declare,
 )
 from chassis.uow import UnitOfWork
+from contracts.base import Message
 from contracts.upcasting import UPCASTERS, Upcasters
 
 U = TypeVar("U", bound=UnitOfWork)
@@ -54,11 +59,19 @@ class ServiceBroker(RabbitBroker):
         super().__init__(url, **kwargs)
         self.topology = topology
         self.recovery = recovery
+        self.sends: tuple[RabbitPublisher, ...] = ()
 
     async def start(self) -> None:
         await self.connect()
         await declare(self, self.topology)
-        await super().start()
+        # FastStream starts every registered publisher, which declares its exchange: the sends only
+        # document (the relay publishes), so they are out of the registry while it starts.
+        for send in self.sends:
+            self._publishers.discard(send)
+        try:
+            await super().start()
+        finally:
+            self._publishers.update(self.sends)
 
     async def stop(self, *args: Any, **kwargs: Any) -> None:
         if self.recovery is not None:
@@ -139,6 +152,7 @@ def build_broker(
     upcasters: Upcasters | None = None,
     hold_limit: float = DEFAULT_HOLD_LIMIT,
     recovery: Recovery | None = None,
+    publishes: Sequence[type[Message]] = (),
     **broker_options: Any,
 ) -> ServiceBroker:
     """The worker's broker: declares ``service``'s topology on start and consumes every subscription.
@@ -146,6 +160,7 @@ def build_broker(
     ``prefetch`` bounds the deliveries one queue handles concurrently. ``hold_limit`` is how long a
     delivery is held while the database is unreachable before its queue's intake pauses and it is given
     back; ``recovery`` (a probe of the database from ``uow_factory`` by default) is what they wait on.
+    ``publishes`` (the definition's) become the broker's documented sends.
     ``broker_options`` go to ``RabbitBroker`` (middlewares, logger, graceful_timeout, ...).
     """
     retry = retry or RetryPolicy()
@@ -167,6 +182,7 @@ def build_broker(
         middlewares=middlewares,
         **broker_options,
     )
+    broker.sends = send_publishers(broker, service, publishes)
     republish = republisher(broker, service)
 
     for subscription, queues_of in zip(subscriptions, queues, strict=True):
@@ -187,6 +203,7 @@ def build_broker(
             parser=consumer.codec.parse,
             decoder=consumer.codec.decode,
             title=queues_of.name,
+            description=receive_description(queues_of.name, subscription.messages),
         )
         consumer.intake = SubscriberIntake(subscriber)
         delivery.consumers[queues_of.name] = consumer
