@@ -5,15 +5,14 @@
     faststream docs gen --factory --app-dir scripts gen_asyncapi:catalog_app
         the same document, written by FastStream's CLI (needs `faststream[cli]`)
 
-The worker is the real one: the chassis' ``build_broker`` with the service's own subscriptions (from its
-``<service>.entrypoints.definition``), built without connecting. Its subscribers are typed, but one per
-queue, on the default exchange, with the union of the queue's models, while the document gives one receive
-operation per (queue, message type) the worker binds, with that binding's exchange and routing key: so it
-is still drawn on a twin broker, typed with the contract model, and one send operation per message the
-service publishes (its own events and the commands ``contracts.topology.SENDS_COMMANDS`` gives it).
-Validation: the official AsyncAPI 3.0.0 JSON Schema (vendored beside the documents), FastStream's own
-parser, exactly the types the topology lists, and every payload equal to the contract's published JSON
-Schema.
+The document is FastStream's rendering of the real worker app: the chassis' ``build_broker`` with the
+service's own subscriptions and the messages it ``publishes`` (from its ``<service>.entrypoints.definition``),
+built without connecting, with no second broker. Each queue ``<service>.<handler>`` is one receive operation
+whose payload is the subscription's contract model, or the ``anyOf`` of its models when it takes several;
+each message the service publishes is one send operation at the exchange and routing key
+``contracts.routing.address`` gives. Validation: the official AsyncAPI 3.0.0 JSON Schema (vendored beside the
+documents), FastStream's own parser, exactly the types ``contracts.topology`` lists for receive and send,
+and every payload (each ``anyOf`` member) equal to the contract's published JSON Schema.
 """
 
 from __future__ import annotations
@@ -23,20 +22,18 @@ import importlib
 import json
 import sys
 import tomllib
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Iterable, Sequence
 from pathlib import Path
 from typing import Any
 
 from faststream import FastStream
-from faststream.rabbit import QueueType, RabbitBroker, RabbitQueue
+from faststream.rabbit import RabbitBroker
 from faststream.specification import AsyncAPI
 
 from chassis.definition import ServiceDefinition
-from chassis.messaging.consumer import Subscription
-from chassis.messaging.topology import ServiceTopology, internal_exchange, message_exchange
 from chassis.messaging.worker import build_broker
 from contracts.base import Message
-from contracts.registry import ALL_MESSAGES, message_class
+from contracts.registry import ALL_MESSAGES
 from contracts.schemas import load_published
 from contracts.topology import SENDS_COMMANDS, SERVICES, SUBSCRIPTIONS
 
@@ -65,69 +62,32 @@ def service_definition(service: str) -> ServiceDefinition[Any, Any]:
     return found
 
 
-def worker_topology(service: str, subscriptions: Sequence[Subscription[Any]]) -> ServiceTopology:
-    """The queues and bindings the service's worker declares, from the worker's own broker (not connected)."""
-
-    def no_unit_of_work() -> Any:
-        raise AssertionError("documentation never handles a message")
-
-    broker = build_broker(
-        service=service, amqp_url=SERVER_URL, subscriptions=subscriptions, uow_factory=no_unit_of_work
-    )
-    return broker.topology
-
-
 def sent_messages(service: str) -> tuple[type[Message], ...]:
-    """The service's own events, then the commands it sends, in registry order."""
+    """What ``contracts.topology`` says the service sends: its own events, then its commands."""
     commands = set(SENDS_COMMANDS.get(service, ()))
     own_events = [m for m in ALL_MESSAGES if service == m.OWNER and m.KIND == "event"]
     return (*own_events, *(m for m in ALL_MESSAGES if m.TYPE in commands))
 
 
-def _typed_handler(model: type[Message]) -> Callable[..., Any]:
-    # FastStream documents a subscriber's payload from its handler's annotation.
-    async def receive(message: Any) -> None:
-        return None
+def worker_broker(service: str, definition: ServiceDefinition[Any, Any]) -> RabbitBroker:
+    """The worker's own broker, as the runner builds it, never connected: it has nothing to handle."""
 
-    receive.__annotations__ = {"message": model, "return": None}
-    receive.__name__ = receive.__qualname__ = f"receive_{model.type_name().replace('-', '_')}"
-    receive.__doc__ = model.__doc__
-    return receive
+    def no_unit_of_work() -> Any:
+        raise AssertionError("documentation never handles a message")
 
-
-def docs_broker(service: str, topology: ServiceTopology) -> RabbitBroker:
-    broker = RabbitBroker(SERVER_URL, description=f"The Folio broker; {service} uses the vhost `folio`.")
-    internal = internal_exchange(service).name
-    for consumer in topology.consumers:
-        for binding in consumer.bindings:
-            if binding.queue != consumer.name or binding.exchange.name == internal:
-                continue
-            model = message_class(binding.routing_key)
-            queue = RabbitQueue(
-                consumer.name, durable=True, queue_type=QueueType.QUORUM, routing_key=binding.routing_key
-            )
-            broker.subscriber(
-                queue,
-                exchange=binding.exchange,
-                title=f"{consumer.name}:{model.TYPE}",
-                description=f"{consumer.name} receives {model.TYPE}: {model.__doc__}",
-            )(_typed_handler(model))
-    for model in sent_messages(service):
-        broker.publisher(
-            exchange=message_exchange(model),
-            routing_key=model.routing_key(),
-            schema=model,
-            title=model.TYPE,
-            description=f"{service} sends {model.TYPE} ({model.KIND}): {model.__doc__}",
-            persist=True,
-        )
-    return broker
+    return build_broker(
+        service=service,
+        amqp_url=SERVER_URL,
+        subscriptions=definition.subscriptions(),
+        uow_factory=no_unit_of_work,
+        publishes=definition.publishes,
+        description=f"The Folio broker; {service} uses the vhost `folio`.",
+    )
 
 
 def app(service: str) -> FastStream:
     """The documentation app of ``service``: what ``faststream docs gen`` reads."""
     definition = service_definition(service)
-    topology = worker_topology(service, definition.subscriptions())
     description = (
         f"{definition.description or service}\n\n"
         "Messages travel as CloudEvents 1.0 in AMQP binary mode: the `cloudEvents_type` header carries the "
@@ -141,7 +101,7 @@ def app(service: str) -> FastStream:
         identifier=f"urn:folio:{service}",
         schema_version=ASYNCAPI_VERSION,
     )
-    return FastStream(docs_broker(service, topology), specification=specification)
+    return FastStream(worker_broker(service, definition), specification=specification)
 
 
 def catalog_app() -> FastStream:
@@ -199,17 +159,35 @@ def contract_payload(schema: dict[str, Any]) -> dict[str, Any]:
     return {k: v for k, v in inlined.items() if k not in (*CONTRACT_ONLY_KEYS, "$defs")}
 
 
+def _members(payload: dict[str, Any]) -> list[dict[str, Any]]:
+    # A queue taking several types has the union of their models as its payload, which pydantic (and so
+    # FastStream) renders as anyOf; a queue of one type has that model's schema.
+    members: list[dict[str, Any]] = payload.get("anyOf") or payload.get("oneOf") or [payload]
+    return members
+
+
 def operations_by_action(doc: dict[str, Any]) -> dict[str, dict[str, dict[str, Any]]]:
-    """``{"send"|"receive": {message type: inlined payload}}`` read back from the document."""
+    """``{"send"|"receive": {message type: inlined payload}}`` read back from the document.
+
+    A send names its type in its routing key (the type is the routing key); a receive is one queue, whose
+    payload members are told apart by their title, the contract model's name.
+    """
+    by_title = {m.__name__: m.TYPE for m in ALL_MESSAGES}
     found: dict[str, dict[str, dict[str, Any]]] = {"send": {}, "receive": {}}
     for name, operation in doc.get("operations", {}).items():
-        keys = operation.get("bindings", {}).get("amqp", {}).get("cc", [])
-        if len(keys) != 1:
-            raise ValueError(f"operation {name} has routing keys {keys}, expected one message type")
         messages = _resolve(operation.get("messages", []), doc, "#/")
         if len(messages) != 1:
             raise ValueError(f"operation {name} carries {len(messages)} messages, expected one")
-        found[operation["action"]][keys[0]] = messages[0]["payload"]
+        payload = messages[0]["payload"]
+        if operation["action"] == "receive":
+            for member in _members(payload):
+                title = str(member.get("title"))
+                found["receive"][by_title.get(title, title)] = member
+            continue
+        keys = operation.get("bindings", {}).get("amqp", {}).get("cc", [])
+        if len(keys) != 1:
+            raise ValueError(f"operation {name} has routing keys {keys}, expected one message type")
+        found[operation["action"]][keys[0]] = payload
     return found
 
 

@@ -37,16 +37,31 @@ def test_committed_document_is_valid(gen_asyncapi: ModuleType, service: str) -> 
     assert gen_asyncapi.validate(service, doc) == []
 
 
-def test_receive_operations_use_the_workers_queues(documents: dict[str, dict[str, Any]]) -> None:
-    receives = [op for op in documents["catalog"]["operations"].values() if op["action"] == "receive"]
-    channels = documents["catalog"]["channels"]
-    queues = {
-        channels[op["channel"]["$ref"].rsplit("/", 1)[1]]["bindings"]["amqp"]["queue"]["name"]
-        for op in receives
-    }
+def test_receive_operations_are_the_workers_own_queues(
+    gen_asyncapi: ModuleType, documents: dict[str, dict[str, Any]]
+) -> None:
+    # One receive per subscriber of the real worker: a twin broker had one per (queue, message type).
+    for service, doc in documents.items():
+        definition = gen_asyncapi.service_definition(service)
+        queues = sorted(f"{service}.{s.handler}" for s in definition.subscriptions())
+        receives = sorted(
+            doc["channels"][op["channel"]["$ref"].rsplit("/", 1)[1]]["bindings"]["amqp"]["queue"]["name"]
+            for op in doc["operations"].values()
+            if op["action"] == "receive"
+        )
 
-    assert queues
-    assert all(q.startswith("catalog.") for q in queues)
+        assert receives == queues, service
+
+
+def test_a_queue_of_several_types_has_their_contracts_as_its_payload(
+    documents: dict[str, dict[str, Any]],
+) -> None:
+    union = documents["rating"]["components"]["schemas"]["rating.book_replica:Message:Payload"]
+
+    assert union["anyOf"] == [
+        {"$ref": "#/components/schemas/BookCreated"},
+        {"$ref": "#/components/schemas/BookDeleted"},
+    ]
 
 
 def _operation(doc: dict[str, Any], action: str, message_type: str) -> str:
@@ -79,6 +94,17 @@ def test_validation_finds_a_missing_message(
 
     assert len(problems) == 1
     assert "send: folio.ordering.order-placed.v1 is in contracts.topology but not in the document" in problems
+
+
+def test_validation_finds_a_type_missing_from_a_queues_payload(
+    gen_asyncapi: ModuleType, documents: dict[str, dict[str, Any]]
+) -> None:
+    doc = copy.deepcopy(documents["rating"])
+    doc["components"]["schemas"]["rating.book_replica:Message:Payload"]["anyOf"].pop()
+
+    assert gen_asyncapi.validate("rating", doc) == [
+        "receive: folio.catalog.book-deleted.v1 is in contracts.topology but not in the document"
+    ]
 
 
 def test_validation_applies_the_asyncapi_schema(
