@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from chassis.auth.tokens import mint_local_token
+from chassis import mint_local_token
 
 TOKEN_TTL = 4 * 3600
 

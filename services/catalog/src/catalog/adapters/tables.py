@@ -26,7 +26,7 @@ from sqlalchemy import (
 )
 from sqlalchemy.dialects.postgresql import ARRAY, JSONB, TSVECTOR
 
-from chassis.tables import service_metadata
+from chassis import service_metadata
 
 metadata = service_metadata()
 

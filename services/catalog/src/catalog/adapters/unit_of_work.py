@@ -16,7 +16,7 @@ from catalog.adapters.repositories import (
     SqlRatings,
     SqlReservations,
 )
-from chassis.uow import UnitOfWork
+from chassis import UnitOfWork
 
 SOURCE = "/folio/catalog"
 

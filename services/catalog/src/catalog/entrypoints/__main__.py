@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 
 from catalog.entrypoints.definition import definition
-from chassis.runner import main as run
+from chassis import run
 
 
 def main(argv: Sequence[str] | None = None) -> None:

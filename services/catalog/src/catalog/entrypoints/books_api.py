@@ -15,9 +15,7 @@ from catalog.domain.book import KEEP
 from catalog.entrypoints.dependencies import Settings, Uow
 from catalog.entrypoints.problems import as_problems, invalid_field
 from catalog.entrypoints.schemas import BookIn, BookOut, BookPatch, MoneyIn, RestockIn, RestockOut
-from chassis.auth import AdminCaller
-from chassis.http.idempotency import idempotency_key_header, idempotent
-from chassis.http.pagination import Page, Pagination
+from chassis import AdminCaller, Page, Pagination, idempotency_key_header, idempotent
 
 _ISBN_TAKEN: dict[int | str, dict[str, Any]] = {409: {"description": "Another book has this ISBN"}}
 

@@ -10,7 +10,7 @@ from collections.abc import Sequence
 from catalog.adapters.unit_of_work import CatalogUnitOfWork
 from catalog.application import commands, rating_handlers, stock_handlers
 from catalog.domain.reservation import RequestedLine
-from chassis.messaging.consumer import Subscription
+from chassis import Subscription
 from contracts.catalog import ReleaseStock, ReserveStock
 from contracts.rating import FeedbackDeleted, FeedbackSubmitted
 

@@ -9,8 +9,7 @@ from catalog.entrypoints.books_api import books_router
 from catalog.entrypoints.consumers import subscriptions
 from catalog.entrypoints.parties_api import authors_router, categories_router, publishers_router
 from catalog.entrypoints.settings import CatalogSettings
-from chassis.definition import ServiceDefinition
-from chassis.migrations import packaged_scripts
+from chassis import ServiceDefinition, packaged_scripts
 from contracts import catalog as messages
 
 NAME = "catalog"

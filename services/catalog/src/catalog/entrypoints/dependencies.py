@@ -8,7 +8,7 @@ from fastapi import Depends, Request
 
 from catalog.adapters.unit_of_work import CatalogUnitOfWork
 from catalog.entrypoints.settings import CatalogSettings
-from chassis.app import uow_dependency
+from chassis import uow_dependency
 
 Uow = Annotated[CatalogUnitOfWork, Depends(uow_dependency(CatalogUnitOfWork))]
 

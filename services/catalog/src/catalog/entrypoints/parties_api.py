@@ -18,9 +18,7 @@ from catalog.application.views import ListParties, PartyView, Slice
 from catalog.entrypoints.dependencies import Uow
 from catalog.entrypoints.problems import as_problems
 from catalog.entrypoints.schemas import PartyIn, PartyOut
-from chassis.auth import AdminCaller
-from chassis.http.idempotency import idempotency_key_header, idempotent
-from chassis.http.pagination import Page, Pagination
+from chassis import AdminCaller, Page, Pagination, idempotency_key_header, idempotent
 
 
 def party_router(

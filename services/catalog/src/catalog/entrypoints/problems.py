@@ -7,7 +7,7 @@ from contextlib import contextmanager
 
 from catalog.application.errors import Conflict, NotFound, UnknownReference
 from catalog.domain.errors import DomainError
-from chassis.http.problems import ProblemError, conflict, not_found, validation_problem
+from chassis import ProblemError, conflict, not_found, validation_problem
 
 # Domain fields that sit inside the request's price object.
 _PRICE_FIELDS = frozenset({"amount", "currency"})

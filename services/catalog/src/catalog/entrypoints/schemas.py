@@ -14,7 +14,7 @@ from catalog.application.views import BookView, PartyView
 from catalog.domain.errors import InvalidIsbn
 from catalog.domain.isbn import Isbn
 from catalog.domain.names import MAX_DESCRIPTION, MAX_NAME, MAX_TITLE
-from chassis.http.schemas import RequestBody
+from chassis import RequestBody
 
 # Non-negative, at most two decimals, as a string: a JSON number is never money.
 AMOUNT_PATTERN = r"^(0|[1-9][0-9]{0,9})(\.[0-9]{1,2})?$"

@@ -8,7 +8,7 @@ from decimal import Decimal
 from functools import singledispatch
 from typing import Any
 
-from chassis.uow import Outgoing
+from chassis import Outgoing
 from contracts import notification as wire
 from contracts.base import Message
 from contracts.money import Money

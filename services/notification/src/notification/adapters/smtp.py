@@ -29,7 +29,7 @@ from aiosmtplib.email import flatten_message
 from opentelemetry import trace
 from opentelemetry.trace import SpanKind, StatusCode
 
-from chassis.observability.tracing import continued_span
+from chassis import continued_span
 from notification.domain.delivery import Accepted, DeliveryOutcome, Refused, Unknown
 from notification.domain.notification import Notification
 

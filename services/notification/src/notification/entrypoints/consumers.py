@@ -9,8 +9,7 @@ from collections.abc import Sequence
 from datetime import UTC, datetime
 from typing import Any
 
-from chassis.messaging.consumer import Subscription
-from chassis.observability.tracing import current_traceparent
+from chassis import Subscription, current_traceparent
 from contracts.envelope import new_id
 from notification.adapters import templates
 from notification.adapters.message_mapping import ORDER_EMAIL_MESSAGES, OrderEmailMessage, email_request

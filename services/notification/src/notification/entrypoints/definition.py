@@ -4,8 +4,7 @@ from __future__ import annotations
 
 from fastapi import APIRouter
 
-from chassis.definition import ServiceDefinition
-from chassis.migrations import packaged_scripts
+from chassis import ServiceDefinition, packaged_scripts
 from contracts import notification as messages
 from notification.adapters.unit_of_work import NotificationUnitOfWork, uow_factory
 from notification.entrypoints.consumers import subscriptions

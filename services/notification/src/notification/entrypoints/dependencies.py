@@ -6,7 +6,7 @@ from typing import Annotated
 
 from fastapi import Depends
 
-from chassis.app import uow_dependency
+from chassis import uow_dependency
 from notification.adapters.unit_of_work import NotificationUnitOfWork
 
 Uow = Annotated[NotificationUnitOfWork, Depends(uow_dependency(NotificationUnitOfWork))]

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from prometheus_client import Counter, Gauge
 
-from chassis.definition import Resources
+from chassis import Resources
 from notification.adapters.repositories import pending_count_query
 from notification.application.sending_handlers import PassResult
 

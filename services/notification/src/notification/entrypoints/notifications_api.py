@@ -11,8 +11,7 @@ from uuid import UUID
 
 from fastapi import APIRouter, Query
 
-from chassis.auth.dependencies import CurrentCaller
-from chassis.http.pagination import Page, Pagination
+from chassis import CurrentCaller, Page, Pagination
 from notification.application.queries import ListNotifications, Reader, list_notifications
 from notification.entrypoints.dependencies import Uow
 from notification.entrypoints.problems import as_problems

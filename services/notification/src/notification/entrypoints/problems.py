@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Iterator
 from contextlib import contextmanager
 
-from chassis.http.problems import forbidden
+from chassis import forbidden
 from notification.application.errors import NotPermitted
 
 

@@ -9,9 +9,7 @@ import logging
 import time
 from datetime import UTC, datetime
 
-from chassis.definition import AppResources
-from chassis.lifecycle import sleep_unless_stopped
-from chassis.messaging.unreachable import is_unreachable
+from chassis import AppResources, is_unreachable, sleep_unless_stopped
 from notification.adapters.smtp import SmtpMailer
 from notification.adapters.unit_of_work import NotificationUnitOfWork
 from notification.application.sending_handlers import send_due

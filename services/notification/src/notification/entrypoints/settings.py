@@ -14,8 +14,7 @@ from typing import Self
 from pydantic import Field, SecretStr, model_validator
 from pydantic_settings import SettingsConfigDict
 
-from chassis.runner import TASK_STOP_TIMEOUT
-from chassis.settings import ServiceSettings
+from chassis import TASK_STOP_TIMEOUT, ServiceSettings
 from notification.adapters.smtp import SmtpConfig, TlsMode
 from notification.domain.delivery import DeliveryPolicy
 

@@ -11,7 +11,7 @@ from uuid import UUID
 from sqlalchemy import Row, Select, func, insert, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from chassis.tables import outbox
+from chassis import outbox
 from ordering.adapters.tables import ACTIVE_STATES, order_history, order_lines, orders, sagas
 from ordering.application.errors import ConcurrencyConflict
 from ordering.application.ports import Cause

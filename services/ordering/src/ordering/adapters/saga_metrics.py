@@ -11,7 +11,7 @@ from __future__ import annotations
 from prometheus_client import Gauge
 from sqlalchemy import func, select
 
-from chassis.definition import Resources
+from chassis import Resources
 from ordering.adapters.tables import sagas
 from ordering.domain.saga import SagaState
 

@@ -19,7 +19,7 @@ from sqlalchemy import (
     Uuid,
 )
 
-from chassis.tables import service_metadata
+from chassis import service_metadata
 
 metadata = service_metadata()
 

@@ -6,7 +6,7 @@ from collections.abc import Callable
 
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
-from chassis.uow import UnitOfWork
+from chassis import UnitOfWork
 from ordering.adapters.message_mapping import to_message
 from ordering.adapters.reads import SqlReads
 from ordering.adapters.repositories import SqlHistory, SqlOrders, SqlSagas

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
-from chassis.runner import main as run
+from chassis import run
 from ordering.entrypoints.definition import definition
 
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import Any
 
-from chassis.messaging.consumer import Subscription
+from chassis import Subscription
 from contracts.catalog import StockReleased, StockReservationRejected, StockReserved
 from ordering.adapters import message_mapping as mapping
 from ordering.adapters.unit_of_work import OrderingUnitOfWork

@@ -4,8 +4,7 @@ from __future__ import annotations
 
 import logging
 
-from chassis.definition import AppResources
-from chassis.lifecycle import sleep_unless_stopped
+from chassis import AppResources, sleep_unless_stopped
 from ordering.adapters.unit_of_work import OrderingUnitOfWork
 from ordering.application.order_handlers import scan_due_sagas
 from ordering.entrypoints.settings import OrderingSettings

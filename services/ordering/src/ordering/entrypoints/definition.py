@@ -4,8 +4,7 @@ from __future__ import annotations
 
 from fastapi import APIRouter
 
-from chassis.definition import ServiceDefinition
-from chassis.migrations import packaged_scripts
+from chassis import ServiceDefinition, packaged_scripts
 from contracts import catalog as catalog_commands
 from contracts import ordering as messages
 from ordering.adapters.saga_metrics import collect_sagas

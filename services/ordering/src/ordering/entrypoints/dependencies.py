@@ -7,7 +7,7 @@ from typing import Annotated
 
 from fastapi import Depends, Request
 
-from chassis.app import uow_dependency
+from chassis import uow_dependency
 from ordering.adapters.unit_of_work import OrderingUnitOfWork
 
 Uow = Annotated[OrderingUnitOfWork, Depends(uow_dependency(OrderingUnitOfWork))]

@@ -12,11 +12,17 @@ from uuid import UUID
 
 from fastapi import APIRouter, Depends, Query, Request, Response, status
 
-from chassis.auth.caller import Caller
-from chassis.auth.dependencies import AdminCaller, CurrentCaller
-from chassis.http.idempotency import idempotency_key_header, idempotent
-from chassis.http.pagination import Page, Pagination
-from chassis.http.problems import conflict, validation_problem
+from chassis import (
+    AdminCaller,
+    Caller,
+    CurrentCaller,
+    Page,
+    Pagination,
+    conflict,
+    idempotency_key_header,
+    idempotent,
+    validation_problem,
+)
 from contracts.envelope import new_id
 from ordering.adapters.unit_of_work import OrderingUnitOfWork
 from ordering.application import commands, order_handlers, queries

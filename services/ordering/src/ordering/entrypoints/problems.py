@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Iterator
 from contextlib import contextmanager
 
-from chassis.http.problems import conflict, forbidden, not_found, validation_problem
+from chassis import conflict, forbidden, not_found, validation_problem
 from ordering.application.errors import OrderNotFound
 from ordering.domain.errors import InvalidOrder, NotPermitted, TransitionNotAllowed
 

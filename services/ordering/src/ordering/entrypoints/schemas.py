@@ -9,7 +9,7 @@ from uuid import UUID
 
 from pydantic import BaseModel, Field, PlainSerializer, StrictInt
 
-from chassis.http.schemas import RequestBody
+from chassis import RequestBody
 from ordering.application.views import HistoryEntry, OrderDetails, OrderSummary
 from ordering.domain.lines import OrderLine
 from ordering.domain.order import MAX_QUANTITY

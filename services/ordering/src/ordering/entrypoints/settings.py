@@ -8,7 +8,7 @@ from typing import Self
 from pydantic import Field, model_validator
 from pydantic_settings import SettingsConfigDict
 
-from chassis.settings import ServiceSettings
+from chassis import ServiceSettings
 from contracts.envelope import new_id
 from ordering.domain.saga import SagaPolicy
 

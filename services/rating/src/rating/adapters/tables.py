@@ -18,7 +18,7 @@ from sqlalchemy import (
     text,
 )
 
-from chassis.tables import service_metadata
+from chassis import service_metadata
 
 metadata = service_metadata()
 

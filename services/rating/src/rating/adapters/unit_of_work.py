@@ -6,7 +6,7 @@ from collections.abc import Callable
 
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
-from chassis.uow import UnitOfWork
+from chassis import UnitOfWork
 from rating.adapters.message_mapping import to_message
 from rating.adapters.reads import SqlReads
 from rating.adapters.repositories import SqlFeedbacks, SqlKnownBooks, SqlPurchases

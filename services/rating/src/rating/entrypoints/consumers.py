@@ -7,7 +7,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
-from chassis.messaging.consumer import Subscription
+from chassis import Subscription
 from contracts.catalog import BookCreated, BookDeleted
 from contracts.ordering import OrderCompleted
 from rating.adapters.unit_of_work import RatingUnitOfWork

@@ -4,8 +4,7 @@ from __future__ import annotations
 
 from fastapi import APIRouter
 
-from chassis.definition import ServiceDefinition
-from chassis.migrations import packaged_scripts
+from chassis import ServiceDefinition, packaged_scripts
 from contracts import rating as messages
 from rating.adapters.unit_of_work import RatingUnitOfWork, uow_factory
 from rating.entrypoints.consumers import subscriptions

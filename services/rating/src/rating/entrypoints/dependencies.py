@@ -6,7 +6,7 @@ from typing import Annotated
 
 from fastapi import Depends
 
-from chassis.app import uow_dependency
+from chassis import uow_dependency
 from rating.adapters.unit_of_work import RatingUnitOfWork
 
 Uow = Annotated[RatingUnitOfWork, Depends(uow_dependency(RatingUnitOfWork))]

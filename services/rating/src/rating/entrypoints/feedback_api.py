@@ -13,9 +13,15 @@ from uuid import UUID
 
 from fastapi import APIRouter, Depends, Query, Request, Response, status
 
-from chassis.auth import Caller, CurrentCaller
-from chassis.http.idempotency import IdempotencySlot, idempotency_key_header, idempotent
-from chassis.http.pagination import Page, Pagination
+from chassis import (
+    Caller,
+    CurrentCaller,
+    IdempotencySlot,
+    Page,
+    Pagination,
+    idempotency_key_header,
+    idempotent,
+)
 from rating.application import feedback_handlers, queries
 from rating.application.commands import DeleteFeedback, SubmitFeedback
 from rating.application.views import BookFeedbackQuery

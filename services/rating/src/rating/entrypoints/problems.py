@@ -10,7 +10,7 @@ from __future__ import annotations
 from collections.abc import Iterator
 from contextlib import contextmanager
 
-from chassis.http.problems import ProblemError, validation_problem
+from chassis import ProblemError, validation_problem
 from rating.domain.errors import BookWithdrawn, DomainError, NoFeedback, UnknownBook
 
 PROBLEMS = "https://folio.example/problems"

@@ -8,7 +8,7 @@ from uuid import UUID
 
 from pydantic import BaseModel, Field, StrictInt, StrictStr
 
-from chassis.http.schemas import RequestBody
+from chassis import RequestBody
 from rating.application.views import FeedbackView, RatingSummary
 from rating.domain.feedback import MAX_COMMENT, MAX_STARS, MIN_STARS
 

@@ -1,7 +1,6 @@
 """Alembic environment of rating: its own tables and the chassis tables, in one database."""
 
-import chassis.tables
-from chassis.migrations import run_migrations
+from chassis import chassis_metadata, run_migrations
 from rating.adapters.tables import metadata
 
-run_migrations(target_metadata=[metadata, chassis.tables.metadata])
+run_migrations(target_metadata=[metadata, chassis_metadata])
