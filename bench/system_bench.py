@@ -198,6 +198,9 @@ async def run_steps(
             f"PostgreSQL's backends and the broker {servers_idle:.1f}%",
             file=sys.stderr,
         )
+        # Which poll loop to look at first when idle costs too much.
+        by_process = sorted(idle_percent.items(), key=lambda item: -item[1])
+        print("idle, % of one core: " + ", ".join(f"{n} {p:.2f}" for n, p in by_process), file=sys.stderr)
         for index, step in enumerate(steps):
             print(
                 f"step {index + 1}/{len(steps)}: {step.rate:g} orders/s for {step.seconds:g}s ...",

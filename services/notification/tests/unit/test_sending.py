@@ -62,6 +62,10 @@ class FakeNotifications:
         due = [n for n in self._table.rows.values() if n.is_due(now)]
         return [copy.deepcopy(n) for n in due[:limit]]
 
+    async def next_due(self) -> datetime | None:
+        pending = [n.next_attempt_at for n in self._table.rows.values() if n.status is Status.PENDING]
+        return min(pending, default=None)
+
     async def lock_stuck(self, claimed_before: datetime, limit: int) -> Sequence[Notification]:
         stuck = [
             n

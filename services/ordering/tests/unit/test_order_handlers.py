@@ -2,12 +2,13 @@
 
 from __future__ import annotations
 
+import asyncio
 import copy
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from decimal import Decimal
-from types import TracebackType
+from types import SimpleNamespace, TracebackType
 from typing import Any, Self
 from uuid import UUID, uuid4
 
@@ -23,6 +24,8 @@ from ordering.domain.lines import OrderLine, PricedLine
 from ordering.domain.money import Money
 from ordering.domain.order import Order
 from ordering.domain.saga import Saga, SagaPolicy
+from ordering.entrypoints.deadlines import run_deadline_scanner
+from testkit.polling import eventually
 
 NOW = datetime(2026, 1, 1, tzinfo=UTC)
 POLICY = SagaPolicy(
@@ -146,6 +149,9 @@ class FakeSagas:
 
     async def lock_due(self, now: datetime, limit: int) -> Sequence[Saga]:
         return [copy.deepcopy(s) for s in self.store.sagas.values() if s.is_due(now)][:limit]
+
+    async def next_deadline(self) -> datetime | None:
+        return min((s.deadline_at for s in self.store.sagas.values() if s.deadline_at), default=None)
 
     async def requests_published_at(self, request_ids: Sequence[UUID]) -> dict[UUID, datetime | None]:
         return {i: self.store.outbox[i] for i in request_ids if i in self.store.outbox}
@@ -287,3 +293,40 @@ async def test_a_deadline_that_cannot_be_decided_is_postponed_without_blocking_t
 
     assert store.sagas[broken.id].deadline_at == later + POLICY.first_deadline
     assert store.sagas[fine.id].attempts == 2
+
+
+async def test_the_scanner_sleeps_until_the_nearest_deadline_and_never_longer_than_its_longest() -> None:
+    store = Store()
+
+    async def sleep(now: datetime) -> float:
+        return await order_handlers.seconds_to_next_deadline(lambda: FakeUow(store), longest=5.0, now=now)
+
+    assert await sleep(NOW) == 5.0, "no saga waits"
+    order = await placed(store)
+    deadline = store.sagas[order.id].deadline_at
+    assert deadline is not None
+    assert await sleep(deadline - timedelta(seconds=2)) == 2.0
+    assert await sleep(deadline - timedelta(hours=1)) == 5.0
+    assert await sleep(deadline + timedelta(seconds=1)) == 0.0
+
+
+async def test_a_sleeping_scanner_handles_a_deadline_set_nearer_than_the_one_it_slept_towards() -> None:
+    store = Store()
+    far = await placed(store)
+    store.sagas[far.id].deadline_at = datetime.now(UTC) + timedelta(hours=1)
+    settings = SimpleNamespace(deadline_scan_batch=10, deadline_scan_interval_seconds=0.2)
+    resources = SimpleNamespace(settings=settings, uow_factory=lambda: FakeUow(store), stop=asyncio.Event())
+    scanner = asyncio.create_task(run_deadline_scanner(resources))  # type: ignore[arg-type]
+    try:
+        await asyncio.sleep(0.3)  # the scanner has read the far deadline and sleeps towards it
+        near = await placed(store)  # already due (NOW is in the past)
+        due_at = store.sagas[near.id].deadline_at
+        await eventually(lambda: _true(store.sagas[near.id].deadline_at != due_at), within=10)
+    finally:
+        resources.stop.set()
+        await asyncio.wait_for(scanner, timeout=10)
+    assert store.sagas[far.id].attempts == 1, "the far deadline is not due"
+
+
+async def _true(value: bool) -> bool:
+    return value

@@ -18,6 +18,8 @@ own business and may move (``tests/.../test_public_surface.py`` holds services t
   (:class:`ProblemError`, :func:`validation_problem`, :func:`conflict`, :func:`forbidden`, :func:`not_found`).
 - **Callers**: :class:`Caller`, :data:`CurrentCaller`, :data:`AdminCaller`, :func:`mint_local_token`.
 - **Tracing**: :func:`continued_span`, :func:`current_traceparent`.
+- **Waiting for work** (a timer that sleeps until NOTIFY wakes it): :func:`listen`, :func:`wait_any`,
+  :func:`asyncpg_dsn`.
 
 The tools (bootstrap, parked-message and token CLIs, mail sink) are ``folio_ops``; the test kit is
 ``testkit``.
@@ -25,7 +27,7 @@ The tools (bootstrap, parked-message and token CLIs, mail sink) are ``folio_ops`
 
 from chassis.app import create_api, uow_dependency
 from chassis.auth import AdminCaller, Caller, CurrentCaller, mint_local_token
-from chassis.db import create_engine
+from chassis.db import asyncpg_dsn, create_engine
 from chassis.definition import AppResources, Resources, ServiceDefinition
 from chassis.http.idempotency import IdempotencySlot, idempotency_key_header, idempotent
 from chassis.http.pagination import Page, Pagination
@@ -36,6 +38,8 @@ from chassis.messaging.consumer import Subscription
 from chassis.messaging.unreachable import is_unreachable
 from chassis.migrations import is_at_head, packaged_scripts, run_migrations, upgrade_to_head
 from chassis.observability.tracing import continued_span, current_traceparent
+from chassis.outbox.listener import listen
+from chassis.outbox.waiting import wait_any
 from chassis.runner import TASK_STOP_TIMEOUT
 from chassis.runner import main as run
 from chassis.settings import ServiceSettings
@@ -60,6 +64,7 @@ __all__ = [
     "ServiceSettings",
     "Subscription",
     "UnitOfWork",
+    "asyncpg_dsn",
     "chassis_metadata",
     "conflict",
     "continued_span",
@@ -71,6 +76,7 @@ __all__ = [
     "idempotent",
     "is_at_head",
     "is_unreachable",
+    "listen",
     "mint_local_token",
     "not_found",
     "outbox",
@@ -82,4 +88,5 @@ __all__ = [
     "uow_dependency",
     "upgrade_to_head",
     "validation_problem",
+    "wait_any",
 ]

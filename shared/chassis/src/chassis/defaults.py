@@ -17,8 +17,11 @@ RETRY_DELAYS: tuple[float, ...] = (1.0, 5.0, 30.0)
 CONSUMER_HOLD_LIMIT = 600.0
 # Outbox rows the relay takes (and locks) per transaction; their publishes are all in flight together.
 OUTBOX_BATCH_SIZE = 200
-# The relay's fallback wake-up when no NOTIFY arrives, in seconds.
+# The relay's fallback wake-up when no NOTIFY arrives, in seconds: while its LISTEN connection is down.
 OUTBOX_POLL_INTERVAL = 1.0
+# ... and while it listens: a NOTIFY wakes it then, and reconnecting wakes it for any NOTIFY missed meanwhile,
+# so the poll only bounds how late a notification lost some other way is caught.
+OUTBOX_IDLE_POLL_INTERVAL = 10.0
 # Published outbox rows are kept this long (for inspection), then deleted.
 OUTBOX_RETENTION = timedelta(hours=72)
 # What the bootstrap, `folio-stack` and the benchmarks name databases, roles and users after, and the vhost.

@@ -135,6 +135,7 @@ def relay_options(settings: ServiceSettings) -> RelayOptions:
     return RelayOptions(
         batch_size=settings.outbox_batch_size,
         poll_interval=settings.outbox_poll_interval,
+        idle_poll_interval=settings.outbox_idle_poll_interval,
         retention=timedelta(hours=settings.outbox_retention_hours),
     )
 

@@ -108,6 +108,8 @@ class ServiceSettings(BaseSettings):
     outbox_batch_size: int = defaults.OUTBOX_BATCH_SIZE
     # Fallback poll when no NOTIFY arrives (a missed notification, rows whose retry came due).
     outbox_poll_interval: float = defaults.OUTBOX_POLL_INTERVAL
+    # The same while the relay's LISTEN connection is up (NOTIFY wakes it then).
+    outbox_idle_poll_interval: float = defaults.OUTBOX_IDLE_POLL_INTERVAL
     outbox_retention_hours: float = defaults.OUTBOX_RETENTION / timedelta(hours=1)
 
     idempotency_retention_hours: float = 24.0

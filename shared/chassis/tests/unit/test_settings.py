@@ -40,10 +40,9 @@ def test_defaults_work_locally() -> None:
 
 def test_a_service_runs_what_the_libraries_default_to() -> None:
     settings, relay = ShopSettings(), RelayOptions()
-    assert (settings.outbox_batch_size, settings.outbox_poll_interval) == (
-        relay.batch_size,
-        relay.poll_interval,
-    )
+    polls = (settings.outbox_poll_interval, settings.outbox_idle_poll_interval)
+    assert settings.outbox_batch_size == relay.batch_size
+    assert polls == (relay.poll_interval, relay.idle_poll_interval)
     assert timedelta(hours=settings.outbox_retention_hours) == relay.retention
     assert settings.retry_delays == RetryPolicy().delays
 

@@ -7,12 +7,12 @@ from datetime import datetime
 from typing import Any
 from uuid import UUID
 
-from sqlalchemy import Select, func, or_, select, update
+from sqlalchemy import Select, func, or_, select, text, update
 from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.engine import RowMapping
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from notification.adapters.tables import notifications
+from notification.adapters.tables import NOTIFICATION_CHANNEL, notifications
 from notification.domain.content import EmailContent
 from notification.domain.notification import Notification, Status
 
@@ -123,7 +123,13 @@ class SqlNotifications:
             .on_conflict_do_nothing(index_elements=[notifications.c.source_message_id])
             .returning(notifications.c.id)
         )
-        return (await self._session.execute(statement)).first() is not None
+        added = (await self._session.execute(statement)).first() is not None
+        if added:
+            # Delivered at commit, so the sender never wakes for a row it cannot see yet.
+            await self._session.execute(
+                text("SELECT pg_notify(:channel, '')"), {"channel": NOTIFICATION_CHANNEL}
+            )
+        return added
 
     async def get_for_update(self, notification_id: UUID) -> Notification | None:
         statement = select(notifications).where(notifications.c.id == notification_id).with_for_update()
@@ -138,6 +144,14 @@ class SqlNotifications:
 
     async def lock_due(self, now: datetime, limit: int) -> Sequence[Notification]:
         return await self._locked(due_query(now), limit)
+
+    async def next_due(self) -> datetime | None:
+        # The first entry of the partial index notifications_due.
+        pending = notifications.c.status == Status.PENDING.value
+        nearest: datetime | None = await self._session.scalar(
+            select(func.min(notifications.c.next_attempt_at)).where(pending)
+        )
+        return nearest
 
     async def lock_stuck(self, claimed_before: datetime, limit: int) -> Sequence[Notification]:
         return await self._locked(stuck_query(claimed_before), limit)

@@ -21,6 +21,9 @@ metadata = service_metadata()
 
 STATUSES = ("pending", "sending", "sent", "failed", "uncertain")
 
+# NOTIFYed when a notification is recorded: the sender, sleeping until the next due row, wakes for it.
+NOTIFICATION_CHANNEL = "notification_recorded"
+
 notifications = Table(
     "notifications",
     metadata,

@@ -23,6 +23,9 @@ class Notifications(Protocol):
     async def lock_due(self, now: datetime, limit: int) -> Sequence[Notification]:
         """Due pending notifications, locked for this transaction; rows locked elsewhere are skipped."""
 
+    async def next_due(self) -> datetime | None:
+        """When the nearest pending notification is due (past or not); None when none is pending."""
+
     async def lock_stuck(self, claimed_before: datetime, limit: int) -> Sequence[Notification]:
         """Notifications ``sending`` since before ``claimed_before``, locked likewise."""
 

@@ -115,6 +115,18 @@ async def resolve_stuck(command: ResolveStuck, uow: NotificationUow) -> list[Not
     return stuck
 
 
+async def seconds_to_next_due(uows: Callable[[], NotificationUow], *, longest: float, now: datetime) -> float:
+    """How long the sender may sleep: until the nearest pending notification is due, at most ``longest``.
+
+    Read-only (nothing is committed): an idle sender costs one indexed read per sleep.
+    """
+    async with uows() as uow:
+        nearest = await uow.notifications.next_due()
+    if nearest is None:
+        return longest
+    return min(longest, max(0.0, (nearest - now).total_seconds()))
+
+
 async def committed(
     uows: Callable[[], NotificationUow], step: Callable[[NotificationUow], Awaitable[T]]
 ) -> T:

@@ -5,14 +5,16 @@ Any number of workers may run it at once: claims are taken ``FOR UPDATE SKIP LOC
 
 from __future__ import annotations
 
+import asyncio
 import logging
 import time
 from datetime import UTC, datetime
 
-from chassis import AppResources, is_unreachable, sleep_unless_stopped
+from chassis import AppResources, asyncpg_dsn, is_unreachable, listen, wait_any
 from notification.adapters.smtp import SmtpMailer
+from notification.adapters.tables import NOTIFICATION_CHANNEL
 from notification.adapters.unit_of_work import NotificationUnitOfWork
-from notification.application.sending_handlers import send_due
+from notification.application.sending_handlers import seconds_to_next_due, send_due
 from notification.entrypoints import metrics
 from notification.entrypoints.settings import NotificationSettings
 
@@ -27,7 +29,29 @@ def utcnow() -> datetime:
 
 
 async def send_notifications(resources: AppResources[NotificationSettings, NotificationUnitOfWork]) -> None:
-    """Send due notifications until the worker stops; a full batch is followed at once by the next."""
+    """Send due notifications until the worker stops; a full batch is followed at once by the next.
+
+    Between passes it sleeps until the next pending row is due, a notification is recorded (NOTIFY on
+    ``NOTIFICATION_CHANNEL``) or the idle interval ends (the poll interval while it cannot listen).
+    """
+    wake, listening = asyncio.Event(), asyncio.Event()
+    dsn = asyncpg_dsn(resources.engine.url)
+    listener = asyncio.create_task(
+        listen(dsn, wake, resources.stop, channel=NOTIFICATION_CHANNEL, listening=listening)
+    )
+    try:
+        await _send_until_stopped(resources, wake, listening)
+    finally:
+        listener.cancel()
+        await asyncio.gather(listener, return_exceptions=True)
+    log.info("sender stopped")
+
+
+async def _send_until_stopped(
+    resources: AppResources[NotificationSettings, NotificationUnitOfWork],
+    wake: asyncio.Event,
+    listening: asyncio.Event,
+) -> None:
     settings = resources.settings
     mailer = SmtpMailer(settings.smtp_config())
     uows = resources.uow_factory
@@ -43,6 +67,7 @@ async def send_notifications(resources: AppResources[NotificationSettings, Notif
     # once that has lasted a whole lease: after an outage, a live worker first records what it holds.
     reachable_since: float | None = None
     while not resources.stop.is_set():
+        wake.clear()
         pause = settings.sender_poll_interval_seconds
         recover = reachable_since is not None and time.monotonic() - reachable_since >= lease
         try:
@@ -69,5 +94,24 @@ async def send_notifications(resources: AppResources[NotificationSettings, Notif
                 log.info("sender pass: %d handed over, outcomes %s", result.claimed, list(result.outcomes))
             if result.full:
                 continue
-        await sleep_unless_stopped(resources.stop, pause)
-    log.info("sender stopped")
+            pause = await _idle_pause(resources, listening, claimed=result.claimed)
+        await wait_any(resources.stop, wake, at_most=pause)
+
+
+async def _idle_pause(
+    resources: AppResources[NotificationSettings, NotificationUnitOfWork],
+    listening: asyncio.Event,
+    *,
+    claimed: int,
+) -> float:
+    """After a good pass: until the next row is due, at most the idle interval (the poll one if deaf)."""
+    settings = resources.settings
+    poll = settings.sender_poll_interval_seconds
+    longest = max(poll, settings.sender_idle_poll_interval_seconds) if listening.is_set() else poll
+    try:
+        pause = await seconds_to_next_due(resources.uow_factory, longest=longest, now=utcnow())
+    except Exception:
+        log.warning("reading when the next notification is due failed", exc_info=True)
+        return poll
+    # A row due that this pass did not claim is another worker's (locked) or just came due: no spinning.
+    return pause if claimed or pause > 0 else poll

@@ -127,6 +127,21 @@ async def scan_due_sagas(
     return len(due)
 
 
+async def seconds_to_next_deadline(
+    uow_factory: Callable[[], OrderingUow], *, longest: float, now: datetime | None = None
+) -> float:
+    """How long the scanner may sleep: until the nearest deadline, at most ``longest``; 0 when one is due.
+
+    Read-only (nothing is committed). A deadline set nearer meanwhile, by a saga started after this read,
+    is therefore seen at most ``longest`` late.
+    """
+    async with uow_factory() as uow:
+        nearest = await uow.sagas.next_deadline()
+    if nearest is None:
+        return longest
+    return min(longest, max(0.0, (nearest - (now or utcnow())).total_seconds()))
+
+
 def _published_at(
     saga: Saga, published: dict[UUID, datetime | None], policy: SagaPolicy, at: datetime
 ) -> datetime | None:

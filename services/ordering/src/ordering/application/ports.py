@@ -41,6 +41,9 @@ class Sagas(Protocol):
     async def lock_due(self, now: datetime, limit: int) -> Sequence[Saga]:
         """Sagas whose deadline passed, locked for this transaction; those locked by others are skipped."""
 
+    async def next_deadline(self) -> datetime | None:
+        """The nearest deadline of any saga (past or not), None when no saga waits."""
+
     async def requests_published_at(self, request_ids: Sequence[UUID]) -> dict[UUID, datetime | None]:
         """When each request still in the outbox was published (None: not yet); pruned ones are absent."""
 

@@ -26,8 +26,10 @@ class OrderingSettings(ServiceSettings):
     saga_max_deadline_seconds: float = Field(default=600.0, gt=0)
     saga_give_up_after_seconds: float = Field(default=900.0, gt=0)
     saga_deadline_jitter: float = Field(default=0.2, ge=0, le=1)
-    # How often the worker looks for sagas whose deadline passed, and how many it takes per transaction.
-    deadline_scan_interval_seconds: float = Field(default=1.0, gt=0)
+    # The longest the worker sleeps between looks for sagas whose deadline passed (it sleeps less when the
+    # nearest deadline is sooner), so a deadline set by another worker meanwhile is at most this late; and
+    # how many sagas it takes per transaction.
+    deadline_scan_interval_seconds: float = Field(default=5.0, gt=0)
     deadline_scan_batch: int = Field(default=100, ge=1)
 
     @model_validator(mode="after")

@@ -23,8 +23,14 @@ async def listen(
     *,
     channel: str = OUTBOX_CHANNEL,
     keepalive: float = 15.0,
+    listening: asyncio.Event | None = None,
 ) -> None:
-    """Set ``wake`` on every notification until ``stop`` is set, reconnecting with backoff."""
+    """Set ``wake`` on every notification until ``stop`` is set, reconnecting with backoff.
+
+    ``listening`` is set while a connection listens and cleared as soon as it is lost: the relay polls
+    often only while no one listens.
+    """
+    listening = listening or asyncio.Event()
     failures = 0
     while not stop.is_set():
         try:
@@ -39,11 +45,12 @@ async def listen(
             log.info("outbox listener reconnected")
         failures = 0
         try:
-            await _listen_on(connection, channel, wake, stop, keepalive)
+            await _listen_on(connection, channel, wake, stop, keepalive, listening)
         except Exception as exc:
             # Whatever went wrong, polling covers for it until the next connection listens again.
             log.warning("outbox listener connection failed (%r); reconnecting", exc)
         finally:
+            listening.clear()
             await _close(connection)
 
 
@@ -53,6 +60,7 @@ async def _listen_on(
     wake: asyncio.Event,
     stop: asyncio.Event,
     keepalive: float,
+    listening: asyncio.Event,
 ) -> None:
     """Listen until ``stop`` or until the connection is lost.
 
@@ -60,8 +68,14 @@ async def _listen_on(
     announced is best looked for at once. A periodic ``SELECT 1`` finds a connection that died silently.
     """
     lost = asyncio.Event()
-    connection.add_termination_listener(lambda _connection: lost.set())
+
+    def on_lost(_connection: object) -> None:
+        lost.set()
+        listening.clear()
+
+    connection.add_termination_listener(on_lost)
     await connection.add_listener(channel, lambda *_args: wake.set())
+    listening.set()
     wake.set()
     while not stop.is_set() and not lost.is_set():
         await wait_any(stop, lost, at_most=keepalive)

@@ -16,6 +16,9 @@ class RelayOptions:
     batch_size: int = defaults.OUTBOX_BATCH_SIZE
     # Fallback wake-up when no NOTIFY arrives (a lost listener, or rows whose retry delay just ran out).
     poll_interval: float = defaults.OUTBOX_POLL_INTERVAL
+    # The fallback wake-up while the LISTEN connection is up (never shorter than poll_interval). A row this
+    # relay failed is still tried again when its retry comes due.
+    idle_poll_interval: float = defaults.OUTBOX_IDLE_POLL_INTERVAL
     # Unconfirmed publishes the relay keeps outstanding at once.
     max_in_flight: int = 500
     # A failed row waits retry_base * 2**(attempts - 1) seconds, at most retry_max, before its next try.

@@ -33,6 +33,8 @@ tracer = trace.get_tracer(__name__)
 
 # The relay's own retry when the broker or the database is down: quick at first, never more than this.
 _MAX_OUTAGE_DELAY = 30.0
+# Seconds past a failed row's retry delay before the pass that retries it.
+_RETRY_MARGIN = 0.05
 
 
 class OutboxRelay:
@@ -47,23 +49,32 @@ class OutboxRelay:
             exchange_check_ttl=self.options.recheck_interval,
         )
         self._wake = asyncio.Event()
+        self._listening = asyncio.Event()
+        # When the earliest row this relay failed comes due again (monotonic), if any is waiting.
+        self._retry_due: float | None = None
         # Rows this relay has published since it started (for tests, benchmarks and logs).
         self.published = 0
 
     async def run(self, stop: asyncio.Event) -> None:
-        """Relay until ``stop`` is set: on each NOTIFY, every ``poll_interval``, and while a backlog lasts."""
+        """Relay until ``stop`` is set: on each NOTIFY, on a fallback poll, and while a backlog lasts."""
         options = self.options
-        listener = asyncio.create_task(listen(asyncpg_dsn(self.engine.url), self._wake, stop))
-        log.info("outbox relay started (batch %d, poll %.1fs)", options.batch_size, options.poll_interval)
+        dsn = asyncpg_dsn(self.engine.url)
+        listener = asyncio.create_task(listen(dsn, self._wake, stop, listening=self._listening))
+        log.info(
+            "outbox relay started (batch %d, poll %.1fs, %.1fs while listening)",
+            options.batch_size,
+            options.poll_interval,
+            options.idle_poll_interval,
+        )
         outages = 0
         next_prune = 0.0
         try:
             while not stop.is_set():
                 self._wake.clear()
-                pause = options.poll_interval
                 try:
                     await self.publish_pending(stop)
                     outages = 0
+                    pause = self._idle_pause()
                 except Exception as exc:
                     outages += 1
                     pause = retry_delay(outages, base=0.5, maximum=_MAX_OUTAGE_DELAY)
@@ -86,12 +97,24 @@ class OutboxRelay:
     async def publish_pending(self, stop: asyncio.Event | None = None) -> int:
         """Publish due rows batch after batch until none is left; returns how many were published."""
         total = 0
+        if self._retry_due is not None and self._retry_due <= time.monotonic():
+            self._retry_due = None
         while stop is None or not stop.is_set():
             taken, published = await self._publish_batch()
             total += published
             if taken < self.options.batch_size:
                 break
         return total
+
+    def _idle_pause(self) -> float:
+        """After a good pass: poll soon while no one listens, else seldom or when a retry comes due."""
+        options = self.options
+        if not self._listening.is_set():
+            return options.poll_interval
+        pause = max(options.poll_interval, options.idle_poll_interval)
+        if self._retry_due is not None:
+            pause = min(pause, max(0.0, self._retry_due - time.monotonic()))
+        return pause
 
     async def prune(self) -> tuple[int, int]:
         """Delete outbox (published) and inbox rows past their retention; returns both counts."""
@@ -141,7 +164,13 @@ class OutboxRelay:
             Failure(row, error, retry_delay(row.attempts + 1, base=base, maximum=maximum))
             for row, error in result.failed
         ]
-        return await mark_failed(connection, failures, max_attempts=self.options.max_attempts)
+        given_up = await mark_failed(connection, failures, max_attempts=self.options.max_attempts)
+        retries = [f.delay for f in failures if f.row.id not in given_up]
+        if retries:
+            # A little after the database's clock says the row is due, so that the pass finds it.
+            due = time.monotonic() + min(retries) + _RETRY_MARGIN
+            self._retry_due = due if self._retry_due is None else min(self._retry_due, due)
+        return given_up
 
     def _observe(self, result: BatchResult, given_up: set[int]) -> None:
         self.published += len(result.confirmed)

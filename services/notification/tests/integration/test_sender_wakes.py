@@ -1,0 +1,55 @@
+"""The sender sleeps between passes and still sends on time, against the real PostgreSQL and an SMTP sink:
+an e-mail recorded while it sleeps goes out at once (NOTIFY), and one due later goes out when it is due,
+although both of its polls are longer than the test."""
+
+from __future__ import annotations
+
+import asyncio
+
+import pytest
+
+from contracts.envelope import new_id
+from contracts.examples import example
+from contracts.ordering import OrderConfirmed
+from folio_ops.mail_sink import SmtpSink
+
+pytestmark = pytest.mark.integration
+
+# Only a NOTIFY, or the sender's own reading of the next due time, can explain an e-mail within the test.
+ASLEEP = {"sender_poll_interval_seconds": 120.0, "sender_idle_poll_interval_seconds": 120.0}
+
+
+async def one_email_sent(bus, sink: SmtpSink, db, eventually) -> None:
+    """An order confirmed, its e-mail out (a NOTIFY woke the sender) and recorded: nothing left pending."""
+    await bus.publish(example(OrderConfirmed))
+    await sink.wait_for(1, within=15)
+    await eventually(db.senders_idle)
+
+
+async def test_an_email_recorded_while_the_sender_sleeps_goes_out_at_once(
+    start_worker, bus, sink: SmtpSink, db, eventually
+) -> None:
+    async with start_worker(**ASLEEP):
+        await one_email_sent(bus, sink, db, eventually)
+        # Past its pass and its read of the next due time: nothing is pending, so it sleeps 120 s now.
+        await asyncio.sleep(0.5)
+        await bus.publish(example(OrderConfirmed).model_copy(update={"order_id": new_id()}))
+        await sink.wait_for(2, within=15)
+
+
+async def test_an_email_due_later_goes_out_when_it_comes_due(
+    start_worker, bus, sink: SmtpSink, db, eventually
+) -> None:
+    async with start_worker(**ASLEEP):
+        await one_email_sent(bus, sink, db, eventually)
+    # Pending again, due in three seconds, as a refused e-mail waits out its backoff; no NOTIFY announces it.
+    await db.execute(
+        "UPDATE notifications SET status = 'pending', sent_at = NULL,"
+        " next_attempt_at = now() + interval '3 seconds'"
+    )
+    due_at = (await db.notifications())[0]["next_attempt_at"]
+    async with start_worker(**ASLEEP):
+        await sink.wait_for(2, within=15)
+        await eventually(db.senders_idle)
+    sent_at = (await db.notifications())[0]["sent_at"]
+    assert sent_at >= due_at, "sent when due, not before"
