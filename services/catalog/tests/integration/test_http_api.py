@@ -291,6 +291,13 @@ async def test_odd_list_parameters_are_422_problems(
     assert response.headers["content-type"].startswith(PROBLEM)
 
 
+async def test_a_price_range_upside_down_names_the_query_parameter(client: httpx.AsyncClient) -> None:
+    response = await client.get("/api/v1/books", params={"min_price": "20", "max_price": "10"})
+    assert response.status_code == 422
+    [error] = response.json()["errors"]
+    assert (error["location"], error["field"]) == ("query", "max_price")
+
+
 async def test_the_openapi_document_lists_every_resource(client: httpx.AsyncClient) -> None:
     paths = (await client.get("/api/v1/openapi.json")).json()["paths"]
     for path in ("/api/v1/books", "/api/v1/books/{book_id}", "/api/v1/authors", "/api/v1/categories"):

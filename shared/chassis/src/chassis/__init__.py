@@ -15,7 +15,8 @@ own business and may move (``tests/.../test_public_surface.py`` holds services t
   :func:`is_at_head`.
 - **HTTP**: :func:`create_api`, :func:`uow_dependency`, :func:`idempotent`, :func:`idempotency_key_header`,
   :class:`IdempotencySlot`, :class:`Page`, :data:`Pagination`, :class:`RequestBody`, problems
-  (:class:`ProblemError`, :func:`validation_problem`, :func:`conflict`, :func:`forbidden`, :func:`not_found`).
+  (:class:`ProblemError`, :func:`validation_problem`, :func:`invalid_field`, :func:`conflict`,
+  :func:`forbidden`, :func:`not_found`).
 - **Callers**: :class:`Caller`, :data:`CurrentCaller`, :data:`AdminCaller`, :func:`mint_local_token`.
 - **Tracing**: :func:`continued_span`, :func:`current_traceparent`.
 - **Waiting for work** (a timer that sleeps until NOTIFY wakes it): :func:`listen`, :func:`wait_any`,
@@ -31,7 +32,14 @@ from chassis.db import asyncpg_dsn, create_engine
 from chassis.definition import AppResources, Resources, ServiceDefinition
 from chassis.http.idempotency import IdempotencySlot, idempotency_key_header, idempotent
 from chassis.http.pagination import Page, Pagination
-from chassis.http.problems import ProblemError, conflict, forbidden, not_found, validation_problem
+from chassis.http.problems import (
+    ProblemError,
+    conflict,
+    forbidden,
+    invalid_field,
+    not_found,
+    validation_problem,
+)
 from chassis.http.schemas import RequestBody
 from chassis.lifecycle import sleep_unless_stopped
 from chassis.messaging.consumer import Subscription
@@ -74,6 +82,7 @@ __all__ = [
     "forbidden",
     "idempotency_key_header",
     "idempotent",
+    "invalid_field",
     "is_at_head",
     "is_unreachable",
     "listen",

@@ -13,9 +13,9 @@ from catalog.application.commands import CreateBook, DeleteBook, RestockBook, Up
 from catalog.application.views import BookSort, BrowseBooks
 from catalog.domain.book import KEEP
 from catalog.entrypoints.dependencies import Settings, Uow
-from catalog.entrypoints.problems import as_problems, invalid_field
+from catalog.entrypoints.problems import as_problems
 from catalog.entrypoints.schemas import BookIn, BookOut, BookPatch, MoneyIn, RestockIn, RestockOut
-from chassis import AdminCaller, Page, Pagination, idempotency_key_header, idempotent
+from chassis import AdminCaller, Page, Pagination, idempotency_key_header, idempotent, invalid_field
 
 _ISBN_TAKEN: dict[int | str, dict[str, Any]] = {409: {"description": "Another book has this ISBN"}}
 
@@ -50,7 +50,7 @@ def books_router() -> APIRouter:
         low = Decimal(min_price) if min_price is not None else None
         high = Decimal(max_price) if max_price is not None else None
         if low is not None and high is not None and low > high:
-            raise invalid_field("max_price", "max_price is below min_price")
+            raise invalid_field("max_price", "max_price is below min_price", location="query")
         query = BrowseBooks(
             text=q,
             category_id=category_id,

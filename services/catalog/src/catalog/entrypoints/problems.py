@@ -7,14 +7,10 @@ from contextlib import contextmanager
 
 from catalog.application.errors import Conflict, NotFound, UnknownReference
 from catalog.domain.errors import DomainError
-from chassis import ProblemError, conflict, not_found, validation_problem
+from chassis import conflict, invalid_field, not_found
 
 # Domain fields that sit inside the request's price object.
 _PRICE_FIELDS = frozenset({"amount", "currency"})
-
-
-def invalid_field(field: str | None, message: str, kind: str = "value_error") -> ProblemError:
-    return validation_problem([{"location": "body", "field": field, "message": message, "type": kind}])
 
 
 @contextmanager

@@ -10,17 +10,13 @@ from __future__ import annotations
 from collections.abc import Iterator
 from contextlib import contextmanager
 
-from chassis import ProblemError, validation_problem
+from chassis import ProblemError, invalid_field
 from rating.domain.errors import BookWithdrawn, DomainError, NoFeedback, UnknownBook
 
 PROBLEMS = "https://folio.example/problems"
 UNKNOWN_BOOK = f"{PROBLEMS}/unknown-book"
 BOOK_DELETED = f"{PROBLEMS}/book-deleted"
 NO_FEEDBACK = f"{PROBLEMS}/no-feedback"
-
-
-def invalid_field(field: str | None, message: str, kind: str = "value_error") -> ProblemError:
-    return validation_problem([{"location": "body", "field": field, "message": message, "type": kind}])
 
 
 @contextmanager

@@ -129,6 +129,13 @@ def conflict(detail: str | None = None, title: str = "Conflict", **extensions: A
     return ProblemError(409, title, detail, **extensions)
 
 
+def invalid_field(
+    field: str | None, message: str, kind: str = "value_error", *, location: str = "body"
+) -> ProblemError:
+    """422 for one field a service's own rule refused (after schema validation passed)."""
+    return validation_problem([{"location": location, "field": field, "message": message, "type": kind}])
+
+
 def validation_problem(errors: Sequence[Mapping[str, Any]], detail: str | None = None) -> ProblemError:
     """422 listing failing fields, each ``{"location", "field", "message", "type"}``."""
     return ProblemError(
