@@ -37,7 +37,15 @@ async def send_notifications(resources: AppResources[NotificationSettings, Notif
     wake, listening = asyncio.Event(), asyncio.Event()
     dsn = asyncpg_dsn(resources.engine.url)
     listener = asyncio.create_task(
-        listen(dsn, wake, resources.stop, channel=NOTIFICATION_CHANNEL, listening=listening)
+        listen(
+            dsn,
+            wake,
+            resources.stop,
+            channel=NOTIFICATION_CHANNEL,
+            listening=listening,
+            # Not the relay's name: an operator (or a drill) telling the two connections apart.
+            application_name="folio-notification-listener",
+        )
     )
     try:
         await _send_until_stopped(resources, wake, listening)

@@ -24,6 +24,7 @@ async def listen(
     channel: str = OUTBOX_CHANNEL,
     keepalive: float = 15.0,
     listening: asyncio.Event | None = None,
+    application_name: str = APPLICATION_NAME,
 ) -> None:
     """Set ``wake`` on every notification until ``stop`` is set, reconnecting with backoff.
 
@@ -34,21 +35,21 @@ async def listen(
     failures = 0
     while not stop.is_set():
         try:
-            connection = await asyncpg.connect(dsn, server_settings={"application_name": APPLICATION_NAME})
+            connection = await asyncpg.connect(dsn, server_settings={"application_name": application_name})
         except Exception as exc:
             failures += 1
             delay = retry_delay(failures, base=0.5, maximum=10.0)
-            log.warning("outbox listener cannot connect (%r); retrying in %.1fs", exc, delay)
+            log.warning("%s cannot connect (%r); retrying in %.1fs", application_name, exc, delay)
             await wait_any(stop, at_most=delay)
             continue
         if failures:
-            log.info("outbox listener reconnected")
+            log.info("%s reconnected", application_name)
         failures = 0
         try:
             await _listen_on(connection, channel, wake, stop, keepalive, listening)
         except Exception as exc:
             # Whatever went wrong, polling covers for it until the next connection listens again.
-            log.warning("outbox listener connection failed (%r); reconnecting", exc)
+            log.warning("%s connection failed (%r); reconnecting", application_name, exc)
         finally:
             listening.clear()
             await _close(connection)
