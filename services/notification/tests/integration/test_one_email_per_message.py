@@ -5,7 +5,6 @@ The worker is the real one (consumer, sender, outbox relay); ordering's side is 
 
 from __future__ import annotations
 
-import asyncio
 from datetime import UTC, datetime
 from functools import partial
 
@@ -25,11 +24,20 @@ from notification.application.sending_handlers import claim_due, committed, with
 from notification.domain.content import EmailContent
 from notification.domain.delivery import DeliveryPolicy
 from notification.domain.notification import WORKER_STOPPED
-from testkit.quiescence import FinishedDeliveries
+from testkit.polling import eventually as poll
+from testkit.quiescence import CounterSince, FinishedDeliveries
 
 pytestmark = pytest.mark.integration
 
 QUEUE = "notification.order_emails"
+# Short idle sleeps, so that a whole further sender pass comes at once.
+QUICK_PASSES = 0.1
+
+
+async def a_whole_pass_later() -> None:
+    """Return once a sender pass that began after this call has finished: whatever it would send is sent."""
+    passes = CounterSince("folio_notification_sender_passes_total")
+    await poll(lambda: passes.at_least(2), what="a whole sender pass more")
 
 
 def confirmed(email: str = "ada@example.com", customer_id: str = "user-1") -> OrderConfirmed:
@@ -141,14 +149,16 @@ async def test_a_server_refusing_past_the_limit_gives_notification_failed_and_ke
 ) -> None:
     sink.refuse_next(10)
     cancelled = example(OrderCancelled).model_copy(update={"order_id": new_id()})
-    async with start_worker():
+    async with start_worker(sender_idle_poll_interval_seconds=QUICK_PASSES):
         envelope = await bus.publish(cancelled)
 
         async def failed() -> bool:
             return bool(await db.outbox(NotificationFailed.TYPE))
 
         await eventually(failed)
-        await asyncio.sleep(0.3)  # no attempt after the last
+        # Nothing left to try, and the sender has looked again since: a fourth attempt would be made by now.
+        await eventually(db.senders_idle)
+        await a_whole_pass_later()
 
     assert sink.refused == 3
     assert sink.messages == []
@@ -189,7 +199,7 @@ async def test_a_notification_left_sending_by_a_stopped_worker_is_reported_unkno
         id=sources[1],
     )
 
-    async with start_worker(sending_lease_seconds=30):
+    async with start_worker(sending_lease_seconds=30, sender_idle_poll_interval_seconds=QUICK_PASSES):
 
         async def resolved() -> bool:
             [row] = await db.notifications(sources[0])
@@ -204,7 +214,8 @@ async def test_a_notification_left_sending_by_a_stopped_worker_is_reported_unkno
             return bool(rows) and rows[0]["published_at"] is not None
 
         await eventually(published)
-        await asyncio.sleep(0.3)
+        # The sender has gone round again with recovery on: a resend or a wrong recovery would be done now.
+        await a_whole_pass_later()
 
     assert sink.messages == []
     [stale] = await db.notifications(sources[0])

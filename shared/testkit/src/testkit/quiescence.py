@@ -53,23 +53,39 @@ async def handled(engine: AsyncEngine, message_ids: Iterable[UUID], consumer: st
         return int((await connection.scalar(query)) or 0) >= len(wanted)
 
 
-class FinishedDeliveries:
-    """Deliveries this process's consumers finished from the moment it is made (of ``queues``, or of all)."""
+def counter_total(sample: str, *, queues: Iterable[str] = ()) -> int:
+    """The sum of this process's Prometheus samples named ``sample`` (of ``queues``' label, if named)."""
+    wanted = set(queues)
+    total = 0.0
+    for metric in REGISTRY.collect():
+        for each in metric.samples:
+            if each.name == sample and (not wanted or each.labels.get("queue") in wanted):
+                total += each.value
+    return int(total)
 
-    def __init__(self, *queues: str) -> None:
+
+class CounterSince:
+    """How much a Prometheus counter of this process (``sample``, e.g. ``..._total``) grew since it was made.
+
+    To wait for a loop to have gone round once more: a loop in the middle of a round when this is made
+    finishes it first, so ``at_least(2)`` proves one whole round that began afterwards.
+    """
+
+    def __init__(self, sample: str, *queues: str) -> None:
+        self.sample = sample
         self.queues = queues
-        self.start = self._total()
-
-    def _total(self) -> int:
-        total = 0.0
-        for metric in REGISTRY.collect():
-            for sample in metric.samples:
-                if sample.name == "folio_consumer_messages_total" and (
-                    not self.queues or sample.labels.get("queue") in self.queues
-                ):
-                    total += sample.value
-        return int(total)
+        self.start = counter_total(sample, queues=queues)
 
     async def at_least(self, count: int) -> bool:
-        """For ``eventually``: ``count`` deliveries (duplicates, retries, parkings included) are finished."""
-        return self._total() - self.start >= count
+        """For ``eventually``: the counter grew by ``count`` or more."""
+        return counter_total(self.sample, queues=self.queues) - self.start >= count
+
+
+class FinishedDeliveries(CounterSince):
+    """Deliveries this process's consumers finished from the moment it is made (of ``queues``, or of all).
+
+    ``at_least(count)``: ``count`` deliveries (duplicates, retries, parkings included) are finished.
+    """
+
+    def __init__(self, *queues: str) -> None:
+        super().__init__("folio_consumer_messages_total", *queues)

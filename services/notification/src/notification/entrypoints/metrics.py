@@ -18,7 +18,11 @@ STUCK_RESOLVED = Counter(
     "folio_notification_stuck_resolved",
     "Notifications found sending past the lease (a worker stopped mid hand-off) and marked uncertain",
 )
-
+PASSES = Counter(
+    "folio_notification_sender_passes",
+    "Sending passes finished with the database answering (one claim, its hand-offs and their outcomes); "
+    "a pass that failed is not counted. Tests wait on it before asserting nothing more was sent",
+)
 
 PENDING = Gauge(
     "folio_notification_pending",
@@ -33,7 +37,9 @@ async def collect_pending(resources: Resources) -> None:
 
 
 def record(result: PassResult) -> None:
+    """One finished pass: its hand-offs by outcome, the stuck rows it resolved, and the pass itself."""
     for status in result.outcomes:
         HAND_OFFS.labels(status=status.value).inc()
     if result.resolved_stuck:
         STUCK_RESOLVED.inc(result.resolved_stuck)
+    PASSES.inc()
