@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import logging
 import socket
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
@@ -221,13 +222,23 @@ async def test_stop_lets_the_message_in_hand_finish_and_closes_everything(worker
             await http.get("/health/live")
 
 
-async def test_a_worker_stopped_while_waiting_for_the_broker_returns_quietly(database_url: str) -> None:
+async def test_a_worker_stopped_while_waiting_for_the_broker_returns_quietly(
+    database_url: str, caplog: pytest.LogCaptureFixture
+) -> None:
+    caplog.set_level(logging.WARNING, logger="chassis.lifecycle")
     settings = ServiceSettings(database_url=database_url, amqp_url="amqp://guest:guest@127.0.0.1:1/")
     definition = worker_definition(database_url, "unused", Handler())
     stop = asyncio.Event()
     task = asyncio.create_task(run_worker(definition, settings, stop, serve_probes=False))
 
-    await asyncio.sleep(1.5)
+    async def retrying_again() -> bool:
+        # A worker that gave up on the unreachable broker, rather than waiting for it, has ended.
+        assert not task.done(), "the worker ended while the broker was unreachable"
+        failures = [r for r in caplog.records if r.getMessage().startswith("the broker is not reachable yet")]
+        return len(failures) >= 2
+
+    # Failed once, paused and failed again: it waits for the broker instead of giving up.
+    await eventually(retrying_again, what="two failed attempts to reach the broker")
     assert not task.done()
     stop.set()
 
