@@ -259,7 +259,8 @@ async def test_two_relays_publish_10000_rows_each_exactly_once(
             async with running(first, second):
                 await observer.wait_for(10_000, within=60)
                 elapsed = time.monotonic() - started
-            await asyncio.sleep(0.5)
+            # Both relays stopped: a row published twice was routed by now, and arrives before this returns.
+            await observer.caught_up()
     finally:
         await other_engine.dispose()
 

@@ -4,7 +4,6 @@ its batch is published, and a row that keeps failing ends visibly in ``failed_at
 
 from __future__ import annotations
 
-import asyncio
 import logging
 from collections import Counter
 from typing import Any, ClassVar
@@ -314,7 +313,7 @@ async def test_a_row_failing_max_attempts_times_is_given_up_visibly_and_can_be_r
     async with BoundQueue(amqp_url, "a.events") as a, OutboxRelay(engine, amqp_url, options) as relay:
         assert await relay.publish_pending() == 1
         for attempts in (2, 3):
-            await asyncio.sleep(0.1)
+            await make_due(engine)  # its backoff over
             assert await relay.publish_pending() == 0
             assert (await state(engine, "missing.events"))[0].attempts == attempts
 
@@ -325,8 +324,8 @@ async def test_a_row_failing_max_attempts_times_is_given_up_visibly_and_can_be_r
         given_up = [r for r in caplog.records if r.levelno == logging.ERROR and "given up" in r.getMessage()]
         assert len(given_up) == 1
 
-        # No longer taken: its attempts stay where they are, and it is logged no more.
-        await asyncio.sleep(0.1)
+        # No longer taken, however due it is: its attempts stay where they are, and it is logged no more.
+        await make_due(engine)
         assert await relay.publish_pending() == 0
         assert (await state(engine, "missing.events"))[0].attempts == 3
         assert len([r for r in caplog.records if r.levelno == logging.ERROR]) == 1
