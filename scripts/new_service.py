@@ -160,7 +160,9 @@ def register(
     )
     topology = contracts / "topology.py"
     edit(topology, substitute(r"(SERVICES: tuple\[str, \.\.\.\] = \([^)]*)\)", rf'\1, "{name}")'))
-    edit(topology, substitute(r"(QUEUES: .*?\n)(\}\n)", rf'\1    "{name}": {{}},\n\2', re.DOTALL))
+    # The template's one subscription: the catalog's BookCreated, on queue `<name>.books`.
+    queue = f'    "{name}": {{"books": ("folio.catalog.book-created.v1",)}},\n'
+    edit(topology, substitute(r"(QUEUES: .*?\n)(\}\n)", rf"\1{queue}\2", re.DOTALL))
     edit(topology, substitute(r"(SENDS_COMMANDS: .*?\n)(\}\n)", rf'\1    "{name}": (),\n\2', re.DOTALL))
 
     pyproject = root / "pyproject.toml"

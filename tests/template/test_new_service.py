@@ -77,8 +77,10 @@ def test_the_service_is_rendered_in_the_house_layout(copy: Path) -> None:
     package = copy / "services" / NAME / "src" / NAME
     for module in (
         "domain/items.py",
+        "domain/books.py",
         "application/commands.py",
         "application/item_handlers.py",
+        "application/book_handlers.py",
         "application/queries.py",
         "application/views.py",
         "application/ports.py",
@@ -111,6 +113,8 @@ def test_the_service_is_rendered_in_the_house_layout(copy: Path) -> None:
     assert "local only_engine=0 services=()\n" in images
     assert '"folio-shelf"' in (copy / "pyproject.toml").read_text()
     assert "shelf-worker:" in (copy / "docker-compose.yml").read_text()
+    topology = (copy / "shared/contracts/src/contracts/topology.py").read_text()
+    assert '    "shelf": {"books": ("folio.catalog.book-created.v1",)},\n' in topology
 
 
 def pins(lock: Path) -> list[str]:
