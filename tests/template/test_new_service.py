@@ -10,6 +10,7 @@ Slow-ish (a minute or two): ``pytest -m template tests/template``. Needs the rea
 
 from __future__ import annotations
 
+import json
 import os
 import shutil
 import subprocess
@@ -215,3 +216,36 @@ def test_the_existing_services_topology_and_bootstrap_tests_still_pass(copy: Pat
         "shared/chassis/tests/unit/test_topology_names.py",
         "tools/ops/tests/unit",
     )
+
+
+# What `make up` (`folio-stack up`) would migrate and start, read from the copy's devstack, nothing started.
+STACK_PLAN = """
+import json
+from devstack.config import SERVICES, StackConfig
+from devstack.processes import process_specs
+specs = {
+    s.name: {"argv": list(s.argv), "env": s.env, "ready": s.ready_url} for s in process_specs(StackConfig())
+}
+print(json.dumps({"services": list(SERVICES), "specs": specs}))
+"""
+
+
+def test_make_up_migrates_and_starts_the_service_and_the_others_keep_their_ports(copy: Path) -> None:
+    plan = json.loads(run(copy, sys.executable, "-c", STACK_PLAN).stdout)
+    # The list `folio-stack up` migrates (`folio-<service> migrate`) and starts, in order.
+    assert plan["services"] == [*EXISTING, NAME]
+    specs = plan["specs"]
+    script = str(BIN / f"folio-{NAME}")
+    assert specs[f"{NAME}-api"] == {
+        "argv": [script, "api"],
+        "env": {"SHELF_HTTP_PORT": "8005"},
+        "ready": "http://127.0.0.1:8005/health/ready",
+    }
+    assert specs[f"{NAME}-worker"] == {
+        "argv": [script, "worker"],
+        "env": {"SHELF_HTTP_PORT": "9005"},
+        "ready": "http://127.0.0.1:9005/health/ready",
+    }
+    for place, service in enumerate(EXISTING, start=1):
+        assert specs[f"{service}-api"]["env"] == {f"{service.upper()}_HTTP_PORT": str(8000 + place)}
+        assert specs[f"{service}-worker"]["env"] == {f"{service.upper()}_HTTP_PORT": str(9000 + place)}

@@ -14,8 +14,12 @@ from pathlib import Path
 from typing import Any
 
 from chassis import defaults
+from contracts import topology
 
-SERVICES: tuple[str, ...] = ("catalog", "ordering", "rating", "notification")
+# Every service of the system, in the order of the one list the bootstrap and `make new-service` use too:
+# a generated service is appended there, so `make up` migrates and starts it without an edit here, and the
+# existing services keep their ports (each port is by position in this list).
+SERVICES: tuple[str, ...] = topology.SERVICES
 STATE_FILE = "stack.json"
 
 
@@ -33,8 +37,8 @@ class StackConfig:
     run_dir: Path = Path(".run")
     # Processes per service and role (`make up` runs one; the end-to-end tests run two, as deploy/base does).
     replicas: int = 1
-    # APIs listen on api_port + r * 4 + i (replica r; i for catalog, ordering, rating, notification), worker
-    # probes on worker_port + r * 4 + i.
+    # APIs listen on api_port + r * n + i (replica r, n services, i the service's place in SERVICES: catalog,
+    # ordering, rating, notification, then any added), worker probes on worker_port + r * n + i.
     api_port: int = 8001
     worker_port: int = 9001
     smtp_port: int = 1025
