@@ -64,13 +64,20 @@ def copy(tmp_path_factory: pytest.TempPathFactory) -> Path:
     """A copy of the repository with ``shelf`` added by the generator, locks included.
 
     ``make lock`` runs with this checkout's uv (``make setup`` installs one in .tools when none is on PATH)
-    and ``UV_OFFLINE``: it resolves from uv's cache, so the test never depends on the index being reachable.
+    and ``UV_OFFLINE`` where uv's cache can resolve the unchanged workspace (the generated service asks for
+    nothing the others do not), so the test needs the index only on a machine whose cache is cold: ``make
+    setup`` installs from the lock and fills the cache with wheels, not with the index pages
+    a resolution reads.
     """
     copy = tracked_copy(tmp_path_factory.mktemp("repository"))
     assert not (copy / "services" / NAME).exists()
     tools = os.pathsep.join(str(p) for p in (ROOT / ".tools" / "bin", BIN) if p.is_dir())
-    offline = {"UV_OFFLINE": "1", "PATH": f"{tools}{os.pathsep}{os.environ.get('PATH', '')}"}
-    run(copy, sys.executable, "scripts/new_service.py", NAME, "--root", copy, extra_env=offline)
+    env = {"PATH": f"{tools}{os.pathsep}{os.environ.get('PATH', '')}"}
+    uv = shutil.which("uv", path=env["PATH"]) or "uv"
+    cached = subprocess.run([uv, "lock", "--offline", "--quiet"], cwd=copy, capture_output=True, check=False)
+    if cached.returncode == 0:
+        env["UV_OFFLINE"] = "1"
+    run(copy, sys.executable, "scripts/new_service.py", NAME, "--root", copy, extra_env=env)
     return copy
 
 
