@@ -7,6 +7,7 @@ from typing import Any
 from sqlalchemy.engine import URL, make_url
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker, create_async_engine
 
+from chassis.db_metrics import count_round_trips
 from chassis.tables import metadata
 
 ASYNC_DRIVER = "postgresql+asyncpg"
@@ -44,13 +45,16 @@ def create_engine(url: str | URL, *, application_name: str | None = None, **kw: 
     """An async engine on asyncpg; keyword arguments override the pool defaults.
 
     ``application_name`` shows up in ``pg_stat_activity``, which makes a service's connections easy to find.
+    Its round trips are counted on /metrics (``chassis.db_metrics``).
     """
     options = {**POOL_DEFAULTS, **kw}
     if application_name is not None:
         connect_args = dict(options.pop("connect_args", {}))
         server_settings = {**connect_args.get("server_settings", {}), "application_name": application_name}
         options["connect_args"] = {**connect_args, "server_settings": server_settings}
-    return create_async_engine(async_url(url), **options)
+    engine = create_async_engine(async_url(url), **options)
+    count_round_trips(engine)
+    return engine
 
 
 def session_factory(engine: AsyncEngine) -> async_sessionmaker[AsyncSession]:
