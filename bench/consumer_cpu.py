@@ -6,13 +6,14 @@ In a throwaway database and vhost (both removed afterwards; where the broker's m
 answer, the default vhost, with this benchmark's queues and exchanges deleted before and after) each run
 publishes ``--messages`` events through the real broker (confirmed, while no consumer runs, so they wait
 as a backlog), then starts the chassis' real worker broker (``build_broker``: envelope, validation, inbox
-claim, unit of work, a handler that writes one row and commits) and measures, from its start until the
-last message is handled: the CPU time of this process (``time.process_time``: every thread, user and
-system) per handled message, and the messages handled per second. The broker is built as the runner
-builds it (its tracing and metrics middlewares, spans recorded by an SDK provider that exports nowhere,
-FastStream's per-message log lines below the logger's level). The broker's start (connection, topology)
-is inside the measurement, a fixed cost of a few milliseconds beside the drain. The median of the runs is
-printed last.
+claim, unit of work, a handler that writes one row and one outbox message and commits) and measures,
+from its start until the last message is handled: the CPU time of this process (``time.process_time``:
+every thread, user and system) per handled message, the SQL round trips per handled message
+(``chassis.db_metrics``; the engine is the chassis' own, as a service's: its pool options and counter)
+and the messages handled per second. The broker is built as the runner builds it (its tracing and
+metrics middlewares, spans recorded by an SDK provider that exports nowhere, FastStream's per-message
+log lines below the logger's level). The broker's start (connection, topology) is inside the
+measurement, a fixed cost of a few milliseconds beside the drain. The median of the runs is printed last.
 """
 
 from __future__ import annotations
@@ -32,8 +33,9 @@ import httpx
 from opentelemetry import trace
 from opentelemetry.sdk.trace import TracerProvider
 from sqlalchemy import Column, Integer, MetaData, Table, Text, insert
-from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker, create_async_engine
 
+from chassis.db import create_engine, session_factory
+from chassis.db_metrics import round_trips_so_far
 from chassis.messaging.consumer import Subscription
 from chassis.messaging.topology import consumer_queues, events_exchange, internal_exchange
 from chassis.messaging.worker import ServiceBroker, build_broker
@@ -56,6 +58,16 @@ class Tick(Event):
     n: int
 
 
+class Tocked(Event):
+    """What the handler publishes for each tick, through the outbox, as a service's handler does."""
+
+    TYPE: ClassVar[str] = "folio.bench.tocked.v1"
+    OWNER: ClassVar[str] = "bench"
+    SUBJECT: ClassVar[str] = "tick_id"
+
+    tick_id: str
+
+
 bench_metadata = MetaData()
 ticks = Table(
     "ticks",
@@ -69,6 +81,7 @@ ticks = Table(
 class Figures:
     cpu_us_per_message: float
     messages_per_second: float
+    round_trips_per_message: float
 
 
 async def _delete_bench_topology(amqp_url: str) -> None:
@@ -131,16 +144,17 @@ async def publish_backlog(amqp_url: str, count: int) -> None:
 
 async def one_run(count: int, prefetch: int) -> Figures:
     async with fresh_database("folio_bench_cpu") as database_url, private_vhost() as amqp_url:
-        engine = create_async_engine(database_url.replace("postgresql://", "postgresql+asyncpg://", 1))
+        engine = create_engine(database_url)
         async with engine.begin() as conn:
             await conn.run_sync(chassis_metadata.create_all)
             await conn.run_sync(bench_metadata.create_all)
-        sessions = async_sessionmaker(engine, class_=AsyncSession, expire_on_commit=False)
+        sessions = session_factory(engine)
         handled = 0
         done = asyncio.Event()
 
         async def handle(tick: Tick, uow: UnitOfWork) -> None:
             await uow.session.execute(insert(ticks).values(tick_id=tick.tick_id))
+            uow.send(Tocked(tick_id=tick.tick_id))
             await uow.commit()
             nonlocal handled
             handled += 1
@@ -176,13 +190,14 @@ async def one_run(count: int, prefetch: int) -> Figures:
         await publish_backlog(amqp_url, count)
 
         broker = worker()
-        cpu, wall = time.process_time(), time.perf_counter()
+        cpu, wall, trips = time.process_time(), time.perf_counter(), round_trips_so_far()
         await broker.start()
         await asyncio.wait_for(done.wait(), timeout=600)
         cpu, wall = time.process_time() - cpu, time.perf_counter() - wall
+        trips = round_trips_so_far() - trips
         await broker.stop()
         await engine.dispose()
-        return Figures(cpu / count * 1e6, count / wall)
+        return Figures(cpu / count * 1e6, count / wall, trips / count)
 
 
 async def bench(args: argparse.Namespace) -> None:
@@ -192,11 +207,16 @@ async def bench(args: argparse.Namespace) -> None:
         runs.append(figures)
         print(
             f"run {run + 1}: {figures.cpu_us_per_message:.0f} µs CPU per message, "
+            f"{figures.round_trips_per_message:.2f} SQL round trips per message, "
             f"{figures.messages_per_second:.0f} messages/s"
         )
     cpu = statistics.median(r.cpu_us_per_message for r in runs)
+    trips = statistics.median(r.round_trips_per_message for r in runs)
     rate = statistics.median(r.messages_per_second for r in runs)
-    print(f"median of {args.runs}: {cpu:.0f} µs CPU per message, {rate:.0f} messages/s")
+    print(
+        f"median of {args.runs}: {cpu:.0f} µs CPU per message, {trips:.2f} SQL round trips per message, "
+        f"{rate:.0f} messages/s"
+    )
 
 
 def main() -> None:

@@ -14,7 +14,8 @@ databases, vhost and ports (prefix ``folio_bench``), and removes it afterwards. 
    ordering's ``order_summaries``); from /proc the CPU each process used, split into Folio's processes
    against PostgreSQL's backends and the broker per confirmed order; divided by each process's own
    counters on /metrics, CPU µs per HTTP request or handled message; and SQL per handled message
-   (``work_counters``: pg_stat_statements where loaded, else pg_stat_database's transactions and rows);
+   (``work_counters``: pg_stat_statements where loaded, else pg_stat_database's transactions and rows),
+   and each worker's own count of its SQL round trips per handled message;
 3. with ``--profile``, py-spy samples the service processes during the last (heaviest) step.
 
 Figures go to ``bench/results/<timestamp>.json`` and ``.png`` (git-ignored) and to stdout.
@@ -210,6 +211,7 @@ async def run_steps(
             commits_before, commits_from = await observe.commits(sut.database_urls), time.monotonic()
             sql_before = await sql.read()
             units_before = await work_counters.units_of_work(client, metrics_urls)
+            trips_before = await work_counters.round_trips(client, metrics_urls)
             cpu_before = observe.cpu_sample(cpu_groups(sut), time.monotonic())
             async with observe.BrokerWatch(sut.amqp_url) as broker:
                 run = await run_step(
@@ -231,6 +233,7 @@ async def run_steps(
                 print(f"warning: {warnings[-1]}", file=sys.stderr)
             cpu_after = observe.cpu_sample(cpu_groups(sut), time.monotonic())
             units_after = await work_counters.units_of_work(client, metrics_urls)
+            trips_after = await work_counters.round_trips(client, metrics_urls)
             # The last outbox rows (NotificationSent) and the backends' statistics land shortly after.
             await asyncio.sleep(1.5)
             idle_commits = idle_rate * (time.monotonic() - commits_from)
@@ -239,7 +242,7 @@ async def run_steps(
             messages = sum(count for name, count in units.items() if name.endswith("-worker"))
             sql_per_message = work_counters.per_message(
                 sql_before, await sql.read(), idle_sql_rates, time.monotonic() - commits_from, messages
-            )
+            ) | work_counters.round_trips_per_message(trips_before, trips_after, units)
             outbox = await observe.outbox_figures(sut.database_urls, run.started_at - 0.5, run.ended_at + 1.0)
             per_process, host = observe.cpu_percent(cpu_before, cpu_after)
             confirmed = run.result.confirmed

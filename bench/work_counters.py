@@ -1,5 +1,6 @@
 """What the processes and their databases counted over a step: the units of work each process did (its own
-Prometheus counters on /metrics) and the SQL the databases ran, so that CPU can be divided by them.
+Prometheus counters on /metrics), the SQL round trips each process made (its ``folio_sql_round_trips``,
+``chassis.db_metrics``) and the SQL the databases ran, so that CPU can be divided by them.
 
 SQL is counted from ``pg_stat_statements`` where the server loads it (statements, BEGIN and COMMIT
 included: one round trip each); otherwise from ``pg_stat_database``, which counts transactions and rows,
@@ -9,6 +10,7 @@ not statements, and the figures say so.
 from __future__ import annotations
 
 import asyncio
+from collections.abc import Callable
 from dataclasses import dataclass
 
 import aiohttp
@@ -18,6 +20,17 @@ from prometheus_client.parser import text_string_to_metric_families
 # The counter each role's unit of work is read from, and the samples of it that count.
 API_REQUESTS = "folio_http_requests"  # every request answered (probes and /metrics are not counted)
 WORKER_MESSAGES = "folio_consumer_messages"  # deliveries handled (not duplicates, retries or parkings)
+SQL_ROUND_TRIPS = "folio_sql_round_trips"  # statements, BEGIN, COMMIT, ROLLBACK and pre-pings sent
+
+
+def _counter_total(text: str, name: str) -> float:
+    return sum(
+        sample.value
+        for family in text_string_to_metric_families(text)
+        if family.name == name
+        for sample in family.samples
+        if sample.name.endswith("_total")
+    )
 
 
 def _unit_total(text: str, role: str) -> float:
@@ -37,11 +50,32 @@ def _unit_total(text: str, role: str) -> float:
 async def units_of_work(session: aiohttp.ClientSession, metrics_urls: dict[str, str]) -> dict[str, float]:
     """Per process (``ordering-api`` -> its /metrics URL): requests answered or messages handled so far;
     a process that does not answer is left out."""
+    return await _scrape(session, metrics_urls, lambda name, text: _unit_total(text, name.rsplit("-", 1)[1]))
 
+
+async def round_trips(session: aiohttp.ClientSession, metrics_urls: dict[str, str]) -> dict[str, float]:
+    """Per process: the SQL round trips its engines made so far; one that does not answer is left out."""
+    return await _scrape(session, metrics_urls, lambda _, text: _counter_total(text, SQL_ROUND_TRIPS))
+
+
+def round_trips_per_message(
+    before: dict[str, float], after: dict[str, float], units: dict[str, float]
+) -> dict[str, float]:
+    """Each worker's SQL round trips per message it handled (keyed ``<worker> SQL round trips``)."""
+    return {
+        f"{name} SQL round trips": (after[name] - before[name]) / units[name]
+        for name in after
+        if name.endswith("-worker") and name in before and units.get(name, 0) > 0
+    }
+
+
+async def _scrape(
+    session: aiohttp.ClientSession, metrics_urls: dict[str, str], read: Callable[[str, str], float]
+) -> dict[str, float]:
     async def one(name: str, url: str) -> tuple[str, float | None]:
         try:
             async with session.get(url) as response:
-                return name, _unit_total(await response.text(), name.rsplit("-", 1)[1])
+                return name, read(name, await response.text())
         except (aiohttp.ClientError, TimeoutError):
             return name, None
 

@@ -9,6 +9,13 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from chassis.tables import inbox
 
+# Built once: every delivery runs it, with its own parameters.
+_CLAIM = (
+    insert(inbox)
+    .on_conflict_do_nothing(index_elements=[inbox.c.consumer, inbox.c.message_id])
+    .returning(inbox.c.message_id)
+)
+
 
 async def claim(session: AsyncSession, *, consumer: str, message_id: UUID, message_type: str) -> bool:
     """Record that ``consumer`` handles ``message_id``; False when it already did (a duplicate to skip).
@@ -16,10 +23,5 @@ async def claim(session: AsyncSession, *, consumer: str, message_id: UUID, messa
     Must run inside the transaction that holds the handler's effects: if that transaction rolls back,
     the claim goes with it and the message will be handled again.
     """
-    statement = (
-        insert(inbox)
-        .values(consumer=consumer, message_id=message_id, message_type=message_type)
-        .on_conflict_do_nothing(index_elements=[inbox.c.consumer, inbox.c.message_id])
-        .returning(inbox.c.message_id)
-    )
-    return (await session.execute(statement)).first() is not None
+    parameters = {"consumer": consumer, "message_id": message_id, "message_type": message_type}
+    return (await session.execute(_CLAIM, parameters)).first() is not None

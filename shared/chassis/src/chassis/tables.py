@@ -8,6 +8,7 @@ each service's first revision depends on); a service's env.py still lists this m
 from __future__ import annotations
 
 from sqlalchemy import (
+    DDL,
     BigInteger,
     Column,
     DateTime,
@@ -19,6 +20,7 @@ from sqlalchemy import (
     Table,
     Text,
     Uuid,
+    event,
     func,
 )
 from sqlalchemy.dialects.postgresql import JSONB
@@ -98,5 +100,30 @@ idempotency_keys = Table(
 # Pruning deletes by age.
 Index("idempotency_keys_created_at", idempotency_keys.c.created_at)
 
-# Channel the unit of work notifies on commit when it wrote outbox rows; the relay listens on it.
+# Channel notified (on commit) by every transaction that inserted outbox rows; the relay listens on it.
 OUTBOX_CHANNEL = "folio_outbox"
+
+
+def _ddl(statement: str) -> DDL:
+    return DDL(statement)  # type: ignore[no-untyped-call]  # SQLAlchemy's DDL() has no annotations
+
+
+# The wake-up is a statement-level trigger, not a statement of the unit of work's: it rides on the
+# outbox INSERT's own round trip. A rolled-back transaction notifies nobody, and PostgreSQL folds the
+# identical notifications of one transaction into one. Migrated by chassis_0003; ``metadata.create_all``
+# (tests, benchmarks) creates it too, so that they behave as a migrated database does.
+OUTBOX_NOTIFY_FUNCTION = _ddl(
+    f"""CREATE OR REPLACE FUNCTION folio_outbox_notify() RETURNS trigger LANGUAGE plpgsql AS $$
+BEGIN
+    PERFORM pg_notify('{OUTBOX_CHANNEL}', '');
+    RETURN NULL;
+END
+$$"""
+)
+OUTBOX_NOTIFY_TRIGGER = _ddl(
+    "CREATE TRIGGER outbox_notify AFTER INSERT ON outbox "
+    "FOR EACH STATEMENT EXECUTE FUNCTION folio_outbox_notify()"
+)
+event.listen(outbox, "after_create", OUTBOX_NOTIFY_FUNCTION)
+event.listen(outbox, "after_create", OUTBOX_NOTIFY_TRIGGER)
+event.listen(outbox, "after_drop", _ddl("DROP FUNCTION IF EXISTS folio_outbox_notify()"))

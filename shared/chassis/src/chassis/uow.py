@@ -24,10 +24,10 @@ from typing import Any, NamedTuple, Protocol, Self
 from uuid import UUID
 
 from opentelemetry import propagate
-from sqlalchemy import insert, text
+from sqlalchemy import insert
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
-from chassis.tables import OUTBOX_CHANNEL, outbox
+from chassis.tables import outbox
 from contracts.base import Message
 from contracts.envelope import TRACEPARENT, TRACESTATE, Envelope, new_id
 
@@ -201,9 +201,8 @@ class UnitOfWork:
             for o in self.collect_outgoing()
         ]
         if rows:
+            # The outbox's trigger notifies the relay (on commit only): no statement of its own.
             await self.session.execute(insert(outbox), rows)
-            # Delivered only if the transaction commits: wakes the relay without polling.
-            await self.session.execute(text("SELECT pg_notify(:channel, '')"), {"channel": OUTBOX_CHANNEL})
         return len(rows)
 
     async def commit(self) -> None:

@@ -50,7 +50,7 @@ async def test_upgrade_to_head_creates_the_tables_and_reaches_head(database_url:
 
 
 async def test_the_chassis_tables_come_from_the_chassis_branch(database_url: str) -> None:
-    assert MigrationScripts.load(SCRIPTS).heads == {"r2", "chassis_0002"}
+    assert MigrationScripts.load(SCRIPTS).heads == {"r2", "chassis_0003"}
 
     await upgrade(SCRIPTS, database_url, "chassis@head")
 
