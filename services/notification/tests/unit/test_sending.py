@@ -51,12 +51,23 @@ class FakeNotifications:
         self._staged[notification.id] = copy.deepcopy(notification)
         return True
 
-    async def get_for_update(self, notification_id: UUID) -> Notification | None:
-        row = self._table.rows.get(notification_id)
-        return copy.deepcopy(row) if row else None
-
     async def save(self, notification: Notification) -> None:
         self._staged[notification.id] = copy.deepcopy(notification)
+
+    async def save_all(self, notifications: Sequence[Notification]) -> None:
+        for notification in notifications:
+            await self.save(notification)
+
+    async def save_settled(self, notification: Notification, *, attempt: int) -> bool:
+        row = self._table.rows.get(notification.id)
+        if row is None or row.status is not Status.SENDING or row.attempts != attempt:
+            return False
+        await self.save(notification)
+        return True
+
+    async def status_of(self, notification_id: UUID) -> Status | None:
+        row = self._table.rows.get(notification_id)
+        return row.status if row else None
 
     async def lock_due(self, now: datetime, limit: int) -> Sequence[Notification]:
         due = [n for n in self._table.rows.values() if n.is_due(now)]

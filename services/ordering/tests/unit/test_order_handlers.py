@@ -135,6 +135,10 @@ class FakeSagas:
         saga = self.store.sagas.get(order_id)
         return copy.deepcopy(saga) if saga else None
 
+    async def get_with_order(self, order_id: UUID) -> tuple[Saga, Order] | None:
+        saga, order = self.store.sagas.get(order_id), self.store.orders.get(order_id)
+        return (copy.deepcopy(saga), copy.deepcopy(order)) if saga and order else None
+
     async def save(self, saga: Saga) -> None:
         if self.store.conflicts:
             self.store.conflicts -= 1

@@ -3,12 +3,27 @@ stock reservations, and the rating projection (one row per customer and book, an
 
 from __future__ import annotations
 
-from collections.abc import Collection, Sequence
+from collections.abc import Collection, Iterable
 from dataclasses import dataclass
 from typing import Any
 from uuid import UUID
 
-from sqlalchemy import Row, delete, func, insert, select, update
+from sqlalchemy import (
+    JSON,
+    Row,
+    Text,
+    Uuid,
+    any_,
+    bindparam,
+    delete,
+    func,
+    insert,
+    literal_column,
+    select,
+    type_coerce,
+    update,
+)
+from sqlalchemy.dialects.postgresql import ARRAY, aggregate_order_by
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -33,12 +48,45 @@ from catalog.domain.parties import Author, AuthorRef, Category, CategoryRef, Pub
 from catalog.domain.ratings import CustomerRating
 from catalog.domain.reservation import ReservationStatus, StockReservation
 
-# Books in and out of their tables, with the authors, category and publisher they name.
-_BOOK_COLUMNS = (
-    books,
+# Books in and out of their tables, with the authors, category and publisher they name. Every statement on
+# a hot path is built once, here, with its parameters bound at execution.
+
+# A book's authors, first author first, ride along in the book's own row: [[id, name], ...].
+_AUTHOR_REFS = (
+    select(
+        func.coalesce(
+            func.json_agg(
+                aggregate_order_by(
+                    func.json_build_array(authors.c.id, authors.c.name), book_authors.c.position
+                )
+            ),
+            literal_column("'[]'::json"),
+        )
+    )
+    .select_from(book_authors.join(authors, authors.c.id == book_authors.c.author_id))
+    .where(book_authors.c.book_id == books.c.id)
+    .scalar_subquery()
+)
+_SELECT_BOOKS = select(
+    # Not the search vector: nothing but the search reads it.
+    *(column for column in books.c if column.key != "search_vector"),
     categories.c.name.label("category_name"),
     publishers.c.name.label("publisher_name"),
+    type_coerce(_AUTHOR_REFS, JSON).label("author_refs"),
+).select_from(
+    books.outerjoin(categories, categories.c.id == books.c.category_id).outerjoin(
+        publishers, publishers.c.id == books.c.publisher_id
+    )
 )
+_GET_BOOK = _SELECT_BOOKS.where(books.c.id == bindparam("book_id"))
+_LOCK_BOOK = _GET_BOOK.with_for_update(of=books)
+# Locked in id order (see Books.lock_many).
+_LOCK_BOOKS = (
+    _SELECT_BOOKS.where(books.c.id == any_(bindparam("book_ids", type_=ARRAY(Uuid))))
+    .order_by(books.c.id)
+    .with_for_update(of=books)
+)
+_SET_STOCK = update(books).where(books.c.id == bindparam("book_id")).values(stock=bindparam("new_stock"))
 
 
 @dataclass(frozen=True, slots=True)
@@ -54,73 +102,46 @@ def _is_isbn_clash(error: IntegrityError) -> bool:
     return "uq_books_isbn_live" in str(error.orig)
 
 
+def _book(row: Row[Any]) -> Book:
+    return Book(
+        id=row.id,
+        isbn=Isbn(row.isbn),
+        title=row.title,
+        description=row.description,
+        authors=tuple(AuthorRef(UUID(author_id), name) for author_id, name in row.author_refs),
+        category=CategoryRef(row.category_id, row.category_name) if row.category_id else None,
+        publisher=PublisherRef(row.publisher_id, row.publisher_name) if row.publisher_id else None,
+        price=Money(row.price_amount, row.price_currency),
+        stock=row.stock,
+        created_at=row.created_at,
+        updated_at=row.updated_at,
+        deleted_at=row.deleted_at,
+        version=row.version,
+    )
+
+
 class SqlBooks:
     def __init__(self, session: AsyncSession) -> None:
         self._session = session
         self._loaded: dict[UUID, _Loaded] = {}
 
-    def _select(self) -> Any:
-        return (
-            select(*_BOOK_COLUMNS)
-            .select_from(books)
-            .outerjoin(categories, categories.c.id == books.c.category_id)
-            .outerjoin(publishers, publishers.c.id == books.c.publisher_id)
-        )
-
     async def get(self, book_id: UUID, *, for_update: bool = False) -> Book | None:
-        statement = self._select().where(books.c.id == book_id)
-        if for_update:
-            statement = statement.with_for_update(of=books)
-        found = await self._load((await self._session.execute(statement)).all())
+        statement = _LOCK_BOOK if for_update else _GET_BOOK
+        found = self._load(await self._session.execute(statement, {"book_id": book_id}))
         return found.get(book_id)
 
     async def lock_many(self, book_ids: Collection[UUID]) -> dict[UUID, Book]:
         if not book_ids:
             return {}
-        statement = (
-            self._select()
-            .where(books.c.id.in_(sorted(set(book_ids))))
-            .order_by(books.c.id)
-            .with_for_update(of=books)
-        )
-        return await self._load((await self._session.execute(statement)).all())
+        return self._load(await self._session.execute(_LOCK_BOOKS, {"book_ids": list(set(book_ids))}))
 
-    async def _load(self, rows: Sequence[Row[Any]]) -> dict[UUID, Book]:
-        if not rows:
-            return {}
-        names = await self._authors_of([row.id for row in rows])
+    def _load(self, rows: Iterable[Row[Any]]) -> dict[UUID, Book]:
         found: dict[UUID, Book] = {}
         for row in rows:
-            book = Book(
-                id=row.id,
-                isbn=Isbn(row.isbn),
-                title=row.title,
-                description=row.description,
-                authors=names.get(row.id, ()),
-                category=CategoryRef(row.category_id, row.category_name) if row.category_id else None,
-                publisher=PublisherRef(row.publisher_id, row.publisher_name) if row.publisher_id else None,
-                price=Money(row.price_amount, row.price_currency),
-                stock=row.stock,
-                created_at=row.created_at,
-                updated_at=row.updated_at,
-                deleted_at=row.deleted_at,
-                version=row.version,
-            )
+            book = _book(row)
             self._loaded[book.id] = _Loaded(book.version, book.stock, book.authors)
             found[book.id] = book
         return found
-
-    async def _authors_of(self, book_ids: list[UUID]) -> dict[UUID, tuple[AuthorRef, ...]]:
-        statement = (
-            select(book_authors.c.book_id, authors.c.id, authors.c.name)
-            .join(authors, authors.c.id == book_authors.c.author_id)
-            .where(book_authors.c.book_id.in_(book_ids))
-            .order_by(book_authors.c.book_id, book_authors.c.position)
-        )
-        grouped: dict[UUID, list[AuthorRef]] = {}
-        for book_id, author_id, name in (await self._session.execute(statement)).all():
-            grouped.setdefault(book_id, []).append(AuthorRef(author_id, name))
-        return {book_id: tuple(refs) for book_id, refs in grouped.items()}
 
     def _details(self, book: Book) -> dict[str, Any]:
         return {
@@ -168,6 +189,22 @@ class SqlBooks:
             await self._session.execute(delete(book_authors).where(book_authors.c.book_id == book.id))
             await self._write_authors(book)
         self._loaded[book.id] = _Loaded(book.version, book.stock, book.authors)
+
+    async def save_all(self, saved: Iterable[Book]) -> None:
+        """Save each of ``saved``; those whose stock alone moved (a reservation's) in one statement."""
+        moved: list[Book] = []
+        for book in saved:
+            loaded = self._loaded.get(book.id)
+            if loaded is None or loaded.version != book.version:
+                await self.save(book)
+            elif loaded.stock != book.stock:
+                moved.append(book)
+        if moved:
+            await self._session.execute(
+                _SET_STOCK, [{"book_id": book.id, "new_stock": book.stock} for book in moved]
+            )
+            for book in moved:
+                self._loaded[book.id] = _Loaded(book.version, book.stock, book.authors)
 
     async def _write_authors(self, book: Book) -> None:
         if book.authors:
@@ -261,28 +298,39 @@ def _rejection_from_json(data: dict[str, Any]) -> Rejection:
     return Rejection(UUID(data["book_id"]), data["reason"], int(data["requested"]), int(data["available"]))
 
 
+# The reservation statements, each built once. The order's lock is an advisory lock, not FOR UPDATE: it also
+# holds an order with no reservation row yet, which two commands would otherwise both insert
+# (UniqueViolation on pk_stock_reservations).
+_LOCK_ORDER = select(func.pg_advisory_xact_lock(func.hashtextextended(bindparam("order_key", type_=Text), 0)))
+_GET_RESERVATION = select(stock_reservations).where(stock_reservations.c.order_id == bindparam("order_id"))
+_LOCK_RESERVATION = _GET_RESERVATION.with_for_update()
+_RESERVATION_LINES = (
+    select(stock_reservation_lines)
+    .where(stock_reservation_lines.c.order_id == bindparam("order_id"))
+    .order_by(stock_reservation_lines.c.position)
+)
+_ADD_RESERVATION = insert(stock_reservations)
+_ADD_RESERVATION_LINES = insert(stock_reservation_lines)
+_SET_RESERVATION_STATUS = (
+    update(stock_reservations)
+    .where(stock_reservations.c.order_id == bindparam("reservation"))
+    .values(status=bindparam("new_status"), released_at=bindparam("new_released_at"))
+)
+
+
 class SqlReservations:
     def __init__(self, session: AsyncSession) -> None:
         self._session = session
 
     async def lock_order(self, order_id: UUID) -> None:
-        # An advisory lock, not FOR UPDATE: it also holds an order with no reservation row yet, which two
-        # commands would otherwise both insert (UniqueViolation on pk_stock_reservations).
-        key = func.hashtextextended(str(order_id), 0)
-        await self._session.execute(select(func.pg_advisory_xact_lock(key)))
+        await self._session.execute(_LOCK_ORDER, {"order_key": str(order_id)})
 
     async def get(self, order_id: UUID, *, for_update: bool = False) -> StockReservation | None:
-        statement = select(stock_reservations).where(stock_reservations.c.order_id == order_id)
-        if for_update:
-            statement = statement.with_for_update()
-        row = (await self._session.execute(statement)).first()
+        statement = _LOCK_RESERVATION if for_update else _GET_RESERVATION
+        row = (await self._session.execute(statement, {"order_id": order_id})).first()
         if row is None:
             return None
-        lines = await self._session.execute(
-            select(stock_reservation_lines)
-            .where(stock_reservation_lines.c.order_id == order_id)
-            .order_by(stock_reservation_lines.c.position)
-        )
+        lines = await self._session.execute(_RESERVATION_LINES, {"order_id": order_id})
         return StockReservation(
             order_id=row.order_id,
             status=ReservationStatus(row.status),
@@ -299,17 +347,18 @@ class SqlReservations:
 
     async def add(self, reservation: StockReservation) -> None:
         await self._session.execute(
-            insert(stock_reservations).values(
-                order_id=reservation.order_id,
-                status=reservation.status.value,
-                rejections=[_rejection_to_json(rejection) for rejection in reservation.rejections],
-                created_at=reservation.created_at,
-                released_at=reservation.released_at,
-            )
+            _ADD_RESERVATION,
+            {
+                "order_id": reservation.order_id,
+                "status": reservation.status.value,
+                "rejections": [_rejection_to_json(rejection) for rejection in reservation.rejections],
+                "created_at": reservation.created_at,
+                "released_at": reservation.released_at,
+            },
         )
         if reservation.lines:
             await self._session.execute(
-                insert(stock_reservation_lines),
+                _ADD_RESERVATION_LINES,
                 [
                     {
                         "order_id": reservation.order_id,
@@ -326,9 +375,12 @@ class SqlReservations:
     async def save(self, reservation: StockReservation) -> None:
         """Only the status moves once a reservation exists (held to released)."""
         await self._session.execute(
-            update(stock_reservations)
-            .where(stock_reservations.c.order_id == reservation.order_id)
-            .values(status=reservation.status.value, released_at=reservation.released_at)
+            _SET_RESERVATION_STATUS,
+            {
+                "reservation": reservation.order_id,
+                "new_status": reservation.status.value,
+                "new_released_at": reservation.released_at,
+            },
         )
 
 

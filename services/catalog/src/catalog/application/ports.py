@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Collection
+from collections.abc import Collection, Iterable
 from typing import Any, Protocol
 from uuid import UUID
 
@@ -26,6 +26,9 @@ class Books(Protocol):
     async def add(self, book: Book) -> None: ...
 
     async def save(self, book: Book) -> None: ...
+
+    async def save_all(self, books: Iterable[Book]) -> None:
+        """Save each of ``books``, as ``save`` would (the stock of many books in one statement)."""
 
     async def isbn_in_use(self, isbn: str, *, other_than: UUID | None = None) -> bool:
         """Whether a live book other than ``other_than`` has ``isbn``."""

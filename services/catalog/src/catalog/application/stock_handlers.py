@@ -26,8 +26,7 @@ async def reserve_stock(command: ReserveStock, uow: CatalogUow) -> StockReservat
     # each hold a book the other waits for.
     books = await uow.books.lock_many([line.book_id for line in lines])
     reservation = StockReservation.place(command.order_id, lines, books)
-    for book in books.values():
-        await uow.books.save(book)
+    await uow.books.save_all(books.values())
     await uow.reservations.add(reservation)
     uow.track(reservation)
     return reservation
@@ -43,8 +42,7 @@ async def release_stock(command: ReleaseStock, uow: CatalogUow) -> StockReservat
     else:
         books = await uow.books.lock_many(list(reservation.held_quantities))
         reservation.release(books)
-        for book in books.values():
-            await uow.books.save(book)
+        await uow.books.save_all(books.values())
         await uow.reservations.save(reservation)
     uow.track(reservation)
     return reservation

@@ -7,7 +7,7 @@ from datetime import datetime
 from typing import Any
 from uuid import UUID
 
-from sqlalchemy import Select, func, or_, select, text, update
+from sqlalchemy import Select, bindparam, func, or_, select, update
 from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.engine import RowMapping
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -111,36 +111,59 @@ _MUTABLE = (
     "sent_at",
 )
 
+# Each statement built once. Parameters are named ``new_<column>``: a column's own name is reserved in an
+# INSERT or UPDATE for the values SQLAlchemy would fill itself.
+_ADDED = (
+    insert(notifications)
+    .values({column.key: bindparam(f"new_{column.key}") for column in notifications.c})
+    .on_conflict_do_nothing(index_elements=[notifications.c.source_message_id])
+    .returning(notifications.c.id)
+    .cte("added")
+)
+# The row and the sender's wake-up in one statement: pg_notify runs only for a row really added (a
+# duplicate returns none from ON CONFLICT DO NOTHING), and is delivered at commit, so the sender never
+# wakes for a row it cannot see yet.
+_ADD = select(_ADDED.c.id, func.pg_notify(NOTIFICATION_CHANNEL, "")).select_from(_ADDED)
+_SAVE = (
+    update(notifications)
+    .where(notifications.c.id == bindparam("notification"))
+    .values({name: bindparam(f"new_{name}") for name in _MUTABLE})
+)
+# The outcome of one attempt, written only while the row is still sending that attempt.
+_SAVE_SETTLED = _SAVE.where(
+    notifications.c.status == Status.SENDING.value, notifications.c.attempts == bindparam("attempt")
+)
+
+
+def _changes(notification: Notification) -> dict[str, Any]:
+    row = to_row(notification)
+    return {"notification": notification.id, **{f"new_{name}": row[name] for name in _MUTABLE}}
+
 
 class SqlNotifications:
     def __init__(self, session: AsyncSession) -> None:
         self._session = session
 
     async def add(self, notification: Notification) -> bool:
-        statement = (
-            insert(notifications)
-            .values(**to_row(notification))
-            .on_conflict_do_nothing(index_elements=[notifications.c.source_message_id])
-            .returning(notifications.c.id)
-        )
-        added = (await self._session.execute(statement)).first() is not None
-        if added:
-            # Delivered at commit, so the sender never wakes for a row it cannot see yet.
-            await self._session.execute(
-                text("SELECT pg_notify(:channel, '')"), {"channel": NOTIFICATION_CHANNEL}
-            )
-        return added
-
-    async def get_for_update(self, notification_id: UUID) -> Notification | None:
-        statement = select(notifications).where(notifications.c.id == notification_id).with_for_update()
-        row = (await self._session.execute(statement)).mappings().first()
-        return from_row(row) if row is not None else None
+        values = {f"new_{name}": value for name, value in to_row(notification).items()}
+        return (await self._session.execute(_ADD, values)).first() is not None
 
     async def save(self, notification: Notification) -> None:
-        values = {name: value for name, value in to_row(notification).items() if name in _MUTABLE}
-        await self._session.execute(
-            update(notifications).where(notifications.c.id == notification.id).values(**values)
+        await self.save_all([notification])
+
+    async def save_all(self, saved: Sequence[Notification]) -> None:
+        if saved:
+            await self._session.execute(_SAVE, [_changes(notification) for notification in saved])
+
+    async def save_settled(self, notification: Notification, *, attempt: int) -> bool:
+        result = await self._session.execute(_SAVE_SETTLED, {**_changes(notification), "attempt": attempt})
+        return bool(result.rowcount == 1)  # type: ignore[attr-defined]
+
+    async def status_of(self, notification_id: UUID) -> Status | None:
+        status = await self._session.scalar(
+            select(notifications.c.status).where(notifications.c.id == notification_id)
         )
+        return Status(status) if status is not None else None
 
     async def lock_due(self, now: datetime, limit: int) -> Sequence[Notification]:
         return await self._locked(due_query(now), limit)

@@ -10,15 +10,24 @@ from uuid import UUID
 
 from notification.application.views import NotificationView
 from notification.domain.delivery import DeliveryOutcome, DeliveryPolicy
-from notification.domain.notification import Notification
+from notification.domain.notification import Notification, Status
 
 
 class Notifications(Protocol):
     async def add(self, notification: Notification) -> bool:
         """Insert ``notification``; False (nothing written) when its source message already has one."""
 
-    async def get_for_update(self, notification_id: UUID) -> Notification | None: ...
     async def save(self, notification: Notification) -> None: ...
+
+    async def save_all(self, notifications: Sequence[Notification]) -> None:
+        """Save each of ``notifications`` (in one statement)."""
+
+    async def save_settled(self, notification: Notification, *, attempt: int) -> bool:
+        """Save the outcome of attempt ``attempt``, unless the row is no longer ``sending`` that attempt
+        (recovery or a withdrawal resolved it meanwhile): False then, and nothing is written."""
+
+    async def status_of(self, notification_id: UUID) -> Status | None:
+        """Where the notification stands now; None when there is none."""
 
     async def lock_due(self, now: datetime, limit: int) -> Sequence[Notification]:
         """Due pending notifications, locked for this transaction; rows locked elsewhere are skipped."""

@@ -33,7 +33,7 @@ from __future__ import annotations
 import asyncio
 import logging
 from collections.abc import Awaitable, Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import datetime
 from functools import partial
 from typing import TypeVar
@@ -61,39 +61,38 @@ async def claim_due(command: ClaimDue, uow: NotificationUow) -> list[Notificatio
     due = list(await uow.notifications.lock_due(command.now, command.limit))
     for notification in due:
         notification.start_attempt(command.now, command.claim_id)
-        await uow.notifications.save(notification)
+    await uow.notifications.save_all(due)
     return due
 
 
 async def withdraw_claim(command: WithdrawClaim, uow: NotificationUow) -> int:
     """Put back ``pending`` the rows claim ``command.claim_id`` marked ``sending``, if its commit landed."""
-    withdrawn = 0
-    for notification in await uow.notifications.lock_claimed(command.claim_id):
-        if notification.withdraw_claim(command.claim_id, command.now):
-            await uow.notifications.save(notification)
-            withdrawn += 1
-    return withdrawn
+    claimed = await uow.notifications.lock_claimed(command.claim_id)
+    withdrawn = [n for n in claimed if n.withdraw_claim(command.claim_id, command.now)]
+    await uow.notifications.save_all(withdrawn)
+    return len(withdrawn)
 
 
 async def settle_attempt(command: SettleAttempt, uow: NotificationUow) -> Notification | None:
     """Record the outcome of the attempt ``claimed`` made; None when that attempt is no longer current.
 
-    The row is fenced on its status and attempt count: should recovery have resolved it meanwhile (only
-    possible if a hand-off outlived the lease, which the settings forbid), its verdict stands.
+    The write is fenced on the row's status and attempt count: should recovery have resolved it meanwhile
+    (only possible if a hand-off outlived the lease, which the settings forbid), its verdict stands. While
+    the fence holds, the row is still exactly what the claim committed, so the outcome is decided on
+    ``claimed`` itself (a copy: a retried settle starts from the claim again) without reading it back.
     """
     claimed = command.claimed
-    current = await uow.notifications.get_for_update(claimed.id)
-    if current is None or current.status is not Status.SENDING or current.attempts != claimed.attempts:
+    current = replace(claimed, events=[])
+    current.settle(command.outcome, command.now, uow.policy)
+    if not await uow.notifications.save_settled(current, attempt=claimed.attempts):
         log.warning(
             "notification %s was resolved elsewhere during attempt %d (now %s); keeping that",
             claimed.id,
             claimed.attempts,
-            current.status if current else "gone",
+            await uow.notifications.status_of(claimed.id) or "gone",
         )
         return None
-    current.settle(command.outcome, command.now, uow.policy)
     uow.track(current)
-    await uow.notifications.save(current)
     return current
 
 
@@ -111,7 +110,7 @@ async def resolve_stuck(command: ResolveStuck, uow: NotificationUow) -> list[Not
         )
         notification.give_up_unknown(WORKER_STOPPED, command.now)
         uow.track(notification)
-        await uow.notifications.save(notification)
+    await uow.notifications.save_all(stuck)
     return stuck
 
 

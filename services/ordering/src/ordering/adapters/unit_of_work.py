@@ -27,7 +27,7 @@ class OrderingUnitOfWork(UnitOfWork):
 
     def _start(self) -> None:
         self.orders = SqlOrders(self.session)
-        self.sagas = SqlSagas(self.session)
+        self.sagas = SqlSagas(self.session, self.orders)
         self.history = SqlHistory(self.session)
         self.reads = SqlReads(self.session)
 

@@ -164,16 +164,13 @@ async def _load(uow: OrderingUow, order_id: UUID, actor: Actor) -> tuple[Order, 
 
 
 async def _read(uow: OrderingUow, order_id: UUID) -> tuple[Saga | None, Order | None]:
-    """The saga, then the order: in this order the saga's version covers the order too.
+    """The saga and its order, read together: one statement, so one snapshot (READ COMMITTED).
 
-    Each read sees what was committed when it ran (READ COMMITTED). Any change committed after the saga
-    was read bumped its version, so the save of a decision taken on an order read later fails, never
-    writing back a stale order. Read the other way round, a change committed between the two reads would
-    pair a stale order with a fresh saga, and the save would succeed.
+    Any change committed after that snapshot bumped the saga's version, so the save of a decision taken on
+    this order fails, never writing back a stale order.
     """
-    saga = await uow.sagas.get(order_id)
-    order = await uow.orders.get(order_id)
-    return saga, order
+    found = await uow.sagas.get_with_order(order_id)
+    return found if found is not None else (None, None)
 
 
 def _request(actor: Actor) -> Cause:

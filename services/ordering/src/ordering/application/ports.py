@@ -32,6 +32,9 @@ class Orders(Protocol):
 class Sagas(Protocol):
     async def add(self, saga: Saga) -> None: ...
     async def get(self, order_id: UUID) -> Saga | None: ...
+    async def get_with_order(self, order_id: UUID) -> tuple[Saga, Order] | None:
+        """The saga and its order as one read sees them (one snapshot); None when either is unknown."""
+
     async def save(self, saga: Saga) -> None:
         """Write ``saga`` unless someone did since it was read (``ConcurrencyConflict``); bump its version."""
 
