@@ -93,6 +93,14 @@ class ServiceSettings(BaseSettings):
 
     log_level: str = "INFO"
     log_json: bool = True
+    # An INFO line per HTTP request (uvicorn's access log) and per message received and processed
+    # (FastStream's): off by default, as the metrics count both at a fraction of the cost; warnings and
+    # errors are logged either way.
+    http_access_log: bool = False
+    broker_access_log: bool = False
+
+    # Every role runs on uvloop; false: asyncio's own event loop.
+    uvloop: bool = True
 
     otel_exporter_otlp_endpoint: str | None = None
     # None: the service's own name.
