@@ -32,7 +32,7 @@ from chassis.http.shedding import LoadShedder
 from chassis.lifecycle import open_resources
 from chassis.observability.logging import bound_request_id
 from chassis.observability.metrics import HttpMetricsMiddleware, metrics_router
-from chassis.observability.tracing import instrument_app
+from chassis.observability.tracing import api_telemetry, instrument_app
 from chassis.uow import UnitOfWork
 
 U = TypeVar("U", bound=UnitOfWork)
@@ -101,6 +101,7 @@ def create_api(definition: ServiceDefinition[S, U], settings: S | None = None) -
         redoc_url=None,
         # A redirect would build its Location from the Host header; an unknown path is a 404 problem.
         redirect_slashes=False,
+        telemetry=api_telemetry(),
     )
     # Cheap and offline, so available even to tests that never run the lifespan.
     app.state.settings = settings
