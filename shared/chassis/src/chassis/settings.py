@@ -90,6 +90,8 @@ class ServiceSettings(BaseSettings):
     http_max_in_flight: int = Field(default=defaults.HTTP_MAX_IN_FLIGHT, ge=1)
     http_max_wait_seconds: float = Field(default=defaults.HTTP_MAX_WAIT_SECONDS, ge=0)
     http_shed_retry_after_seconds: int = Field(default=defaults.HTTP_SHED_RETRY_AFTER_SECONDS, ge=0)
+    # An API request waits this long for a database connection, then is answered 503 with that Retry-After.
+    http_pool_timeout_seconds: float = Field(default=defaults.HTTP_POOL_TIMEOUT_SECONDS, gt=0)
 
     log_level: str = "INFO"
     log_json: bool = True
