@@ -3,7 +3,8 @@
 ``create_api(definition, settings)`` gives an app whose lifespan opens the database engine and puts the
 shared objects on ``app.state`` (``settings``, ``session_factory``, ``uow_factory``, ``token_verifier``,
 ``resources``, ``health``), with problem details for every error, the request guard (body limit, JSON
-bodies, storable URLs, HEAD), load shedding (503 past the requests in flight it can take in time),
+bodies, storable URLs, HEAD), load shedding (503 past the requests in flight it can take in time or a
+database connection not free within ``http_pool_timeout_seconds``, 429 past a client's fair share),
 ``/health/live``, ``/health/ready`` (database and migrations: never the broker), ``/metrics``, tracing,
 request ids, and the OpenAPI document, problems and security included, at ``/api/v1/openapi.json``.
 Routers get a unit of work per request from :data:`UnitOfWorkDep` (or a narrower :func:`uow_dependency`).
@@ -28,11 +29,11 @@ from chassis.health import HealthChecks, database_check, health_router, migratio
 from chassis.http.guard import RequestGuard
 from chassis.http.openapi import document_api
 from chassis.http.problems import install_problem_handlers
-from chassis.http.shedding import LoadShedder
+from chassis.http.shedding import LoadShedder, answer_pool_exhaustion
 from chassis.lifecycle import open_resources
 from chassis.observability.logging import bound_request_id
 from chassis.observability.metrics import HttpMetricsMiddleware, metrics_router
-from chassis.observability.tracing import instrument_app
+from chassis.observability.tracing import api_telemetry, instrument_app
 from chassis.uow import UnitOfWork
 
 U = TypeVar("U", bound=UnitOfWork)
@@ -74,7 +75,9 @@ def create_api(definition: ServiceDefinition[S, U], settings: S | None = None) -
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         stop = asyncio.Event()
-        async with open_resources(definition, settings, stop) as resources:
+        # A short pool timeout: a request past it is answered 503 at once (chassis.http.shedding).
+        pool_timeout = settings.http_pool_timeout_seconds
+        async with open_resources(definition, settings, stop, pool_timeout=pool_timeout) as resources:
             app.state.resources = resources
             app.state.engine = resources.engine
             app.state.session_factory = resources.session_factory
@@ -101,12 +104,14 @@ def create_api(definition: ServiceDefinition[S, U], settings: S | None = None) -
         redoc_url=None,
         # A redirect would build its Location from the Host header; an unknown path is a 404 problem.
         redirect_slashes=False,
+        telemetry=api_telemetry(),
     )
     # Cheap and offline, so available even to tests that never run the lifespan.
     app.state.settings = settings
     app.state.token_verifier = TokenVerifier.from_settings(settings)
 
     install_problem_handlers(app)
+    answer_pool_exhaustion(app, settings.http_shed_retry_after_seconds)
     # Outside the problem handlers' catch-all: refusals happen before anything is parsed or authenticated.
     app.add_middleware(RequestGuard, max_body_bytes=settings.http_max_body_bytes)
     app.add_middleware(

@@ -33,3 +33,7 @@ VHOST = "folio"
 HTTP_MAX_IN_FLIGHT = 20
 HTTP_MAX_WAIT_SECONDS = 0.25
 HTTP_SHED_RETRY_AFTER_SECONDS = 1
+# How long an API request waits for a pooled database connection before it is answered 503 (s): past the
+# in-flight bound at most about as many requests wait as there are connections, each holding one for some
+# milliseconds, so a second's wait means the database is not keeping up. Workers keep the pool's 30 s.
+HTTP_POOL_TIMEOUT_SECONDS = 1.0

@@ -86,17 +86,24 @@ async def wait_for_database(
 
 @asynccontextmanager
 async def open_resources(
-    definition: ServiceDefinition[S, U], settings: S, stop: asyncio.Event
+    definition: ServiceDefinition[S, U],
+    settings: S,
+    stop: asyncio.Event,
+    *,
+    pool_timeout: float | None = None,
 ) -> AsyncIterator[AppResources[S, U]]:
     """The engine, session factory and unit-of-work factory of one role; the engine is disposed on exit.
 
-    Nothing connects here: the pool opens connections on first use.
+    Nothing connects here: the pool opens connections on first use. ``pool_timeout`` bounds the wait for a
+    connection (default: the pool's own, ``chassis.db.POOL_DEFAULTS``).
     """
+    pool = {} if pool_timeout is None else {"pool_timeout": pool_timeout}
     engine = create_engine(
         settings.database_url,
         application_name=definition.name,
         pool_size=settings.database_pool_size,
         max_overflow=settings.database_max_overflow,
+        **pool,
     )
     instrument_engine(engine)
     sessions = session_factory(engine)

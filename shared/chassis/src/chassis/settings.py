@@ -90,9 +90,19 @@ class ServiceSettings(BaseSettings):
     http_max_in_flight: int = Field(default=defaults.HTTP_MAX_IN_FLIGHT, ge=1)
     http_max_wait_seconds: float = Field(default=defaults.HTTP_MAX_WAIT_SECONDS, ge=0)
     http_shed_retry_after_seconds: int = Field(default=defaults.HTTP_SHED_RETRY_AFTER_SECONDS, ge=0)
+    # An API request waits this long for a database connection, then is answered 503 with that Retry-After.
+    http_pool_timeout_seconds: float = Field(default=defaults.HTTP_POOL_TIMEOUT_SECONDS, gt=0)
 
     log_level: str = "INFO"
     log_json: bool = True
+    # An INFO line per HTTP request (uvicorn's access log) and per message received and processed
+    # (FastStream's): off by default, as the metrics count both at a fraction of the cost; warnings and
+    # errors are logged either way.
+    http_access_log: bool = False
+    broker_access_log: bool = False
+
+    # Every role runs on uvloop; false: asyncio's own event loop.
+    uvloop: bool = True
 
     otel_exporter_otlp_endpoint: str | None = None
     # None: the service's own name.

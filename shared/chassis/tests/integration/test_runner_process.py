@@ -88,6 +88,16 @@ async def test_the_migrate_role_upgrades_and_exits(database_url: str, amqp_url: 
     assert process.returncode == 0, output.decode()
     assert await is_at_head(SCRIPTS, database_url)
     assert any(line.get("service") == "runnertest" for line in json_lines(output))
+    assert any(line.get("message") == "runnertest migrate running on uvloop" for line in json_lines(output))
+
+
+async def test_uvloop_can_be_turned_off(database_url: str, amqp_url: str) -> None:
+    env = {**environment(database_url, amqp_url, free_port()), "RUNNERTEST_UVLOOP": "false"}
+    process = await start("migrate", env)
+    output = await output_of(process, 60)
+
+    assert process.returncode == 0, output.decode()
+    assert any(line.get("message") == "runnertest migrate running on asyncio" for line in json_lines(output))
 
 
 async def test_the_all_role_serves_then_stops_cleanly_on_sigterm(database_url: str, amqp_url: str) -> None:
@@ -108,7 +118,9 @@ async def test_the_all_role_serves_then_stops_cleanly_on_sigterm(database_url: s
     assert process.returncode == 0, output.decode()
     lines = json_lines(output)
     messages = [str(line.get("message")) for line in lines]
+    assert "runnertest all running on uvloop" in messages
     assert any("SIGTERM received" in message for message in messages)
+    assert not [line for line in lines if line.get("logger") == "uvicorn.access"], "no access log by default"
     assert any("outbox relay stopped" in message for message in messages)
     assert not [line for line in lines if line.get("level") in ("ERROR", "CRITICAL")], output.decode()
 

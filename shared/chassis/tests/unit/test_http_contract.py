@@ -191,10 +191,20 @@ async def test_the_openapi_documents_every_problem_with_its_schema(client: httpx
     def statuses(path: str, method: str) -> set[str]:
         return {code for code in paths[path][method]["responses"] if code >= "400"}
 
-    assert statuses("/api/v1/notes", "get") == {"422", "503"}
-    assert statuses("/api/v1/notes/{note_id}", "get") == {"404", "422", "503"}
-    assert statuses("/api/v1/notes", "post") == {"400", "401", "403", "409", "413", "415", "422", "503"}
-    assert statuses("/api/v1/notes/{note_id}", "delete") == {"401", "403", "404", "409", "422", "503"}
+    assert statuses("/api/v1/notes", "get") == {"422", "429", "503"}
+    assert statuses("/api/v1/notes/{note_id}", "get") == {"404", "422", "429", "503"}
+    assert statuses("/api/v1/notes", "post") == {
+        "400",
+        "401",
+        "403",
+        "409",
+        "413",
+        "415",
+        "422",
+        "429",
+        "503",
+    }
+    assert statuses("/api/v1/notes/{note_id}", "delete") == {"401", "403", "404", "409", "422", "429", "503"}
     assert (
         paths["/api/v1/notes/{note_id}"]["delete"]["responses"]["409"]["description"] == "The note is pinned"
     )

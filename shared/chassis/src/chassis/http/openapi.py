@@ -5,7 +5,8 @@ FastAPI documents a 422 of its own shape (``HTTPValidationError``, ``application
 with the real schema, worked out from what the route depends on:
 
 - every operation: 503 with ``Retry-After`` while a dependency (the database, the issuer's keys) cannot
-  be reached, or the API is at capacity (``shedding``);
+  be reached, or the API is at capacity (``shedding``), and 429 with ``Retry-After`` past a client's fair
+  share of a full API;
 - a bearer token (``CurrentCaller``, ``AdminCaller``, ...): 401 and 403; the operation's security
   requirement names the roles a ``RoleRequirement`` asks for;
 - path parameters: 404; any parameter or body: 422 (``ValidationProblem``, with ``errors``);
@@ -44,6 +45,8 @@ DESCRIPTIONS = {
     413: "The body is larger than the service accepts",
     415: "The body is not JSON",
     422: "The request is not valid: `errors` names each failing field",
+    429: "At capacity, and this client already has its share of the requests in progress; "
+    "retry after `Retry-After`",
     503: "At capacity, or the database or the issuer's keys cannot be reached; retry after `Retry-After`",
 }
 
@@ -90,7 +93,7 @@ def problem_statuses(route: APIRoute | RouteContext) -> tuple[dict[int, str], li
     dependants = list(_dependants(route.dependant))
     calls = [dependant.call for dependant in dependants]
     # Any URL: a NUL in the query string (see guard); any operation: an outage.
-    statuses: set[int] = {422, 503}
+    statuses: set[int] = {422, 429, 503}
     roles: list[str] | None = None
     if any(isinstance(call, SecurityBase) for call in calls):
         statuses |= {401, 403}
@@ -115,7 +118,7 @@ def _problem_response(status: int, description: str) -> dict[str, Any]:
         "description": description,
         "content": {PROBLEM_JSON: {"schema": {"$ref": REF.format(model=model.__name__)}}},
     }
-    if status == 503:
+    if status in (429, 503):
         response["headers"] = {"Retry-After": RETRY_AFTER}
     return response
 

@@ -1,14 +1,19 @@
 """OpenTelemetry tracing: one tracer provider per process, and the instrumentation each role needs.
 
-Without an OTLP endpoint no span is exported, but request and message spans are still created so that
-trace ids reach the logs and ``traceparent`` travels from an HTTP request into the outbox rows it causes and
-on to the consumers. The relay publishes each row under a span of its own, child of the trace the row was
-written in, and sends that span's ``traceparent``: one trace runs request, publish, handler, publish, handler,
-across every process. Work a handler leaves for later (an e-mail the sender hands over) keeps the handler's
-``traceparent`` (``current_traceparent``) and runs in a span continuing it (``continued_span``).
+With an OTLP endpoint, spans are recorded and exported: one server span per request (FastAPI's own
+telemetry, the only HTTP layer), one consumer span per delivery (FastStream's), a producer span per
+relayed outbox row, and a span per statement. The relay publishes each row under a span of its own, child
+of the trace the row was written in, and sends that span's ``traceparent``: one trace runs request,
+publish, handler, publish, handler, across every process. Work a handler leaves for later (an e-mail the
+sender hands over) keeps the handler's ``traceparent`` (``current_traceparent``) and runs in a span
+continuing it (``continued_span``).
 
-Statement spans are made only when they are exported: profiling showed tracing every statement (once by
-SQLAlchemy's and again by asyncpg's instrumentation) cost about a tenth of a worker's CPU.
+Without one, no span is made at all: each request and delivery only makes its caller's ``traceparent``
+current (:class:`TraceContextMiddleware`, :class:`ContinueTraceMiddleware`), so the trace still travels
+into the outbox rows it causes and on to the consumers, and its id into the logs, at the cost of reading one
+header. Profiles showed recording spans nobody exports at a tenth of an API's CPU and a twentieth of a
+worker's, and tracing every statement (once by SQLAlchemy's and again by asyncpg's instrumentation) at
+about a tenth of a worker's.
 """
 
 from __future__ import annotations
@@ -20,11 +25,13 @@ from contextlib import contextmanager
 from typing import Any
 
 from fastapi import FastAPI
+from fastapi.telemetry import TelemetryConfig
+from faststream import BaseMiddleware
 from faststream.rabbit.opentelemetry import RabbitTelemetryMiddleware
+from faststream.types import AsyncFuncAny
 from opentelemetry import context as otel_context
 from opentelemetry import metrics, propagate, trace
 from opentelemetry.exporter.otlp.proto.http.trace_exporter import OTLPSpanExporter
-from opentelemetry.instrumentation.fastapi import FastAPIInstrumentor
 from opentelemetry.instrumentation.sqlalchemy.engine import EngineTracer
 from opentelemetry.instrumentation.sqlalchemy.version import __version__ as sqlalchemy_instrumentation_version
 from opentelemetry.sdk.resources import Resource
@@ -32,7 +39,9 @@ from opentelemetry.sdk.trace import TracerProvider
 from opentelemetry.sdk.trace.export import BatchSpanProcessor
 from opentelemetry.semconv.metrics import MetricInstruments
 from opentelemetry.trace import Link, SpanKind
+from opentelemetry.trace.propagation.tracecontext import TraceContextTextMapPropagator
 from sqlalchemy.ext.asyncio import AsyncEngine
+from starlette.types import ASGIApp, Receive, Scope, Send
 
 from contracts.envelope import CORRELATION_ID, ID, TRACEPARENT, TRACESTATE, TYPE
 
@@ -40,7 +49,9 @@ log = logging.getLogger(__name__)
 _tracer = trace.get_tracer("chassis.outbox")
 
 # Probes and scrapes arrive every few seconds and would drown the traces that matter.
-UNTRACED_URLS = "health/live,health/ready,metrics"
+UNTRACED_PATHS = frozenset({"/health/live", "/health/ready", "/metrics"})
+_TRACE_CONTEXT = TraceContextTextMapPropagator()
+_TRACEPARENT_HEADER = TRACEPARENT.encode()
 
 _provider: TracerProvider | None = None
 # Whether spans leave the process; statement spans are skipped when they would not.
@@ -50,28 +61,29 @@ _traced_engines: weakref.WeakSet[Any] = weakref.WeakSet()
 
 def configure_tracing(
     service_name: str, otlp_endpoint: str | None = None, *, version: str | None = None
-) -> TracerProvider:
-    """Install the process's tracer provider (the first call wins; later calls return it unchanged).
+) -> TracerProvider | None:
+    """Install the process's tracer provider when spans are exported (the first call wins).
 
     ``otlp_endpoint`` is the collector's base URL (``http://collector:4318``); spans go to its
     ``/v1/traces`` over OTLP/HTTP. Statements are traced through SQLAlchemy (``instrument_engine``) only.
+    Without an endpoint nothing is installed and None returned: trace context is carried on, no span made.
     """
     global _provider, _exporting
-    if _provider is not None:
+    if _provider is not None or not otlp_endpoint:
+        log.info("tracing configured", extra={"otlp_endpoint": otlp_endpoint or None})
         return _provider
     attributes = {"service.name": service_name}
     if version:
         attributes["service.version"] = version
     provider = TracerProvider(resource=Resource.create(attributes))
-    if otlp_endpoint:
-        endpoint = otlp_endpoint.rstrip("/")
-        if not endpoint.endswith("/v1/traces"):
-            endpoint += "/v1/traces"
-        provider.add_span_processor(BatchSpanProcessor(OTLPSpanExporter(endpoint=endpoint)))
-        _exporting = True
+    endpoint = otlp_endpoint.rstrip("/")
+    if not endpoint.endswith("/v1/traces"):
+        endpoint += "/v1/traces"
+    provider.add_span_processor(BatchSpanProcessor(OTLPSpanExporter(endpoint=endpoint)))
+    _exporting = True
     trace.set_tracer_provider(provider)
     _provider = provider
-    log.info("tracing configured", extra={"otlp_endpoint": otlp_endpoint or None})
+    log.info("tracing configured", extra={"otlp_endpoint": otlp_endpoint})
     return provider
 
 
@@ -85,9 +97,58 @@ def tracer_provider() -> trace.TracerProvider:
     return _provider or trace.get_tracer_provider()
 
 
+def exporting() -> bool:
+    """Whether this process records and exports spans (``configure_tracing`` was given an endpoint)."""
+    return _exporting
+
+
+def api_telemetry() -> TelemetryConfig:
+    """``FastAPI(telemetry=...)``: a server span per request, continuing the caller's ``traceparent``,
+    when spans are exported; nothing otherwise (see :func:`instrument_app`). Metrics are Folio's own
+    (``chassis.observability.metrics``) and errors are logged, so FastAPI's metrics and log events stay
+    off, as do its spans around dependencies and serialisation.
+    """
+    return {
+        "tracing": _exporting,
+        "tracer_provider": _provider,
+        "metrics": False,
+        "logs": False,
+        "operation_spans": False,
+        "auto_configure": False,
+        "exclude": lambda scope: scope.get("path") in UNTRACED_PATHS,
+    }
+
+
 def instrument_app(app: FastAPI) -> None:
-    """A server span per request, continuing the caller's ``traceparent``."""
-    FastAPIInstrumentor.instrument_app(app, tracer_provider=tracer_provider(), excluded_urls=UNTRACED_URLS)
+    """Without exported spans, make each request's ``traceparent`` current (FastAPI's telemetry, set up by
+    :func:`api_telemetry`, does it otherwise)."""
+    if not _exporting:
+        app.add_middleware(TraceContextMiddleware)
+
+
+class TraceContextMiddleware:
+    """The caller's trace context made current for the request, no span made: what carries a trace on
+    when spans are not exported. Requests without ``traceparent`` pass untouched."""
+
+    def __init__(self, app: ASGIApp) -> None:
+        self.app = app
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        traceparent = None
+        if scope["type"] == "http":
+            traceparent = next((v for k, v in scope["headers"] if k == _TRACEPARENT_HEADER), None)
+        if traceparent is None:
+            await self.app(scope, receive, send)
+            return
+        carrier = {TRACEPARENT: traceparent.decode("latin-1")}
+        state = next((v for k, v in scope["headers"] if k == b"tracestate"), None)
+        if state is not None:
+            carrier[TRACESTATE] = state.decode("latin-1")
+        token = otel_context.attach(_TRACE_CONTEXT.extract(carrier))
+        try:
+            await self.app(scope, receive, send)
+        finally:
+            otel_context.detach(token)
 
 
 def instrument_engine(engine: AsyncEngine) -> None:
@@ -111,13 +172,31 @@ def instrument_engine(engine: AsyncEngine) -> None:
     _traced_engines.add(sync_engine)
 
 
-def telemetry_middleware() -> RabbitTelemetryMiddleware:
-    """FastStream's tracing middleware: a consumer span per delivery, child of the message's ``traceparent``.
+def telemetry_middleware() -> RabbitTelemetryMiddleware | type[ContinueTraceMiddleware]:
+    """The broker's tracing middleware: FastStream's (a consumer span per delivery, child of the message's
+    ``traceparent``) when spans are exported, else :class:`ContinueTraceMiddleware`.
 
     Add it to the broker as its outermost middleware so the span covers retries, parking and the handler:
     ``broker.insert_middleware(telemetry_middleware())`` (or ``RabbitBroker(middlewares=[...])`` first).
     """
+    if not _exporting:
+        return ContinueTraceMiddleware
     return RabbitTelemetryMiddleware(tracer_provider=tracer_provider())
+
+
+class ContinueTraceMiddleware(BaseMiddleware):
+    """The delivery's trace context (its ``traceparent`` header) made current while it is handled, no span
+    made: the handler's outbox rows and logs carry the sender's trace on."""
+
+    async def consume_scope(self, call_next: AsyncFuncAny, msg: Any) -> Any:
+        headers = msg.headers
+        if not headers.get(TRACEPARENT):
+            return await call_next(msg)
+        token = otel_context.attach(_TRACE_CONTEXT.extract(headers))
+        try:
+            return await call_next(msg)
+        finally:
+            otel_context.detach(token)
 
 
 def current_traceparent() -> str | None:
