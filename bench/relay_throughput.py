@@ -69,11 +69,11 @@ class Report:
     batch_size: int
     max_in_flight: int
     raw_messages: int
-    raw_confirmed_per_s: float
+    ceiling: RelayCeiling
     drain_rows: int
-    # Retained published rows -> drain rows/s beside that history.
-    drain_rows_per_s: dict[int, float]
     steady: Steady | None
+    # The relay process's CPU per row over the steady phase.
+    steady_cpu_us_per_row: float = 0.0
 
 
 # ---------------------------------------------------------------------------------------------------- relay
@@ -92,7 +92,7 @@ async def serve_relay(database_url: str, amqp_url: str, batch_size: int, max_in_
 
 
 async def start_relay(
-    database_url: str, amqp_url: str, args: argparse.Namespace
+    database_url: str, amqp_url: str, batch_size: int, max_in_flight: int
 ) -> asyncio.subprocess.Process:
     return await asyncio.create_subprocess_exec(
         sys.executable,
@@ -101,10 +101,17 @@ async def start_relay(
         database_url,
         amqp_url,
         "--batch-size",
-        str(args.batch_size),
+        str(batch_size),
         "--max-in-flight",
-        str(args.max_in_flight),
+        str(max_in_flight),
     )
+
+
+def cpu_seconds(pid: int) -> float:
+    """User + system CPU seconds a process has used so far (Linux /proc)."""
+    with open(f"/proc/{pid}/stat") as stat:
+        fields = stat.read().rpartition(")")[2].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
 
 
 async def stop_relay(process: asyncio.subprocess.Process) -> None:
@@ -302,24 +309,136 @@ async def maintain(engine: AsyncEngine, statement: str) -> None:
         await connection.execute(text(statement))
 
 
+@dataclass
+class Drain:
+    rows_per_s: float
+    # The relay process's CPU per row published (from its first pass to the last row): on a shared machine
+    # a steadier figure than the rate.
+    cpu_us_per_row: float
+
+
 async def drain(
-    engine: AsyncEngine, database_url: str, amqp_url: str, args: argparse.Namespace, history: int
-) -> float:
-    """Rows/s of a relay started on a backlog of ``args.drain`` rows beside ``history`` published ones."""
+    engine: AsyncEngine,
+    database_url: str,
+    amqp_url: str,
+    *,
+    rows: int,
+    history: int,
+    batch_size: int,
+    max_in_flight: int,
+) -> Drain:
+    """A relay started on a backlog of ``rows`` rows beside ``history`` published ones."""
     started = time.monotonic()
     await load_history(engine, history)
-    await commit_rows(engine, range(args.drain))
+    await commit_rows(engine, range(rows))
     # Statistics that know of the backlog, as autovacuum would have them after an outage.
     await maintain(engine, "ANALYZE outbox")
     print(f"    {history:,} published rows loaded in {time.monotonic() - started:.1f}s", file=sys.stderr)
-    relay = await start_relay(database_url, amqp_url, args)
+    relay = await start_relay(database_url, amqp_url, batch_size, max_in_flight)
     try:
         # The relay's first pass starts as it begins listening: count from there.
         began = await relay_listening(engine, settle=0.0)
+        cpu_before = cpu_seconds(relay.pid)
         await all_published(engine)
-        return float(args.drain) / (time.time() - began)
+        elapsed, cpu = time.time() - began, cpu_seconds(relay.pid) - cpu_before
+        return Drain(float(rows) / elapsed, cpu / rows * 1e6)
     finally:
         await stop_relay(relay)
+
+
+@dataclass
+class RelayCeiling:
+    raw_confirmed_per_s: float
+    # Retained published rows -> the drain beside that history.
+    drains: dict[int, Drain]
+
+    def percent_of_raw(self, history: int) -> float:
+        return 100.0 * self.drains[history].rows_per_s / self.raw_confirmed_per_s
+
+
+# Issue #12: the relay drains at >= 80% of the broker's raw confirmed-publish rate, with and without history.
+GOAL_PERCENT = 80.0
+
+
+async def measure_ceiling(
+    engine: AsyncEngine,
+    database_url: str,
+    amqp_url: str,
+    consumer: Consumer,
+    *,
+    rows: int,
+    histories: list[int],
+    batch_size: int,
+    max_in_flight: int,
+    raw_messages: int,
+) -> RelayCeiling:
+    """The broker's raw rate, then one drain of ``rows`` per history, back to back."""
+    print(f"relay ceiling: raw broker, {raw_messages} confirmed publishes ...", file=sys.stderr)
+    raw = await raw_publish_rate(amqp_url, raw_messages, max_in_flight)
+    drains = {}
+    for history in histories:
+        print(f"relay ceiling: backlog of {rows} rows beside {history:,} published ...", file=sys.stderr)
+        consumer.received.clear()
+        drains[history] = await drain(
+            engine,
+            database_url,
+            amqp_url,
+            rows=rows,
+            history=history,
+            batch_size=batch_size,
+            max_in_flight=max_in_flight,
+        )
+        await consumer.wait_for(rows, within=60)
+    return RelayCeiling(raw, drains)
+
+
+async def relay_against_raw(
+    *,
+    rows: int = 20_000,
+    histories: list[int],
+    raw_messages: int = 20_000,
+    batch_size: int = 500,
+    max_in_flight: int = 500,
+) -> RelayCeiling:
+    """``measure_ceiling`` in a throwaway database and vhost (removed afterwards)."""
+    async with (
+        fresh_database("folio_bench_relay") as database_url,
+        fresh_vhost("folio_bench_relay") as amqp_url,
+    ):
+        engine = create_engine(database_url)
+        consumer = Consumer()
+        try:
+            await create_chassis_tables(engine)
+            await consumer.start(amqp_url)
+            return await measure_ceiling(
+                engine,
+                database_url,
+                amqp_url,
+                consumer,
+                rows=rows,
+                histories=histories,
+                batch_size=batch_size,
+                max_in_flight=max_in_flight,
+                raw_messages=raw_messages,
+            )
+        finally:
+            await consumer.close()
+            await engine.dispose()
+
+
+def ceiling_lines(ceiling: RelayCeiling) -> list[str]:
+    """The drains against the raw rate, and whether the goal is met."""
+    lines = []
+    for history, result in ceiling.drains.items():
+        percent = ceiling.percent_of_raw(history)
+        verdict = "met" if percent >= GOAL_PERCENT else "NOT met"
+        lines.append(
+            f"relay drain beside {history:,} published rows: {result.rows_per_s:,.0f} rows/s = "
+            f"{percent:.0f}% of the broker's raw {ceiling.raw_confirmed_per_s:,.0f} msg/s "
+            f"({result.cpu_us_per_row:,.0f} µs "
+            f"relay CPU/row): goal >= {GOAL_PERCENT:.0f}% {verdict}"
+        )
+    return lines
 
 
 def percentile(values: list[float], fraction: float) -> float:
@@ -341,15 +460,17 @@ async def bench(args: argparse.Namespace) -> Report:
         relay: asyncio.subprocess.Process | None = None
         try:
             raw_count = args.raw_messages or max(20_000, int(args.rate * args.seconds))
-            print(f"1/3 raw broker: {raw_count} confirmed publishes ...", file=sys.stderr)
-            raw_rate = await raw_publish_rate(amqp_url, raw_count, args.max_in_flight)
-
-            drain_rates: dict[int, float] = {}
-            for history in args.history:
-                print(f"2/3 backlog: {args.drain} rows beside {history:,} published ...", file=sys.stderr)
-                consumer.received.clear()
-                drain_rates[history] = await drain(engine, database_url, amqp_url, args, history)
-                await consumer.wait_for(args.drain, within=60)
+            ceiling = await measure_ceiling(
+                engine,
+                database_url,
+                amqp_url,
+                consumer,
+                rows=args.drain,
+                histories=args.history,
+                batch_size=args.batch_size,
+                max_in_flight=args.max_in_flight,
+                raw_messages=raw_count,
+            )
             drained = set(consumer.received)
             after_id = await last_id(engine)
             report = Report(
@@ -358,22 +479,23 @@ async def bench(args: argparse.Namespace) -> Report:
                 batch_size=args.batch_size,
                 max_in_flight=args.max_in_flight,
                 raw_messages=raw_count,
-                raw_confirmed_per_s=raw_rate,
+                ceiling=ceiling,
                 drain_rows=args.drain,
-                drain_rows_per_s=drain_rates,
                 steady=None,
             )
             if args.seconds <= 0:
                 return report
 
-            relay = await start_relay(database_url, amqp_url, args)
+            relay = await start_relay(database_url, amqp_url, args.batch_size, args.max_in_flight)
             await relay_listening(engine)
+            cpu_before = cpu_seconds(relay.pid)
             print(f"3/3 steady: {args.rate:g} rows/s for {args.seconds:g}s ...", file=sys.stderr)
             produced = await run_producer(database_url, args)
             if produced["behind"] > 0.5:
                 print(f"note: the producers fell {produced['behind']:.1f}s behind", file=sys.stderr)
             await consumer.wait_for(args.drain + int(produced["rows"]), within=120)
             await all_published(engine)
+            report.steady_cpu_us_per_row = (cpu_seconds(relay.pid) - cpu_before) / produced["rows"] * 1e6
             rows = await steady_rows(engine, after_id)
         finally:
             if relay is not None:
@@ -401,14 +523,16 @@ async def bench(args: argparse.Namespace) -> Report:
 
 
 def print_table(report: Report) -> None:
+    ceiling = report.ceiling
     lines = [
-        ("broker raw confirmed publishes (aio-pika, no DB)", f"{report.raw_confirmed_per_s:,.0f} msg/s"),
+        ("broker raw confirmed publishes (no DB)", f"{ceiling.raw_confirmed_per_s:,.0f} msg/s"),
         *(
             (
                 f"relay backlog drain beside {history:,} published rows",
-                f"{rate:,.0f} rows/s ({report.drain_rows:,} rows)",
+                f"{result.rows_per_s:,.0f} rows/s ({ceiling.percent_of_raw(history):.0f}% of raw), "
+                f"{result.cpu_us_per_row:,.0f} µs CPU/row",
             )
-            for history, rate in report.drain_rows_per_s.items()
+            for history, result in ceiling.drains.items()
         ),
     ]
     steady = report.steady
@@ -425,6 +549,7 @@ def print_table(report: Report) -> None:
                 f"{steady.commit_to_received_p50_ms:.1f} ms / {steady.commit_to_received_p99_ms:.1f} ms",
             ),
             ("steady messages received / distinct", f"{steady.received:,} / {steady.distinct:,}"),
+            ("relay CPU per row, steady", f"{report.steady_cpu_us_per_row:,.0f} µs"),
         ]
     width = max(len(name) for name, _ in lines)
     print(
@@ -435,6 +560,8 @@ def print_table(report: Report) -> None:
     print(f"{'-' * width}  {'-' * 28}")
     for name, value in lines:
         print(f"{name:<{width}}  {value}")
+    for line in ceiling_lines(ceiling):
+        print(line)
 
 
 def parse(argv: list[str]) -> argparse.Namespace:

@@ -5,7 +5,9 @@
 Against the system `make up` runs (found by ``.run/honcho.pid``); when none runs, it starts one on its own
 databases, vhost and ports (prefix ``folio_bench``), and removes it afterwards. In one run it measures:
 
-1. the ceilings: the broker's raw confirmed-publish rate and PostgreSQL's commit rate (``ceilings.py``);
+1. the ceilings: the broker's raw confirmed-publish rate and PostgreSQL's commit rate (``ceilings.py``),
+   and the outbox relay draining a backlog (beside ``--relay-history`` retained published rows) as a
+   percentage of that raw rate, against issue #12's 80% (``relay_throughput.py``);
    With ``--generator-ceiling``, first the load generator alone against a trivial local HTTP server;
 2. per rate step (the load generator, ``services/loadgenerator``): orders offered (and whether the
    generator kept its schedule, with its own CPU), shed (429/503, retried as the same order) and confirmed
@@ -43,8 +45,9 @@ from pathlib import Path
 import observe
 import profiling
 import work_counters
-from ceilings import postgres_commit_rate, raw_publish_rate
+from ceilings import postgres_commit_rate
 from order_outcomes import DatabaseOutcomes
+from relay_throughput import RelayCeiling, ceiling_lines, relay_against_raw
 
 from chassis import defaults
 from devstack.config import SERVICES, StackConfig, bootstrap_env
@@ -59,7 +62,6 @@ from loadgenerator.report import BenchReport, Ceilings, StepResult, render_table
 from loadgenerator.schedule import parse_rates, rising_steps
 from loadgenerator.step import run_step
 from loadgenerator.target import Target
-from testkit.resources import fresh_vhost
 from testkit.servers import test_servers
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -158,13 +160,19 @@ def _teardown(stack: Stack, attempts: int = 6) -> None:
     )
 
 
-async def measure_ceilings(args: argparse.Namespace) -> Ceilings:
-    print(f"ceiling: broker, {args.raw_messages} confirmed publishes ...", file=sys.stderr)
-    async with fresh_vhost("folio_bench_raw") as amqp_url:
-        broker = await raw_publish_rate(amqp_url, args.raw_messages, in_flight=500)
+async def measure_ceilings(args: argparse.Namespace) -> tuple[Ceilings, RelayCeiling]:
+    """The broker's raw rate with the outbox relay's drains against it (``relay_throughput``), then
+    PostgreSQL's commit rate."""
+    print(f"ceiling: broker, {args.raw_messages} confirmed publishes, and the relay ...", file=sys.stderr)
+    relay = await relay_against_raw(
+        rows=args.relay_rows,
+        histories=args.relay_history,
+        raw_messages=args.raw_messages,
+        batch_size=defaults.OUTBOX_BATCH_SIZE,
+    )
     print("ceiling: PostgreSQL commits ...", file=sys.stderr)
     postgres = await postgres_commit_rate(connections=8, seconds=args.ceiling_seconds)
-    return Ceilings(broker, postgres.per_second, postgres.method)
+    return Ceilings(relay.raw_confirmed_per_s, postgres.per_second, postgres.method), relay
 
 
 async def run_steps(
@@ -333,11 +341,12 @@ async def bench(args: argparse.Namespace) -> tuple[BenchReport, list[profiling.S
         if args.generator_ceiling:
             print(f"ceiling: the load generator alone at {args.generator_ceiling} ...", file=sys.stderr)
             trials = await generator_ceiling(parse_rates(args.generator_ceiling), args.generator_seconds)
-        ceilings = await measure_ceilings(args)
+        ceilings, relay = await measure_ceilings(args)
         warnings: list[str] = []
         steps, summaries = await run_steps(args, sut, warnings)
         notes = [
             *warnings,
+            *ceiling_lines(relay),
             f"{os.cpu_count()} CPUs shared by every process of the system, the load generator, the broker "
             "and PostgreSQL (and whatever else runs on the machine: see host CPU)",
             "outbox lag: created_at (the writing transaction's start) to published_at (after the broker's "
@@ -373,6 +382,13 @@ def parse(argv: list[str]) -> argparse.Namespace:
     parser.add_argument("--own-stack", action="store_true", help="start a stack of its own even if one runs")
     parser.add_argument("--run-dir", type=Path, default=Path(".run"), help="where `make up` keeps its state")
     parser.add_argument("--raw-messages", type=int, default=20_000, help="publishes for the broker ceiling")
+    parser.add_argument(
+        "--relay-history",
+        type=lambda text: [int(n) for n in text.split(",") if n],
+        default=[0, 2_000_000],
+        help="published rows retained beside the relay's backlog, one drain each (default 0,2000000)",
+    )
+    parser.add_argument("--relay-rows", type=int, default=20_000, help="backlog rows the relay drains")
     parser.add_argument("--ceiling-seconds", type=float, default=5.0, help="length of the PostgreSQL ceiling")
     parser.add_argument("--pause", type=float, default=2.0, help="idle seconds between steps")
     parser.add_argument("--idle-seconds", type=float, default=5.0, help="idle commits measured this long")
