@@ -32,24 +32,26 @@ async def handle_one(engine: AsyncEngine, *, commit: bool = True) -> None:
             await uow.commit()
 
 
-async def test_a_unit_of_work_counts_its_begin_statements_and_commit(chassis_engine: AsyncEngine) -> None:
-    await handle_one(chassis_engine)
+async def test_a_unit_of_work_counts_its_pre_ping_begin_statements_and_commit(
+    chassis_engine: AsyncEngine,
+) -> None:
+    await handle_one(chassis_engine)  # the pool's first connection: nothing to pre-ping
     before = counted()
     await handle_one(chassis_engine)
-    assert grown(before) == {"begin": 1, "statement": 1, "commit": 1}
+    # The reused connection is pre-pinged (BEGIN, an empty query, ROLLBACK), then the claim's transaction.
+    assert grown(before) == {"ping": 3, "begin": 1, "statement": 1, "commit": 1}
 
     before = counted()
     await handle_one(chassis_engine, commit=False)
-    assert grown(before) == {"begin": 1, "statement": 1, "rollback": 1}
+    assert grown(before) == {"ping": 3, "begin": 1, "statement": 1, "rollback": 1}
 
 
-async def test_a_pre_ping_counts_three(database_url: str, chassis_engine: AsyncEngine) -> None:
-    engine = create_engine(database_url, pool_pre_ping=True)
+async def test_without_pre_ping_no_ping_is_counted(database_url: str, chassis_engine: AsyncEngine) -> None:
+    engine = create_engine(database_url, pool_pre_ping=False)
     try:
-        await handle_one(engine)  # the pool's first connection: nothing to pre-ping
+        await handle_one(engine)
         before = counted()
         await handle_one(engine)
-        # The reused connection is pre-pinged (BEGIN, an empty query, ROLLBACK), then the claim's transaction.
-        assert grown(before) == {"ping": 3, "begin": 1, "statement": 1, "commit": 1}
+        assert grown(before) == {"begin": 1, "statement": 1, "commit": 1}
     finally:
         await engine.dispose()

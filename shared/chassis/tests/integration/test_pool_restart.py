@@ -1,7 +1,7 @@
-"""A PostgreSQL restart under the chassis' pools, which do not pre-ping (``chassis.db``): on a server of the
-test's own (the machine's shared one is never restarted), the pool replaces the connections the server
-closed, a worker handles every message once without spending a retry, and an API answers 200 or a 503 with
-``Retry-After``, never a 500."""
+"""A PostgreSQL restart under the chassis' pools (``chassis.db``): on a server of the test's own (the
+machine's shared one is never restarted), the pool replaces the connections the server closed, a worker
+handles every message once without spending a retry, and an API answers 200 or a 503 with ``Retry-After``,
+never a 500. What any change to the pools' options (pre-ping) must keep."""
 
 from __future__ import annotations
 

@@ -41,7 +41,8 @@ class Pinged(Event):
 async def add_rows(
     engine: AsyncEngine, count: int, *, exchange: str = EXCHANGE, notify: bool = False
 ) -> None:
-    """Rows committed with a NOTIFY as a unit of work sends it, or without one, as if it had been lost."""
+    """Rows committed as a unit of work writes them (the outbox's trigger notifies); ``notify`` also sends a
+    NOTIFY of its own, as writers did before the trigger (one per transaction all the same)."""
     rows = [outbox_row(Pinged(n=n), source="test") for n in range(count)]
     for row in rows:
         row["exchange"] = exchange
