@@ -188,7 +188,13 @@ async def test_a_message_goes_from_the_outbox_to_the_handler_in_the_same_trace(w
 
     assert worker.handler.finished == ["Dune"]
     assert worker.handler.trace_ids == [trace_id]
-    assert await inbox_rows(worker.database_url) == [f"{SERVICE}.{HANDLER}"]
+    # The handler's flag is set inside the unit of work; its inbox row lands with the commit just after.
+    expected = [f"{SERVICE}.{HANDLER}"]
+    await eventually(lambda: _inbox_is(worker.database_url, expected), what="the delivery's inbox row")
+
+
+async def _inbox_is(database_url: str, expected: list[str]) -> bool:
+    return await inbox_rows(database_url) == expected
 
 
 async def test_the_probe_server_answers_health_and_metrics(worker: Worker) -> None:
