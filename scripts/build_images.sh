@@ -22,9 +22,9 @@ DOCKERFILE=services/Dockerfile
 # Each service's HTTP port, as its settings default to it and docker-compose.yml's build args say
 # (`make deploy-check` holds the three to one another).
 declare -A PORTS=([catalog]=8001 [ordering]=8002 [rating]=8003 [notification]=8004)
-# The tools image (folio-ops: the bootstrap compose runs to write the broker's definitions) is built only
-# when named (`scripts/build_images.sh ops`); compose builds it by itself where it is missing. It serves no
-# HTTP, but the recipe's EXPOSE wants a port.
+# The tools image (folio-ops: the bootstrap compose runs to write the broker's definitions) is built by
+# default after the services, or alone when named (`scripts/build_images.sh ops`). It serves no HTTP, but
+# the recipe's EXPOSE wants a port.
 declare -A TOOLS=([ops]=tools/ops)
 
 say() { printf 'images: %s\n' "$*" >&2; }
@@ -153,7 +153,10 @@ main() {
       *) services+=("$arg") ;;
     esac
   done
+  local named=${#services[@]}
   [ ${#services[@]} -gt 0 ] || services=(catalog ordering rating notification)
+  # The compose test runs the tools image too (with --no-build), so the default builds it after the services.
+  [ "$named" -gt 0 ] || services+=("${!TOOLS[@]}")
   for name in "${services[@]}"; do
     [ -n "${PORTS[$name]:-}${TOOLS[$name]:-}" ] || die "unknown image $name (known: ${!PORTS[*]} ${!TOOLS[*]})"
   done
