@@ -98,6 +98,14 @@ class Harness:
     app: FastAPI
     client: httpx.AsyncClient
     gate: Gate
+    tokens: dict[str, str] = field(default_factory=dict)
+
+    def token(self, client: str) -> str:
+        """One token per client, as a real client keeps its own: the fair share tells clients apart by the
+        token sent, and a token minted in a later second is another string."""
+        if client not in self.tokens:
+            self.tokens[client] = mint_local_token(SECRET, client)
+        return self.tokens[client]
 
     async def widgets(self) -> list[str]:
         async with self.app.state.engine.connect() as connection:
@@ -107,7 +115,7 @@ class Harness:
     def add(self, name: str, client: str | None = None) -> asyncio.Task[httpx.Response]:
         headers = {"Idempotency-Key": name}
         if client is not None:
-            headers["Authorization"] = f"Bearer {mint_local_token(SECRET, client)}"
+            headers["Authorization"] = f"Bearer {self.token(client)}"
         return asyncio.create_task(
             self.client.post("/api/v1/widgets", params={"name": name}, headers=headers)
         )
