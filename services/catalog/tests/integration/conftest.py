@@ -54,9 +54,7 @@ async def engine(catalog_database: str) -> AsyncIterator[AsyncEngine]:
     # The PostgreSQL server is shared (100 connections for everyone) and this engine lives for the whole run:
     # two connections stay open; the concurrency tests' fifty transactions queue for at most ten, which still
     # race each other for the same rows.
-    engine = create_engine(
-        catalog_database, pool_size=2, max_overflow=8, pool_timeout=60, pool_pre_ping=False
-    )
+    engine = create_engine(catalog_database, pool_size=2, max_overflow=8, pool_timeout=60)
     yield engine
     await engine.dispose()
 

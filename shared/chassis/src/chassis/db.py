@@ -4,7 +4,9 @@ from __future__ import annotations
 
 from typing import Any
 
+from sqlalchemy import event
 from sqlalchemy.engine import URL, make_url
+from sqlalchemy.exc import DisconnectionError
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker, create_async_engine
 
 from chassis.db_metrics import count_round_trips
@@ -20,7 +22,7 @@ POOL_DEFAULTS: dict[str, Any] = {
     "max_overflow": 10,
     "pool_timeout": 30,
     "pool_recycle": 1800,
-    "pool_pre_ping": True,
+    "pool_pre_ping": False,
 }
 
 
@@ -54,8 +56,19 @@ def create_engine(url: str | URL, *, application_name: str | None = None, **kw: 
         server_settings = {**connect_args.get("server_settings", {}), "application_name": application_name}
         options["connect_args"] = {**connect_args, "server_settings": server_settings}
     engine = create_async_engine(async_url(url), **options)
+    event.listen(engine.sync_engine.pool, "checkout", _refuse_closed)
     count_round_trips(engine)
     return engine
+
+
+def _refuse_closed(dbapi_connection: Any, _record: Any, _proxy: Any) -> None:
+    # A server that restarts, times a session out or terminates a backend says so on the socket, and the
+    # event loop reads it while the connection sits in the pool: asyncpg then knows it is closed without a
+    # round trip. Refused, the pool opens a fresh one (up to three tries) before the caller sees anything.
+    # A connection lost later, mid-transaction, fails that transaction as an outage and invalidates the
+    # rest of the pool (SQLAlchemy's disconnect handling); the caller's retry finds fresh connections.
+    if dbapi_connection.driver_connection.is_closed():
+        raise DisconnectionError("the server closed this pooled connection")
 
 
 def session_factory(engine: AsyncEngine) -> async_sessionmaker[AsyncSession]:

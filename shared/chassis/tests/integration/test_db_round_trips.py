@@ -4,13 +4,17 @@ from __future__ import annotations
 
 import uuid
 
+import asyncpg
 import pytest
 from prometheus_client import REGISTRY
+from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncEngine
 
-from chassis.db import create_engine, session_factory
+from chassis.db import asyncpg_dsn, create_engine, session_factory
+from chassis.db_metrics import CONNECTS
 from chassis.inbox import claim
 from chassis.uow import UnitOfWork
+from testkit.polling import eventually
 
 pytestmark = pytest.mark.integration
 
@@ -32,26 +36,54 @@ async def handle_one(engine: AsyncEngine, *, commit: bool = True) -> None:
             await uow.commit()
 
 
-async def test_a_unit_of_work_counts_its_pre_ping_begin_statements_and_commit(
-    chassis_engine: AsyncEngine,
-) -> None:
-    await handle_one(chassis_engine)  # the pool's first connection: nothing to pre-ping
+async def test_a_unit_of_work_counts_its_begin_statements_and_commit(chassis_engine: AsyncEngine) -> None:
+    await handle_one(chassis_engine)  # the pool's first connection
     before = counted()
     await handle_one(chassis_engine)
-    # The reused connection is pre-pinged (BEGIN, an empty query, ROLLBACK), then the claim's transaction.
-    assert grown(before) == {"ping": 3, "begin": 1, "statement": 1, "commit": 1}
+    # The reused connection is not pinged: only the claim's transaction goes to the server.
+    assert grown(before) == {"begin": 1, "statement": 1, "commit": 1}
 
     before = counted()
     await handle_one(chassis_engine, commit=False)
-    assert grown(before) == {"ping": 3, "begin": 1, "statement": 1, "rollback": 1}
+    assert grown(before) == {"begin": 1, "statement": 1, "rollback": 1}
 
 
-async def test_without_pre_ping_no_ping_is_counted(database_url: str, chassis_engine: AsyncEngine) -> None:
-    engine = create_engine(database_url, pool_pre_ping=False)
+async def test_with_pre_ping_each_reused_connection_costs_three_more(
+    database_url: str, chassis_engine: AsyncEngine
+) -> None:
+    engine = create_engine(database_url, pool_pre_ping=True)
     try:
-        await handle_one(engine)
+        await handle_one(engine)  # a fresh connection: nothing to pre-ping
         before = counted()
         await handle_one(engine)
-        assert grown(before) == {"begin": 1, "statement": 1, "commit": 1}
+        # asyncpg's pre-ping: BEGIN, an empty query, ROLLBACK.
+        assert grown(before) == {"ping": 3, "begin": 1, "statement": 1, "commit": 1}
+    finally:
+        await engine.dispose()
+
+
+async def test_a_pooled_connection_whose_backend_was_terminated_is_replaced_before_use(
+    database_url: str, chassis_engine: AsyncEngine
+) -> None:
+    engine = create_engine(database_url, pool_size=1, max_overflow=0)
+    try:
+        async with engine.connect() as connection:
+            pid = (await connection.execute(text("SELECT pg_backend_pid()"))).scalar_one()
+            pooled = (await connection.get_raw_connection()).driver_connection
+        connects = CONNECTS._value.get()
+        admin = await asyncpg.connect(asyncpg_dsn(database_url))
+        try:
+            assert await admin.fetchval("SELECT pg_terminate_backend($1)", pid)
+        finally:
+            await admin.close()
+
+        async def seen_closed() -> bool:
+            # The event loop reads the server's goodbye on the pooled connection's socket meanwhile.
+            return bool(pooled.is_closed())
+
+        await eventually(seen_closed)
+        # The next unit of work runs on a fresh connection and sees no error.
+        await handle_one(engine)
+        assert CONNECTS._value.get() - connects == 1
     finally:
         await engine.dispose()
