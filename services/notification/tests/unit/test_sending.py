@@ -14,7 +14,7 @@ import pytest
 
 from notification.application import sending_handlers
 from notification.application.commands import SettleAttempt
-from notification.application.sending_handlers import seconds_to_wait, send_due, settle_attempt
+from notification.application.sending_handlers import send_due, settle_attempt
 from notification.domain.content import EmailContent
 from notification.domain.delivery import Accepted, DeliveryOutcome, DeliveryPolicy, Refused
 from notification.domain.events import NotificationFailed, NotificationSent
@@ -74,9 +74,8 @@ class FakeNotifications:
         return [copy.deepcopy(n) for n in due[:limit]]
 
     async def next_due(self) -> datetime | None:
-        # As in PostgreSQL, the transaction reads its own writes.
-        rows = {**self._table.rows, **self._staged}.values()
-        return min((n.next_attempt_at for n in rows if n.status is Status.PENDING), default=None)
+        pending = [n.next_attempt_at for n in self._table.rows.values() if n.status is Status.PENDING]
+        return min(pending, default=None)
 
     async def lock_stuck(self, claimed_before: datetime, limit: int) -> Sequence[Notification]:
         stuck = [
@@ -181,30 +180,6 @@ async def test_a_refused_notification_waits_out_its_backoff_before_the_next_atte
     assert table.rows[notification.id].attempts == 2
 
 
-async def test_a_pass_tells_when_the_nearest_pending_notification_comes_due() -> None:
-    table = Table()
-    refused = recorded(table)
-    scheduled = recorded(table, at=NOW + timedelta(hours=1))
-    mailer = FakeMailer(Refused("451 later", 451))
-
-    result = await send_due(lambda: FakeUow(table), mailer, clock=lambda: NOW, batch=10)
-
-    # The claim saw the one due in an hour; the pass's own outcome put the refused one back sooner.
-    retry_at = table.rows[refused.id].next_attempt_at
-    assert NOW < retry_at < scheduled.next_attempt_at
-    assert result.next_due == retry_at
-
-    idle = await send_due(lambda: FakeUow(table), mailer, clock=lambda: NOW, batch=10)
-    assert (idle.claimed, idle.next_due) == (0, retry_at)
-
-
-def test_the_sender_sleeps_until_the_next_due_at_most_the_longest() -> None:
-    assert seconds_to_wait(None, longest=5, now=NOW) == 5
-    assert seconds_to_wait(NOW + timedelta(seconds=2), longest=5, now=NOW) == 2
-    assert seconds_to_wait(NOW + timedelta(minutes=1), longest=5, now=NOW) == 5
-    assert seconds_to_wait(NOW - timedelta(seconds=1), longest=5, now=NOW) == 0
-
-
 async def test_a_pass_claims_no_more_than_the_mailer_has_sessions_so_none_waits_sending() -> None:
     table = Table()
     for _ in range(5):
@@ -297,8 +272,8 @@ async def test_an_outcome_is_recorded_even_when_the_database_blips_while_recordi
 ) -> None:
     table = Table()
     notification = recorded(table)
-    # Resolving stuck rows and claiming (one transaction) works; the first two attempts to record do not.
-    commits = itertools.chain([False, True, True], itertools.repeat(False))
+    # Resolving stuck rows and claiming work; the first two attempts to record the outcome do not.
+    commits = itertools.chain([False, False, True, True], itertools.repeat(False))
 
     result = await send_due(
         lambda: FlakyUow(table, fails=next(commits)), FakeMailer(Accepted()), clock=lambda: NOW, batch=10
@@ -313,7 +288,7 @@ async def test_an_outcome_is_recorded_however_long_the_database_is_away(no_pause
     notification = recorded(table)
     # Claiming works, then recording meets the outage many more times than the attempts other errors get.
     outage_commits = sending_handlers.SETTLE_ATTEMPTS * 3
-    commits = itertools.chain([False], itertools.repeat(True, outage_commits), itertools.repeat(False))
+    commits = itertools.chain([False, False], itertools.repeat(True, outage_commits), itertools.repeat(False))
 
     result = await send_due(
         lambda: FlakyUow(table, fails=next(commits)),
@@ -370,8 +345,8 @@ async def test_a_claim_committed_unheard_is_put_back_pending_and_sent_once_later
     # Another worker's claim in flight: not this worker's to put back.
     other.start_attempt(NOW, uuid4())
     table.put(other)
-    # Resolving (nothing stuck) and the claim commit, but the answer is lost; the withdrawal works.
-    uows = iter([AnswerLostUow(table), FakeUow(table)])
+    # Resolving (nothing stuck) commits; the claim commits but its answer is lost; the withdrawal works.
+    uows = iter([FakeUow(table), AnswerLostUow(table), FakeUow(table)])
     mailer = FakeMailer(Accepted())
 
     with pytest.raises(ConnectionError):
@@ -394,7 +369,7 @@ async def test_a_claim_withdrawal_rides_out_the_outage_that_lost_the_claims_answ
     notification = recorded(table)
     away = itertools.repeat(True, sending_handlers.SETTLE_ATTEMPTS * 3)
     uows = itertools.chain(
-        [AnswerLostUow(table)],
+        [FakeUow(table), AnswerLostUow(table)],
         (FlakyUow(table, fails=f) for f in away),
         itertools.repeat(FakeUow(table)),
     )

@@ -114,11 +114,16 @@ async def resolve_stuck(command: ResolveStuck, uow: NotificationUow) -> list[Not
     return stuck
 
 
-def seconds_to_wait(next_due: datetime | None, *, longest: float, now: datetime) -> float:
-    """How long the sender may sleep: until ``next_due`` (the nearest pending row's), at most ``longest``."""
-    if next_due is None:
+async def seconds_to_next_due(uows: Callable[[], NotificationUow], *, longest: float, now: datetime) -> float:
+    """How long the sender may sleep: until the nearest pending notification is due, at most ``longest``.
+
+    Read-only (nothing is committed): an idle sender costs one indexed read per sleep.
+    """
+    async with uows() as uow:
+        nearest = await uow.notifications.next_due()
+    if nearest is None:
         return longest
-    return min(longest, max(0.0, (next_due - now).total_seconds()))
+    return min(longest, max(0.0, (nearest - now).total_seconds()))
 
 
 async def committed(
@@ -141,16 +146,6 @@ class PassResult:
     # The pass waited out a database outage (recording an outcome): its caller has not seen the database
     # answer since the pass began, and must count a whole lease from now before taking rows for abandoned.
     met_outage: bool = False
-    # When the nearest row left pending comes due, as the claim saw it and the pass's own outcomes left it:
-    # the caller sleeps until then without asking the database again.
-    next_due: datetime | None = None
-
-
-@dataclass(frozen=True, slots=True)
-class _Taken:
-    stuck: list[Notification]
-    claimed: list[Notification]
-    next_due: datetime | None
 
 
 async def send_due(
@@ -180,20 +175,15 @@ async def send_due(
         met_outage = met_outage or away
         return away
 
+    stuck: list[Notification] = []
+    if recover:
+        # Bounded: a resolution that waited out an outage for its connection would run the moment the
+        # database is back, before a live worker recorded what it held. Timing out fails the pass instead.
+        resolving = committed(uows, partial(resolve_stuck, ResolveStuck(clock(), batch)))
+        stuck = await asyncio.wait_for(resolving, timeout=recover_within)
     claim = ClaimDue(clock(), min(batch, mailer.sessions))
-
-    async def take(uow: NotificationUow) -> _Taken:
-        # One transaction: recovery, the claim, and when the next pending row (one not claimed) is due.
-        stuck = await resolve_stuck(ResolveStuck(clock(), batch), uow) if recover else []
-        claimed = await claim_due(claim, uow)
-        return _Taken(stuck, claimed, await uow.notifications.next_due())
-
     try:
-        taking = committed(uows, take)
-        # Bounded when it recovers: a resolution that waited out an outage for its connection would run the
-        # moment the database is back, before a live worker recorded what it held. Timing out fails the
-        # pass instead, and the claim is withdrawn as any claim that failed.
-        taken = await (asyncio.wait_for(taking, timeout=recover_within) if recover else taking)
+        claimed = await committed(uows, partial(claim_due, claim))
     except Exception:
         withdrawn = await _patiently(
             lambda: committed(uows, partial(withdraw_claim, WithdrawClaim(claim.claim_id, clock()))),
@@ -203,11 +193,10 @@ async def send_due(
         if withdrawn:
             log.warning("claim %s committed unheard; %d notification(s) put back", claim.claim_id, withdrawn)
         raise
-    claimed = taken.claimed
     if not claimed:
-        return PassResult(0, (), len(taken.stuck), next_due=taken.next_due)
+        return PassResult(0, (), len(stuck))
 
-    async def hand_over(notification: Notification) -> Notification | None:
+    async def hand_over(notification: Notification) -> Status | None:
         # Each outcome is recorded as soon as its own hand-off ends: a worker killed mid-batch then leaves
         # only the e-mails still in flight `sending` (reported unknown), not every e-mail of the batch.
         try:
@@ -215,21 +204,18 @@ async def send_due(
         except Exception as exc:
             result = exc
         outcome = _as_outcome(notification, result)
-        return await _patiently(
+        settled = await _patiently(
             lambda: committed(uows, partial(settle_attempt, SettleAttempt(notification, outcome, clock()))),
             noting,
             what=f"recording notification {notification.id} ({outcome})",
         )
+        return settled.status if settled is not None else None
 
     # Concurrently, so every claimed row is handed over at once and none waits out the lease in a queue.
-    settled = [n for n in await asyncio.gather(*(hand_over(n) for n in claimed)) if n is not None]
-    outcomes = tuple(n.status for n in settled)
-    retried = [n.next_attempt_at for n in settled if n.status is Status.PENDING]
-    next_due = min([*retried, taken.next_due] if taken.next_due else retried, default=None)
+    statuses = await asyncio.gather(*(hand_over(n) for n in claimed))
+    outcomes = tuple(s for s in statuses if s is not None)
     full = len(claimed) >= claim.limit
-    return PassResult(
-        len(claimed), outcomes, len(taken.stuck), full=full, met_outage=met_outage, next_due=next_due
-    )
+    return PassResult(len(claimed), outcomes, len(stuck), full=full, met_outage=met_outage)
 
 
 async def _patiently(
