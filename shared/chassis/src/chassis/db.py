@@ -14,9 +14,9 @@ from chassis.tables import metadata
 
 ASYNC_DRIVER = "postgresql+asyncpg"
 
-# Enough for an API process and its worker tasks; pre-ping lets a pool survive a database restart, and
-# recycling keeps connections from outliving server-side idle timeouts. Pre-ping is not free: asyncpg makes
-# it BEGIN, a query and ROLLBACK on every checkout, three of a delivery's eight round trips.
+# Enough for an API process and its worker tasks; recycling keeps connections from outliving server-side
+# idle timeouts. No pre-ping: asyncpg makes it BEGIN, a query and ROLLBACK on every checkout, three of a
+# delivery's eight round trips, and the checkout listener below does its job without them.
 POOL_DEFAULTS: dict[str, Any] = {
     "pool_size": 10,
     "max_overflow": 10,
@@ -65,6 +65,8 @@ def _refuse_closed(dbapi_connection: Any, _record: Any, _proxy: Any) -> None:
     # A server that restarts, times a session out or terminates a backend says so on the socket, and the
     # event loop reads it while the connection sits in the pool: asyncpg then knows it is closed without a
     # round trip. Refused, the pool opens a fresh one (up to three tries) before the caller sees anything.
+    # The goodbye (a FATAL message) and the end of stream can arrive an event-loop turn apart; a connection
+    # drawn in between fails its first statement, and asyncpg aborts it, so it is invalidated as lost.
     # A connection lost later, mid-transaction, fails that transaction as an outage and invalidates the
     # rest of the pool (SQLAlchemy's disconnect handling); the caller's retry finds fresh connections.
     if dbapi_connection.driver_connection.is_closed():

@@ -9,11 +9,12 @@ from collections.abc import AsyncIterator
 import asyncpg
 import pytest
 from sqlalchemy import text
+from sqlalchemy.exc import DBAPIError
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from chassis.db import create_engine
 from chassis.messaging.unreachable import is_unreachable
-from testkit.faults import database_name, refusing_connections, terminate_sessions
+from testkit.faults import database_name, end_of_stream_withheld, refusing_connections, terminate_sessions
 from testkit.polling import eventually
 from testkit.resources import _admin_execute, unique_name, with_database
 from testkit.servers import test_servers as servers
@@ -23,7 +24,7 @@ pytestmark = pytest.mark.integration
 
 @pytest.fixture
 async def engine(database_url: str) -> AsyncIterator[AsyncEngine]:
-    # Pre-ping, as every service's engine: a session terminated while idle is replaced, not an error.
+    # As every service's engine: a session terminated while idle is refused at checkout and replaced.
     engine = create_engine(database_url, pool_size=1, max_overflow=0, pool_timeout=0.5)
     try:
         yield engine
@@ -50,10 +51,32 @@ async def test_a_database_that_refuses_connections_is_unreachable(
 ) -> None:
     await warm(engine)
     async with refusing_connections(database_url):
-        # The pooled session was terminated, and its replacement is refused.
+        # The pooled session was terminated, and its replacement is refused. Drawn in the instant between
+        # the server's goodbye and its end of stream, the pooled one fails first, as a lost connection.
         refused = await error_of(engine)
+        if "not currently accepting connections" not in str(refused):
+            assert is_unreachable(refused), refused
+            refused = await error_of(engine)
     assert "not currently accepting connections" in str(refused)
     assert is_unreachable(refused), refused
+
+
+async def test_a_goodbye_read_before_its_end_of_stream_is_a_lost_connection(database_url: str) -> None:
+    async with end_of_stream_withheld(database_url) as (relayed_url, server_closed):
+        engine = create_engine(relayed_url, pool_size=1, max_overflow=0, pool_timeout=0.5)
+        try:
+            await warm(engine)
+            await terminate_sessions(database_url)
+            await asyncio.wait_for(server_closed.wait(), 10)
+            await asyncio.sleep(0.1)  # the pooled connection's protocol reads the FATAL message meanwhile
+            lost = await error_of(engine)
+            assert isinstance(lost, DBAPIError), lost
+            assert lost.connection_invalidated, lost
+            assert is_unreachable(lost), lost
+            # It left the pool: the next unit of work runs on a fresh connection.
+            await warm(engine)
+        finally:
+            await engine.dispose()
 
 
 async def test_a_session_terminated_mid_statement_is_unreachable(

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from urllib.parse import urlsplit
@@ -45,3 +46,64 @@ async def refusing_connections(database_url: str) -> AsyncIterator[None]:
         yield
     finally:
         await _admin_execute(admin_url, f'ALTER DATABASE "{name}" ALLOW_CONNECTIONS true')
+
+
+# The frontend's Terminate message: a client closing its session says it last.
+TERMINATE = b"X\x00\x00\x00\x04"
+
+
+@asynccontextmanager
+async def end_of_stream_withheld(database_url: str) -> AsyncIterator[tuple[str, asyncio.Event]]:
+    """A URL to the same database through a local TCP relay that passes the server's bytes on but keeps the
+    client's socket open after the server closed its side, and an event set once that happened.
+
+    A client then holds the server's last words (a terminated session's FATAL message) without the end of
+    stream that normally follows a moment later: the instant between the two, held still. A session the
+    client itself ends (Terminate) closes as usual.
+    """
+    target = urlsplit(database_url)
+    server_closed = asyncio.Event()
+    clients: set[asyncio.StreamWriter] = set()
+
+    async def relay(client_reader: asyncio.StreamReader, client_writer: asyncio.StreamWriter) -> None:
+        clients.add(client_writer)
+        server_reader, server_writer = await asyncio.open_connection(target.hostname, target.port or 5432)
+
+        client_said_goodbye = False
+
+        async def upstream() -> None:
+            nonlocal client_said_goodbye
+            while data := await client_reader.read(65536):
+                if server_writer.is_closing():
+                    break
+                client_said_goodbye = data.endswith(TERMINATE)
+                server_writer.write(data)
+            server_writer.close()
+
+        async def downstream() -> None:
+            while data := await server_reader.read(65536):
+                client_writer.write(data)
+                await client_writer.drain()
+            if client_said_goodbye:
+                client_writer.close()  # a close the client asked for ends as it expects
+            else:
+                server_closed.set()
+
+        try:
+            await asyncio.gather(upstream(), downstream())
+        except (ConnectionError, OSError):
+            pass
+        finally:
+            client_writer.close()
+
+    proxy = await asyncio.start_server(relay, "127.0.0.1", 0)
+    port = proxy.sockets[0].getsockname()[1]
+    credentials = target.netloc.rpartition("@")[0]
+    netloc = f"{credentials}@127.0.0.1:{port}" if credentials else f"127.0.0.1:{port}"
+    try:
+        yield target._replace(netloc=netloc).geturl(), server_closed
+    finally:
+        proxy.close()
+        for client in clients:
+            client.close()
+        await proxy.wait_closed()
