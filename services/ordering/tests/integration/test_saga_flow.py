@@ -114,7 +114,7 @@ async def test_a_duplicate_reply_is_handled_once_and_a_second_reply_is_recorded_
     # Every reply finished with and every OrderConfirmed published: only now does "one" mean one.
     await helpers.eventually(lambda: deliveries.at_least(4), what="the four replies finished")
     await helpers.eventually(lambda: relay_drained(ordering.engine), what="the relay drained")
-    assert await ordering.changes(order_id) == ["placed", "confirmed", "ignored"]
+    assert await _changes_without_moves(ordering, order_id) == ["placed", "confirmed", "ignored"]
     assert len(ordering.spy.of(OrderConfirmed, order_id)) == 1
 
 
@@ -197,7 +197,12 @@ async def test_cancelling_a_confirmed_order_releases_its_stock_and_then_cancels_
 
     await ordering.wait_for_status(order_id, "cancelled", "cancelled")
     assert len(ordering.catalog.releases_for(order_id)) == 1
-    assert await ordering.changes(order_id) == ["placed", "confirmed", "cancelling", "cancelled"]
+    assert await _changes_without_moves(ordering, order_id) == [
+        "placed",
+        "confirmed",
+        "cancelling",
+        "cancelled",
+    ]
     await helpers.eventually(lambda: _has(ordering.spy.of(OrderCancelled, order_id)), what="OrderCancelled")
     assert ordering.spy.of(OrderCancelled, order_id)[0].rejected is False
 
@@ -245,9 +250,13 @@ async def _ends_with(ordering, order_id, expected: list[str]) -> bool:
     return (await ordering.changes(order_id))[-len(expected) :] == expected
 
 
+async def _changes_without_moves(ordering, order_id) -> list[str]:
+    # A request the relay published late on a loaded machine has its deadline moved once more.
+    return [c for c in await ordering.changes(order_id) if c != "deadline_moved"]
+
+
 async def _changes_are(ordering, order_id, expected: list[str]) -> bool:
-    # A ReserveStock the relay published late on a loaded machine has its deadline moved once more.
-    return [c for c in await ordering.changes(order_id) if c != "deadline_moved"] == expected
+    return await _changes_without_moves(ordering, order_id) == expected
 
 
 async def test_a_release_the_catalog_does_not_answer_is_resent_until_it_does(ordering, helpers) -> None:
