@@ -7,8 +7,9 @@ Also what the metrics read (:func:`outbox_figures`) and an operator's retry of r
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, fields
 from datetime import datetime
+from itertools import starmap
 from typing import Any
 from uuid import UUID
 
@@ -53,17 +54,8 @@ class OutboxFigures:
 # The predicate and the order are exactly those of the partial index ``outbox_due``: the scan starts at the
 # first due row and stops after ``limit`` rows, however many published or failed rows the table holds.
 _TAKE = (
-    select(
-        outbox.c.id,
-        outbox.c.message_id,
-        outbox.c.exchange,
-        outbox.c.routing_key,
-        outbox.c.type,
-        outbox.c.body,
-        outbox.c.headers,
-        outbox.c.created_at,
-        outbox.c.attempts,
-    )
+    # The columns in PendingRow's field order: each row is built from its values, with no mapping per row.
+    select(*(outbox.c[field.name] for field in fields(PendingRow)))
     .where(
         outbox.c.published_at.is_(None),
         outbox.c.failed_at.is_(None),
@@ -127,7 +119,7 @@ _NO_LIMIT = 2**31 - 1
 async def take_batch(connection: AsyncConnection, limit: int) -> list[PendingRow]:
     """Lock up to ``limit`` due rows, oldest due first; the locks last until the transaction ends."""
     result = await connection.execute(_TAKE, {"limit": limit})
-    return [PendingRow(**row._mapping) for row in result]
+    return list(starmap(PendingRow, result))
 
 
 async def mark_published(connection: AsyncConnection, ids: Sequence[int]) -> None:
