@@ -145,3 +145,14 @@ async def test_without_an_exporter_a_delivery_carries_its_senders_trace_on_witho
 
 def test_with_an_exporter_deliveries_get_faststreams_consumer_spans(exported: InMemorySpanExporter) -> None:
     assert telemetry_middleware() is not ContinueTraceMiddleware
+
+
+def test_without_an_exporter_a_relayed_row_keeps_its_trace_context_and_no_span_is_made() -> None:
+    headers = {"traceparent": TRACEPARENT, "tracestate": "folio=1", "id": "m-1", "type": "folio.test.v1"}
+
+    with tracing.publish_span(headers, "folio.test", "test.happened") as sent:
+        inside = trace.get_current_span()
+
+    assert sent == headers
+    assert sent is not headers, "the row's own headers are not handed to the broker client to keep"
+    assert not inside.get_span_context().is_valid, "no span made current"

@@ -231,6 +231,11 @@ def publish_span(headers: Mapping[str, Any], exchange: str, routing_key: str) ->
     current span (the batch), so a consumer's span becomes a child of the publish rather than of the
     request that wrote the row long before.
     """
+    if not _exporting:
+        # No span where none is exported: the row's trace context goes on as written, which is all a
+        # span that records nothing would inject. Made per row, it was a tenth of the relay's CPU.
+        yield dict(headers)
+        return
     carrier = {key: str(headers[key]) for key in (TRACEPARENT, TRACESTATE) if headers.get(key)}
     batch = trace.get_current_span().get_span_context()
     with _tracer.start_as_current_span(
