@@ -55,7 +55,7 @@ TERMINATE = b"X\x00\x00\x00\x04"
 @asynccontextmanager
 async def end_of_stream_withheld(database_url: str) -> AsyncIterator[tuple[str, asyncio.Event]]:
     """A URL to the same database through a local TCP relay that passes the server's bytes on but keeps the
-    client's socket open after the server closed its side, and an event set once that happened.
+    client's socket open after the server closed its side, and an event set once the server did so.
 
     A client then holds the server's last words (a terminated session's FATAL message) without the end of
     stream that normally follows a moment later: the instant between the two, held still. A session the
@@ -69,25 +69,25 @@ async def end_of_stream_withheld(database_url: str) -> AsyncIterator[tuple[str, 
         clients.add(client_writer)
         server_reader, server_writer = await asyncio.open_connection(target.hostname, target.port or 5432)
 
-        client_said_goodbye = False
+        # Whether the session's end is the client's: its Terminate, or its side of the socket closing.
+        client_ended = False
 
         async def upstream() -> None:
-            nonlocal client_said_goodbye
+            nonlocal client_ended
             while data := await client_reader.read(65536):
-                if server_writer.is_closing():
-                    break
-                client_said_goodbye = data.endswith(TERMINATE)
+                client_ended = data.endswith(TERMINATE)
                 server_writer.write(data)
+            client_ended = True
             server_writer.close()
 
         async def downstream() -> None:
             while data := await server_reader.read(65536):
                 client_writer.write(data)
                 await client_writer.drain()
-            if client_said_goodbye:
-                client_writer.close()  # a close the client asked for ends as it expects
+            if client_ended:
+                client_writer.close()
             else:
-                server_closed.set()
+                server_closed.set()  # the server ended it: its end of stream is withheld from the client
 
         try:
             await asyncio.gather(upstream(), downstream())
