@@ -20,7 +20,7 @@ import pytest
 from chassis.messaging.parked import ParkedMessage
 from devstack.admin import Admin
 from devstack.client import Customer, Folio, eventually
-from devstack.faults import BusDuplicator, poison, restart_rabbitmq
+from devstack.faults import BusDuplicator, poison, refusing_connections, restart_rabbitmq
 from devstack.invariants import Ledger, check, wait_settled
 from devstack.stack import Stack
 
@@ -245,6 +245,25 @@ def test_every_message_delivered_twice_has_single_effects(healthy: Stack, folio:
     assert [f["stars"] for f in feedback] == [4]
     assert folio.book(book)["rating_count"] == 1
     assert folio.book(book)["average_rating"] == 4.0
+
+
+def test_a_delivery_held_for_its_database_is_work_under_way(
+    healthy: Stack, folio: Folio, admin: Admin
+) -> None:
+    """A consumer holding a delivery until its database answers leaves it in no queue's ready count and in
+    no table, for up to a probe's pause after the database is back: the backlog counts it from the workers'
+    gauges, so that no check runs before the held message was handled."""
+    load = Workload(folio, books=1, stock=5, customers=1, seed=6)
+    with refusing_connections(admin, "notification"):
+        order_id = load.place_one()
+
+        def notification_holds() -> list[str]:
+            # Its database refuses the superuser too: only the workers' gauges can be read meanwhile.
+            return [name for name, n in admin.held().items() if n and name.startswith("notification-")]
+
+        eventually(notification_holds, timeout=60, what="the notification worker holds a delivery")
+    check(folio, admin, load.ledger, timeout=RECOVERY_TIMEOUT)
+    assert folio.order(order_id)["status"] == "confirmed"
 
 
 def test_poison_in_every_queue_is_parked_and_the_rest_flows(

@@ -10,6 +10,7 @@ import pytest
 from aio_pika.abc import AbstractIncomingMessage
 from aiormq.abc import ConfirmationFrameType
 from pamqp.commands import Basic
+from prometheus_client import REGISTRY
 
 from chassis.messaging import consumer as consumer_module
 from chassis.messaging import context
@@ -76,6 +77,8 @@ class Setup:
     probes: int = 0
     hold_limit: float = 60.0
     intake: list[str] = field(default_factory=list)
+    # The held-deliveries gauge of the queue, as each probe and each intake change found it.
+    held_seen: list[float] = field(default_factory=list)
 
     async def handle(self, ping: Ping, uow: FakeUnitOfWork) -> None:
         self.handled.append((ping, context.current()))
@@ -87,15 +90,18 @@ class Setup:
 
     async def probe(self) -> None:
         self.probes += 1
+        self.held_seen.append(held())
         if self.database_down_for:
             self.database_down_for -= 1
             raise ConnectionRefusedError(111, "still down")
 
     async def pause(self) -> None:
         self.intake.append("pause")
+        self.held_seen.append(held())
 
     async def resume(self) -> None:
         self.intake.append("resume")
+        self.held_seen.append(held())
 
     async def republish(self, message: aio_pika.Message, routing_key: str) -> ConfirmationFrameType | None:
         if self.broker_down_for:
@@ -122,6 +128,10 @@ class Setup:
             intake=self,
             hold_limit=self.hold_limit,
         )
+
+
+def held() -> float:
+    return REGISTRY.get_sample_value("folio_consumer_deliveries_held", {"queue": "svc.ping"}) or 0.0
 
 
 def delivery(body: bytes = b'{"ping_id": "p1", "n": 1, "extra": true}', /, **headers: Any) -> FakeDelivery:
@@ -236,6 +246,8 @@ async def test_a_database_outage_holds_the_message_without_spending_an_attempt()
     assert setup.probes == 3, "two failed probes, then one that passed"
     assert len(setup.handled) == 2, "once into the outage, once after the probe passed"
     assert setup.intake == []
+    assert setup.held_seen == [1, 1, 1], "counted as held while the database was probed"
+    assert held() == 0, "no longer held once handled and acked"
 
 
 async def test_a_hold_longer_than_its_limit_pauses_intake_and_gives_the_message_back() -> None:
@@ -245,6 +257,10 @@ async def test_a_hold_longer_than_its_limit_pauses_intake_and_gives_the_message_
     assert setup.intake == ["pause", "resume"]
     assert setup.published == []
     assert setup.database_down_for == 0, "resumed only once the probe passed"
+    # Held until given back; then it is ready in its queue again (the broker counts it), not held here.
+    assert setup.held_seen[0] == 1, "held when intake paused"
+    assert setup.held_seen[-1] == 0, "given back before the intake resumed"
+    assert held() == 0
 
 
 async def test_a_republish_the_broker_cannot_take_is_held_and_tried_again(

@@ -15,10 +15,12 @@ from urllib.parse import quote, urlsplit, urlunsplit
 import aio_pika
 import asyncpg
 import httpx
+from prometheus_client.parser import text_string_to_metric_families
 
 from chassis.messaging.parked import ParkedMessage, list_parked
 from contracts import topology
 from devstack.config import SERVICES, StackConfig
+from devstack.processes import process_name
 from testkit.resources import with_database, with_vhost
 from testkit.servers import test_servers
 
@@ -38,6 +40,9 @@ class Backlog:
     unpublished: dict[str, int]
     mail_in_flight: int
     sagas_in_flight: int
+    # Deliveries each worker process holds for a dependency: unacked, so in no queue's ready count, and not
+    # yet in any table (a consumer waits out its database's recovery, pausing up to 15 s between probes).
+    held: dict[str, int]
 
     @property
     def quiet(self) -> bool:
@@ -45,15 +50,29 @@ class Backlog:
             not any(self.queued.values())
             and not any(self.unpublished.values())
             and not (self.mail_in_flight or self.sagas_in_flight)
+            and not any(self.held.values())
         )
 
     def __str__(self) -> str:
         queued = {name: n for name, n in self.queued.items() if n}
         unpublished = {name: n for name, n in self.unpublished.items() if n}
+        held = {name: n for name, n in self.held.items() if n}
         return (
             f"queued {queued}, unpublished {unpublished}, mail in flight {self.mail_in_flight}, "
-            f"sagas in flight {self.sagas_in_flight}"
+            f"sagas in flight {self.sagas_in_flight}, held {held}"
         )
+
+
+def held_deliveries(metrics: str) -> int:
+    """The sum of ``folio_consumer_deliveries_held`` over a worker's queues, from its Prometheus text."""
+    return int(
+        sum(
+            sample.value
+            for family in text_string_to_metric_families(metrics)
+            if family.name == "folio_consumer_deliveries_held"
+            for sample in family.samples
+        )
+    )
 
 
 class Admin:
@@ -256,7 +275,32 @@ class Admin:
             unpublished=unpublished,
             mail_in_flight=int(mail[0]["n"]),
             sagas_in_flight=int(sagas[0]["n"]),
+            held=await self._held(),
         )
+
+    def held(self) -> dict[str, int]:
+        """Deliveries held by each worker process (named as the process list names it), from its metrics."""
+        return run(self._held())
+
+    async def _held(self) -> dict[str, int]:
+        held = {}
+        async with httpx.AsyncClient(timeout=5) as client:
+            for service in SERVICES:
+                for replica in range(self.config.replicas):
+                    worker = process_name(self.config, service, "worker", replica)
+                    try:
+                        response = await client.get(f"{self.config.worker_url(service, replica)}/metrics")
+                        response.raise_for_status()
+                    except httpx.ConnectError:
+                        # Not running: whatever it held, the broker gave back to a queue (counted there).
+                        held[worker] = 0
+                        continue
+                    except httpx.HTTPError:
+                        # Stopped (SIGSTOP) or failing: it may hold deliveries, so it cannot count as quiet.
+                        held[worker] = 1
+                        continue
+                    held[worker] = held_deliveries(response.text)
+        return held
 
     def wait_quiet(
         self,

@@ -9,10 +9,11 @@ at once; a handler error is retried through the delay queues ``<queue>.retry.<n>
 the delivery is acked, so a crash in between redelivers the message rather than losing it.
 
 An unreachable database or broker is never the message's fault (``chassis.messaging.unreachable``): the
-delivery is held, unacked and uncounted, while the worker's :class:`Recovery` probes the database, and is
-handled again once it answers. A hold longer than ``hold_limit`` (kept under the broker's consumer timeout)
-pauses the queue's intake, gives the delivery back and resumes intake after the recovery, so a long outage
-costs a message at most one redelivery, never a retry and never its parking.
+delivery is held, unacked and spending no attempt, while the worker's :class:`Recovery` probes the database,
+and is handled again once it answers (``folio_consumer_deliveries_held`` counts it meanwhile). A hold longer
+than ``hold_limit`` (kept under the broker's consumer timeout) pauses the queue's intake, gives the delivery
+back and resumes intake after the recovery, so a long outage costs a message at most one redelivery, never a
+retry and never its parking.
 """
 
 from __future__ import annotations
@@ -35,7 +36,7 @@ from sqlalchemy import text
 from chassis import defaults, inbox
 from chassis.messaging import context
 from chassis.messaging.codec import ATTEMPT, ContractCodec, Delivery, Unhandleable
-from chassis.messaging.metrics import Outcome, count
+from chassis.messaging.metrics import HELD, Outcome, count
 from chassis.messaging.recovery import Recovery
 from chassis.messaging.republish import Republish
 from chassis.messaging.topology import parking_queue_name, retry_queue_name
@@ -191,32 +192,45 @@ class Consumer(Generic[U]):
         loop = asyncio.get_running_loop()
         give_back_at = loop.time() + self._hold_limit
         failures = 0
-        while True:
-            try:
-                if self._recovery.is_down:
-                    # Others found the database away: wait with them rather than fail once more.
-                    raise DependencyUnreachable(self._recovery.what, ConnectionError("being probed"))
-                await self._process(delivery, run)
-            except DependencyUnreachable as down:
-                if _channel_closed(raw):
-                    # Nothing to hold: the broker gives an unacked delivery of a lost channel back itself.
-                    log.warning("%s lost its channel while %s; the broker redelivers it", self.queue, down)
+        held = HELD.labels(self.queue)
+        holding = False
+        try:
+            while True:
+                try:
+                    if self._recovery.is_down:
+                        # Others found the database away: wait with them rather than fail once more.
+                        raise DependencyUnreachable(self._recovery.what, ConnectionError("being probed"))
+                    await self._process(delivery, run)
+                except DependencyUnreachable as down:
+                    if _channel_closed(raw):
+                        # Nothing to hold: the broker gives a lost channel's unacked delivery back itself.
+                        log.warning("%s lost its channel while %s; the broker redelivers", self.queue, down)
+                        return
+                    if not holding:
+                        held.inc()
+                        holding = True
+                    if await self._recovered_in_time(down, failures, give_back_at - loop.time()):
+                        failures += 1
+                        continue
+                    await self._give_back(raw)
+                    # Ready in its queue again, where it is counted: no longer held here.
+                    held.dec()
+                    holding = False
+                    await self._resume_once_recovered()
                     return
-                if await self._recovered_in_time(down, failures, give_back_at - loop.time()):
-                    failures += 1
-                    continue
-                await self._give_back_until_recovered(raw)
-                return
-            except Exception:
-                log.exception("could not retry or park a message of %s; requeueing it", self.queue)
-                # Redelivered; the queue's delivery limit dead-letters it to the parking queue if this
-                # persists. Should the channel be gone, the broker requeues the unacked message by itself.
-                with contextlib.suppress(Exception):
-                    await raw.nack(requeue=True)
-                return
-            else:
-                await raw.ack()
-                return
+                except Exception:
+                    log.exception("could not retry or park a message of %s; requeueing it", self.queue)
+                    # Redelivered; the queue's delivery limit dead-letters it to the parking queue if this
+                    # persists. Should the channel be gone, the broker requeues the unacked message itself.
+                    with contextlib.suppress(Exception):
+                        await raw.nack(requeue=True)
+                    return
+                else:
+                    await raw.ack()
+                    return
+        finally:
+            if holding:
+                held.dec()
 
     async def _recovered_in_time(self, down: DependencyUnreachable, failures: int, remaining: float) -> bool:
         """Wait, holding the delivery, until it is worth handling again; False when the hold runs out.
@@ -239,8 +253,8 @@ class Consumer(Generic[U]):
         await asyncio.sleep(pause)
         return True
 
-    async def _give_back_until_recovered(self, raw: AbstractIncomingMessage) -> None:
-        """Held too long: stop this queue's intake, give the delivery back, resume once recovered."""
+    async def _give_back(self, raw: AbstractIncomingMessage) -> None:
+        """Held too long: stop this queue's intake and give the delivery back to the broker."""
         log.warning(
             "%s held a message for %.0fs; pausing intake until %s answers",
             self.queue,
@@ -251,6 +265,8 @@ class Consumer(Generic[U]):
             await self.intake.pause()
         with contextlib.suppress(Exception):
             await raw.nack(requeue=True)
+
+    async def _resume_once_recovered(self) -> None:
         await self._recovery.wait()
         if self.intake is not None:
             await self.intake.resume()

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from enum import StrEnum
 
-from prometheus_client import Counter
+from prometheus_client import Counter, Gauge
 
 
 class Outcome(StrEnum):
@@ -30,3 +30,12 @@ MESSAGES = Counter(
 
 def count(queue: str, outcome: Outcome) -> None:
     MESSAGES.labels(queue, outcome.value).inc()
+
+
+# A held delivery is unacked at the broker and has left no trace in the database yet: without this gauge
+# neither the queue's ready count nor the service's tables show that work is still to come.
+HELD = Gauge(
+    "folio_consumer_deliveries_held",
+    "Deliveries a consumer holds, unacked, until the database (or the broker) it needs answers again",
+    ["queue"],
+)
