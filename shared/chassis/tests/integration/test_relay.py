@@ -7,9 +7,10 @@ import asyncio
 import time
 from collections.abc import AsyncIterator, Awaitable
 from contextlib import asynccontextmanager
-from datetime import datetime
+from datetime import UTC, datetime
 from typing import Any, ClassVar
 from urllib.parse import quote, unquote, urlsplit
+from uuid import uuid4
 
 import aio_pika
 import asyncpg
@@ -20,10 +21,12 @@ from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 from chassis.db import asyncpg_dsn, create_engine, session_factory
 from chassis.outbox import OutboxRelay, RelayOptions
 from chassis.outbox.listener import APPLICATION_NAME
-from chassis.outbox.publisher import BatchResult
+from chassis.outbox.publisher import BatchResult, Publisher
+from chassis.outbox.store import PendingRow
 from chassis.tables import outbox
 from chassis.uow import UnitOfWork, outbox_row
 from contracts.base import Event
+from testkit.faults import replies_withheld
 from testkit.polling import eventually
 from testkit.queues import BoundQueue
 from testkit.resources import management_client
@@ -76,6 +79,45 @@ async def running(*relays: OutboxRelay) -> AsyncIterator[None]:
     finally:
         stop.set()
         await asyncio.wait_for(asyncio.gather(*tasks), timeout=30)
+
+
+def pending_rows(count: int) -> list[PendingRow]:
+    return [
+        PendingRow(
+            id=n,
+            message_id=uuid4(),
+            exchange=EXCHANGE,
+            routing_key=Pinged.TYPE,
+            type=Pinged.TYPE,
+            body=b"{}",
+            headers={},
+            created_at=datetime.now(UTC),
+            attempts=0,
+        )
+        for n in range(count)
+    ]
+
+
+async def test_rows_a_broker_never_confirms_fail_once_the_publish_timeout_passed(amqp_url: str) -> None:
+    async with BoundQueue(amqp_url, EXCHANGE) as observer, replies_withheld(amqp_url, 5672) as (url, silent):
+        publisher = Publisher(url, max_in_flight=500, publish_timeout=1.0)
+        try:
+            # Connected, its channel open and the exchange checked while the broker still answers.
+            first = await publisher.publish(pending_rows(3))
+            assert len(first.confirmed) == 3, first
+            silent.set()
+            began = time.monotonic()
+            stalled = await asyncio.wait_for(publisher.publish(pending_rows(50)), 10)
+            took = time.monotonic() - began
+        finally:
+            silent.clear()  # a close waits for the broker's answer
+            await publisher.close()
+        assert stalled.confirmed == []
+        assert stalled.interrupted == []
+        assert [error for _, error in stalled.failed] == ["not confirmed within 1s"] * 50
+        assert 1.0 <= took < 5.0, f"the publish returned after {took:.1f}s"
+        # Each was in fact published: a row failed for want of a confirm is sent again, and the inbox dedups.
+        await observer.wait_for(53)
 
 
 async def test_running_relay_publishes_every_row_exactly_once(engine: AsyncEngine, amqp_url: str) -> None:

@@ -1,4 +1,5 @@
-"""Database faults for tests, on databases the test created itself (never on anyone else's)."""
+"""Database and broker faults for tests, on databases and vhosts the test created itself (never on anyone
+else's)."""
 
 from __future__ import annotations
 
@@ -102,6 +103,56 @@ async def end_of_stream_withheld(database_url: str) -> AsyncIterator[tuple[str, 
     netloc = f"{credentials}@127.0.0.1:{port}" if credentials else f"127.0.0.1:{port}"
     try:
         yield target._replace(netloc=netloc).geturl(), server_closed
+    finally:
+        proxy.close()
+        for client in clients:
+            client.close()
+        await proxy.wait_closed()
+
+
+@asynccontextmanager
+async def replies_withheld(url: str, default_port: int) -> AsyncIterator[tuple[str, asyncio.Event]]:
+    """A URL to the same server through a local TCP relay, and an event: once it is set, the relay drops
+    everything the server sends while still passing on what the client sends.
+
+    Every connection stays open and every request reaches the server, but no answer comes back: a broker
+    that takes publishes and never confirms them, as a stalled one does.
+    """
+    target = urlsplit(url)
+    silent = asyncio.Event()
+    clients: set[asyncio.StreamWriter] = set()
+
+    async def relay(client_reader: asyncio.StreamReader, client_writer: asyncio.StreamWriter) -> None:
+        clients.add(client_writer)
+        server_reader, server_writer = await asyncio.open_connection(
+            target.hostname, target.port or default_port
+        )
+
+        async def upstream() -> None:
+            while data := await client_reader.read(65536):
+                server_writer.write(data)
+            server_writer.close()
+
+        async def downstream() -> None:
+            while data := await server_reader.read(65536):
+                if not silent.is_set():
+                    client_writer.write(data)
+                    await client_writer.drain()
+
+        try:
+            await asyncio.gather(upstream(), downstream())
+        except (ConnectionError, OSError):
+            pass
+        finally:
+            client_writer.close()
+            server_writer.close()
+
+    proxy = await asyncio.start_server(relay, "127.0.0.1", 0)
+    port = proxy.sockets[0].getsockname()[1]
+    credentials = target.netloc.rpartition("@")[0]
+    netloc = f"{credentials}@127.0.0.1:{port}" if credentials else f"127.0.0.1:{port}"
+    try:
+        yield target._replace(netloc=netloc).geturl(), silent
     finally:
         proxy.close()
         for client in clients:

@@ -24,10 +24,10 @@ import asyncio
 import logging
 import re
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
-from typing import Any
+from typing import Any, TypeVar
 
 import aio_pika
 import aiormq
@@ -40,6 +40,8 @@ from chassis.outbox.store import PendingRow
 from contracts.envelope import CONTENT_TYPE, CORRELATION_ID, SOURCE, TIME
 
 log = logging.getLogger(__name__)
+
+T = TypeVar("T")
 
 # Channel errors that concern an exchange (or a topic of it) rather than the one message, and how RabbitMQ
 # names them: "ACCESS_REFUSED - access to exchange 'x' in vhost 'v' refused for user 'u'", "... access to
@@ -257,10 +259,10 @@ class Publisher:
         async def publish_one(row: PendingRow) -> float:
             async with in_flight:
                 with tracing.publish_span(row.headers, row.exchange, row.routing_key) as headers:
-                    await _publish(channel, row, headers, self._mandatory(row.type), self._publish_timeout)
+                    await _publish(channel, row, headers, self._mandatory(row.type))
             return time.time()
 
-        outcomes = await asyncio.gather(*(publish_one(row) for row in rows), return_exceptions=True)
+        outcomes = await _within(self._publish_timeout, [publish_one(row) for row in rows])
         for row, outcome in zip(rows, outcomes, strict=True):
             if isinstance(outcome, asyncio.CancelledError):
                 raise outcome
@@ -360,8 +362,39 @@ class Publisher:
             await _close_quietly(connection)
 
 
+async def _within(seconds: float, publishes: Sequence[Awaitable[T]]) -> list[T | BaseException]:
+    """Each publish's result or error, as ``gather(return_exceptions=True)`` gives them; those still waiting
+    after ``seconds`` are cancelled and end in ``TimeoutError``.
+
+    One deadline for the attempt, all of whose publishes start together (a batch is smaller than the limit
+    of publishes in flight), instead of a timer per publish: that timer was a sixth of the relay's CPU.
+    """
+    tasks = [asyncio.ensure_future(publish) for publish in publishes]
+    try:
+        _, late = await asyncio.wait(tasks, timeout=seconds) if tasks else (set(), set())
+        for task in late:
+            task.cancel()
+        if late:
+            await asyncio.wait(late)
+    except asyncio.CancelledError:
+        for task in tasks:
+            task.cancel()
+        await asyncio.gather(*tasks, return_exceptions=True)
+        raise
+    outcomes: list[T | BaseException] = []
+    for task in tasks:
+        if task in late:
+            outcomes.append(TimeoutError(f"not confirmed within {seconds:g}s"))
+        elif task.cancelled():
+            outcomes.append(asyncio.CancelledError())
+        else:
+            error = task.exception()
+            outcomes.append(task.result() if error is None else error)
+    return outcomes
+
+
 async def _publish(
-    channel: aiormq.Channel, row: PendingRow, headers: dict[str, Any], mandatory: bool, within: float
+    channel: aiormq.Channel, row: PendingRow, headers: dict[str, Any], mandatory: bool
 ) -> None:
     """Publish on aiormq's channel under aio-pika's, and wait for the broker's confirm.
 
@@ -377,7 +410,6 @@ async def _publish(
         routing_key=row.routing_key,
         properties=properties(row, headers),
         mandatory=mandatory,
-        timeout=within,
         wait=False,
     )
 
