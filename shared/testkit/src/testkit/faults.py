@@ -4,8 +4,9 @@ else's)."""
 from __future__ import annotations
 
 import asyncio
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import asynccontextmanager
+from dataclasses import dataclass
 from urllib.parse import urlsplit
 
 import asyncpg
@@ -53,6 +54,52 @@ async def refusing_connections(database_url: str) -> AsyncIterator[None]:
 TERMINATE = b"X\x00\x00\x00\x04"
 
 
+@dataclass(frozen=True, slots=True)
+class Ends:
+    """Both sides of one client's connection through a relay."""
+
+    client_reader: asyncio.StreamReader
+    client_writer: asyncio.StreamWriter
+    server_reader: asyncio.StreamReader
+    server_writer: asyncio.StreamWriter
+
+
+# Carries one client's bytes both ways, altered as the fault wants.
+Pipes = Callable[[Ends], Awaitable[None]]
+
+
+@asynccontextmanager
+async def _relayed(url: str, default_port: int, pipes: Pipes) -> AsyncIterator[str]:
+    """``url`` moved to a local TCP relay that connects each client to ``url``'s server through ``pipes``."""
+    target = urlsplit(url)
+    clients: set[asyncio.StreamWriter] = set()
+
+    async def relay(client_reader: asyncio.StreamReader, client_writer: asyncio.StreamWriter) -> None:
+        clients.add(client_writer)
+        server_reader, server_writer = await asyncio.open_connection(
+            target.hostname, target.port or default_port
+        )
+        try:
+            await pipes(Ends(client_reader, client_writer, server_reader, server_writer))
+        except (ConnectionError, OSError):
+            pass
+        finally:
+            client_writer.close()
+            server_writer.close()
+
+    proxy = await asyncio.start_server(relay, "127.0.0.1", 0)
+    port = proxy.sockets[0].getsockname()[1]
+    credentials = target.netloc.rpartition("@")[0]
+    netloc = f"{credentials}@127.0.0.1:{port}" if credentials else f"127.0.0.1:{port}"
+    try:
+        yield target._replace(netloc=netloc).geturl()
+    finally:
+        proxy.close()
+        for client in clients:
+            client.close()
+        await proxy.wait_closed()
+
+
 @asynccontextmanager
 async def end_of_stream_withheld(database_url: str) -> AsyncIterator[tuple[str, asyncio.Event]]:
     """A URL to the same database through a local TCP relay that passes the server's bytes on but keeps the
@@ -62,52 +109,33 @@ async def end_of_stream_withheld(database_url: str) -> AsyncIterator[tuple[str, 
     stream that normally follows a moment later: the instant between the two, held still. A session the
     client itself ends (Terminate) closes as usual.
     """
-    target = urlsplit(database_url)
     server_closed = asyncio.Event()
-    clients: set[asyncio.StreamWriter] = set()
 
-    async def relay(client_reader: asyncio.StreamReader, client_writer: asyncio.StreamWriter) -> None:
-        clients.add(client_writer)
-        server_reader, server_writer = await asyncio.open_connection(target.hostname, target.port or 5432)
-
+    async def pipes(ends: Ends) -> None:
         # Whether the session's end is the client's: its Terminate, or its side of the socket closing.
         client_ended = False
 
         async def upstream() -> None:
             nonlocal client_ended
-            while data := await client_reader.read(65536):
+            while data := await ends.client_reader.read(65536):
                 client_ended = data.endswith(TERMINATE)
-                server_writer.write(data)
+                ends.server_writer.write(data)
             client_ended = True
-            server_writer.close()
+            ends.server_writer.close()
 
         async def downstream() -> None:
-            while data := await server_reader.read(65536):
-                client_writer.write(data)
-                await client_writer.drain()
+            while data := await ends.server_reader.read(65536):
+                ends.client_writer.write(data)
+                await ends.client_writer.drain()
             if client_ended:
-                client_writer.close()
+                ends.client_writer.close()
             else:
                 server_closed.set()  # the server ended it: its end of stream is withheld from the client
 
-        try:
-            await asyncio.gather(upstream(), downstream())
-        except (ConnectionError, OSError):
-            pass
-        finally:
-            client_writer.close()
+        await asyncio.gather(upstream(), downstream())
 
-    proxy = await asyncio.start_server(relay, "127.0.0.1", 0)
-    port = proxy.sockets[0].getsockname()[1]
-    credentials = target.netloc.rpartition("@")[0]
-    netloc = f"{credentials}@127.0.0.1:{port}" if credentials else f"127.0.0.1:{port}"
-    try:
-        yield target._replace(netloc=netloc).geturl(), server_closed
-    finally:
-        proxy.close()
-        for client in clients:
-            client.close()
-        await proxy.wait_closed()
+    async with _relayed(database_url, 5432, pipes) as url:
+        yield url, server_closed
 
 
 @asynccontextmanager
@@ -118,43 +146,21 @@ async def replies_withheld(url: str, default_port: int) -> AsyncIterator[tuple[s
     Every connection stays open and every request reaches the server, but no answer comes back: a broker
     that takes publishes and never confirms them, as a stalled one does.
     """
-    target = urlsplit(url)
     silent = asyncio.Event()
-    clients: set[asyncio.StreamWriter] = set()
 
-    async def relay(client_reader: asyncio.StreamReader, client_writer: asyncio.StreamWriter) -> None:
-        clients.add(client_writer)
-        server_reader, server_writer = await asyncio.open_connection(
-            target.hostname, target.port or default_port
-        )
-
+    async def pipes(ends: Ends) -> None:
         async def upstream() -> None:
-            while data := await client_reader.read(65536):
-                server_writer.write(data)
-            server_writer.close()
+            while data := await ends.client_reader.read(65536):
+                ends.server_writer.write(data)
+            ends.server_writer.close()
 
         async def downstream() -> None:
-            while data := await server_reader.read(65536):
+            while data := await ends.server_reader.read(65536):
                 if not silent.is_set():
-                    client_writer.write(data)
-                    await client_writer.drain()
+                    ends.client_writer.write(data)
+                    await ends.client_writer.drain()
 
-        try:
-            await asyncio.gather(upstream(), downstream())
-        except (ConnectionError, OSError):
-            pass
-        finally:
-            client_writer.close()
-            server_writer.close()
+        await asyncio.gather(upstream(), downstream())
 
-    proxy = await asyncio.start_server(relay, "127.0.0.1", 0)
-    port = proxy.sockets[0].getsockname()[1]
-    credentials = target.netloc.rpartition("@")[0]
-    netloc = f"{credentials}@127.0.0.1:{port}" if credentials else f"127.0.0.1:{port}"
-    try:
-        yield target._replace(netloc=netloc).geturl(), silent
-    finally:
-        proxy.close()
-        for client in clients:
-            client.close()
-        await proxy.wait_closed()
+    async with _relayed(url, default_port, pipes) as relayed:
+        yield relayed, silent
