@@ -9,7 +9,7 @@ from uuid import UUID
 
 from aiosmtplib.email import flatten_message
 
-from notification.adapters.smtp import SmtpConfig, build_email, message_id
+from notification.adapters.smtp import POLICY, SmtpConfig, build_email, message_id
 from notification.domain.content import EmailContent
 from notification.domain.notification import Notification
 
@@ -79,3 +79,23 @@ def test_the_email_has_a_plain_text_and_an_html_alternative_that_survive_seven_b
 def test_the_envelope_sender_is_the_address_inside_the_from_header() -> None:
     assert SmtpConfig(sender="Folio <no-reply@folio.example>").sender_address == "no-reply@folio.example"
     assert SmtpConfig(sender="plain@folio.example").sender_address == "plain@folio.example"
+
+
+def test_each_header_class_is_made_once_and_parses_as_the_standard_one() -> None:
+    # The standard registry makes a new class per header parsed; the e-mails' registry reuses its classes.
+    assert POLICY.header_factory["Subject"] is POLICY.header_factory["subject"]
+    standard = email.policy.SMTP.header_factory
+    for name, value in (("From", "Folio <no-reply@folio.example>"), ("Subject", "Grüße"), ("Date", "x")):
+        ours, theirs = POLICY.header_factory(name, value), standard(name, value)
+        assert type(ours).__mro__[1:] == type(theirs).__mro__[1:]
+        assert str(ours) == str(theirs)
+        assert ours.fold(policy=POLICY) == theirs.fold(policy=email.policy.SMTP)
+
+
+def test_a_sender_of_another_configuration_gets_its_own_from_header() -> None:
+    first = build_email(notification(), SmtpConfig(sender="Folio <no-reply@folio.example>"))
+    second = build_email(notification(), SmtpConfig(sender="Shop <shop@example.org>"))
+
+    assert first["From"] == "Folio <no-reply@folio.example>"
+    assert second["From"] == "Shop <shop@example.org>"
+    assert second["From"].addresses[0].addr_spec == "shop@example.org"

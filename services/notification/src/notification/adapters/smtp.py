@@ -19,8 +19,10 @@ import contextlib
 import email.policy
 import logging
 from dataclasses import dataclass
+from email.headerregistry import BaseHeader, HeaderRegistry
 from email.message import EmailMessage
 from email.utils import formatdate, parseaddr
+from functools import lru_cache
 from typing import Literal
 from uuid import UUID
 
@@ -78,16 +80,44 @@ def message_id(notification_id: UUID, domain: str) -> str:
     return f"<notification.{notification_id}@{domain}>"
 
 
+class _HeaderClasses(HeaderRegistry):
+    """The standard header classes, each made once: ``HeaderRegistry`` makes a new class (``type(...)``) for
+    every header it parses, which was a fifth of the time spent building an e-mail."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self._made: dict[str, type[BaseHeader]] = {}
+
+    def __getitem__(self, name: str) -> type[BaseHeader]:
+        key = name.lower()
+        made = self._made.get(key)
+        if made is None:
+            made = self._made[key] = super().__getitem__(name)
+        return made
+
+
+# SMTP's policy (CRLF line ends), with the header classes above.
+POLICY = email.policy.SMTP.clone(header_factory=_HeaderClasses())
+
+
+@lru_cache(maxsize=8)
+def _fixed_headers(sender: str) -> tuple[BaseHeader, BaseHeader]:
+    """From and Auto-Submitted, the same in every e-mail of one sender: parsed once (an address header is
+    the costliest to parse)."""
+    # RFC 3834: an automatic message, so auto-responders stay quiet.
+    return POLICY.header_factory("From", sender), POLICY.header_factory("Auto-Submitted", "auto-generated")
+
+
 def build_email(notification: Notification, config: SmtpConfig) -> EmailMessage:
     content = notification.content
-    message = EmailMessage(policy=email.policy.SMTP)
-    message["From"] = config.sender
+    message = EmailMessage(policy=POLICY)
+    sender, auto_submitted = _fixed_headers(config.sender)
+    message["From"] = sender
     message["To"] = notification.recipient
     message["Subject"] = content.subject
     message["Date"] = formatdate(usegmt=True)
     message["Message-ID"] = message_id(notification.id, config.id_domain)
-    # RFC 3834: an automatic message, so auto-responders stay quiet.
-    message["Auto-Submitted"] = "auto-generated"
+    message["Auto-Submitted"] = auto_submitted
     message["X-Folio-Notification-Id"] = str(notification.id)
     message["X-Folio-Source-Message-Id"] = str(notification.source_message_id)
     message["X-Folio-Template"] = notification.template
