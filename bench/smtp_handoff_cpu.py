@@ -30,13 +30,7 @@ from notification.adapters.message_mapping import email_request
 from notification.adapters.smtp import SmtpConfig, SmtpMailer, build_email
 from notification.domain.delivery import Accepted
 from notification.domain.notification import Notification
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        port: int = sock.getsockname()[1]
-        return port
+from testkit.ports import free_port
 
 
 def order_confirmed() -> Notification:

@@ -9,7 +9,6 @@ from __future__ import annotations
 import os
 import pwd
 import shutil
-import socket
 import subprocess
 import tempfile
 import uuid
@@ -20,6 +19,7 @@ import httpx
 import pytest
 
 from testkit import servers as test_servers_module
+from testkit.ports import free_port
 
 ROOT = Path(__file__).resolve().parents[2]
 SCRIPT = ROOT / "scripts" / "local_servers.sh"
@@ -32,13 +32,6 @@ pytestmark = [
     ),
     pytest.mark.skipif(os.geteuid() != 0, reason="a second node runs as the rabbitmq user: needs root"),
 ]
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        port: int = sock.getsockname()[1]
-        return port
 
 
 @pytest.fixture

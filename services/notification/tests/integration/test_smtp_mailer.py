@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import socket
 from collections.abc import AsyncIterator, Awaitable, Callable
 from datetime import UTC, datetime
 
@@ -16,6 +15,7 @@ from notification.adapters.smtp import SmtpConfig, SmtpMailer
 from notification.domain.content import EmailContent
 from notification.domain.delivery import Accepted, Refused, Unknown
 from notification.domain.notification import Notification
+from testkit.ports import free_port
 
 pytestmark = pytest.mark.integration
 
@@ -39,13 +39,6 @@ def notification(recipient: str = "ada@example.com") -> Notification:
 
 def mailer(port: int, **kwargs: float) -> SmtpMailer:
     return SmtpMailer(SmtpConfig(port=port, command_timeout=1.0, deadline=2.0, **kwargs))  # type: ignore[arg-type]
-
-
-def free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        port: int = probe.getsockname()[1]
-        return port
 
 
 Script = Callable[[asyncio.StreamReader, asyncio.StreamWriter], Awaitable[None]]

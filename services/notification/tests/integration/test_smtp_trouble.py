@@ -5,8 +5,6 @@ Every server is a real one made here (aiosmtpd on a free port); the ladder is sh
 
 from __future__ import annotations
 
-import socket
-
 import pytest
 from prometheus_client import REGISTRY
 
@@ -15,19 +13,13 @@ from contracts.examples import example
 from contracts.notification import NotificationFailed, NotificationSent
 from contracts.ordering import OrderConfirmed
 from folio_ops.mail_sink import SmtpSink
+from testkit.ports import free_port
 
 pytestmark = pytest.mark.integration
 
 
 def confirmed(email: str = "ada@example.com") -> OrderConfirmed:
     return example(OrderConfirmed).model_copy(update={"order_id": new_id(), "customer_email": email})
-
-
-def free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        port: int = probe.getsockname()[1]
-        return port
 
 
 async def test_a_mail_server_not_listening_for_a_while_delays_the_email_and_never_fails_it(

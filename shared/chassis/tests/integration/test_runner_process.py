@@ -6,7 +6,6 @@ import asyncio
 import json
 import os
 import signal
-import socket
 import sys
 from pathlib import Path
 
@@ -15,18 +14,12 @@ import pytest
 
 from chassis.migrations import is_at_head
 from testkit.polling import eventually
+from testkit.ports import free_port
 
 pytestmark = pytest.mark.integration
 
 SERVICE_MAIN = Path(__file__).parent / "runner_service" / "service_main.py"
 SCRIPTS = Path(__file__).parent / "alembic_scripts"
-
-
-def free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        port: int = probe.getsockname()[1]
-        return port
 
 
 def environment(database_url: str, amqp_url: str, port: int) -> dict[str, str]:

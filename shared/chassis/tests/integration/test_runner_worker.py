@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import asyncio
 import logging
-import socket
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from dataclasses import dataclass, field, replace
@@ -34,6 +33,7 @@ from contracts.base import Command
 from contracts.catalog import BookCreated
 from contracts.examples import example
 from testkit.polling import eventually
+from testkit.ports import free_port
 from testkit.resources import management_client
 
 pytestmark = pytest.mark.integration
@@ -42,13 +42,6 @@ SCRIPTS = Path(__file__).parent / "alembic_scripts"
 SERVICE = "rating"
 HANDLER = "runner-test"
 QUEUE = f"{SERVICE}.{HANDLER}"
-
-
-def free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        port: int = probe.getsockname()[1]
-        return port
 
 
 @dataclass
