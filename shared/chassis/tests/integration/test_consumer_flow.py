@@ -11,6 +11,7 @@ from dataclasses import dataclass, field
 from typing import Any, ClassVar
 
 import aio_pika
+import fast_depends.utils
 import pamqp.encode
 import pytest
 from faststream import BaseMiddleware
@@ -176,6 +177,28 @@ async def harness(request: pytest.FixtureRequest, database_url: str, amqp_url: s
             await broker.stop()
         await connection.close()
         await engine.dispose()
+
+
+async def test_a_delivery_is_handled_on_the_event_loop_without_a_worker_thread(
+    harness: Harness, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # A synchronous dependency of the handler (FastStream's ``Context`` parameter was one) makes
+    # fast_depends hop to a worker thread for every delivery.
+    hops: list[object] = []
+
+    async def no_thread(func: object, *args: object, **kwargs: object) -> object:
+        hops.append(func)
+        raise AssertionError(f"{func!r} was sent to a worker thread")
+
+    monkeypatch.setattr(fast_depends.utils, "run_in_threadpool", no_thread)
+    await harness.publish("on-the-loop")
+
+    async def handled() -> bool:
+        return bool(await harness.effects_of("on-the-loop"))
+
+    await eventually(handled)
+    assert hops == []
+    assert len(harness.behaviour.attempts["on-the-loop"]) == 1
 
 
 async def test_a_message_handled_twice_has_one_effect(harness: Harness) -> None:

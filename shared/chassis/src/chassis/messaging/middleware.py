@@ -2,8 +2,8 @@
 
 FastStream has parsed the delivery (``chassis.messaging.codec``) when ``consume_scope`` runs; the middleware
 gives it to the :class:`Consumer` of the subscriber it arrived on, which decodes it, opens the unit of work
-with the inbox claim, runs FastStream's handler inside it (``call_next``, with the unit of work in
-FastStream's context as ``UOW``), and acks, retries, parks or holds it. The subscribers are declared with
+with the inbox claim, runs FastStream's handler inside it (``call_next``, the unit of work given to the
+handler through :func:`current_uow`), and acks, retries, parks or holds it. The subscribers are declared with
 ``AckPolicy.MANUAL``: the Consumer alone tells the broker what became of a delivery, after its
 republishes are confirmed.
 """
@@ -11,6 +11,7 @@ republishes are confirmed.
 from __future__ import annotations
 
 from collections.abc import Mapping
+from contextvars import ContextVar
 from typing import TYPE_CHECKING, Any
 
 from faststream import BaseMiddleware
@@ -24,8 +25,14 @@ if TYPE_CHECKING:
     from faststream._internal.basic_types import AsyncFuncAny
     from faststream._internal.context.repository import ContextRepo
 
-# The name under which a delivery's unit of work is in FastStream's context while its handler runs.
-UOW = "folio_uow"
+# The unit of work of the delivery whose handler is running. Not a FastStream ``Context`` parameter: its
+# resolver is synchronous, so fast_depends ran it in a worker thread for every delivery.
+_uow: ContextVar[Any] = ContextVar("folio_uow")
+
+
+def current_uow() -> Any:
+    """The unit of work of the delivery being handled (LookupError outside a handler)."""
+    return _uow.get()
 
 
 class DeliveryMiddleware(BaseMiddleware):
@@ -41,8 +48,11 @@ class DeliveryMiddleware(BaseMiddleware):
             return await call_next(msg)
 
         async def run(message: Message, uow: Any) -> object:
-            with self.context.scope(UOW, uow):
+            token = _uow.set(uow)
+            try:
                 return await call_next(msg)
+            finally:
+                _uow.reset(token)
 
         assert isinstance(msg, Delivery)  # the subscriber's parser made it
         await consumer.process(msg, run)

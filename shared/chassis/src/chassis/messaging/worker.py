@@ -15,9 +15,8 @@ from __future__ import annotations
 import asyncio
 import logging
 from collections.abc import Awaitable, Callable, Sequence
-from typing import Annotated, Any, TypeVar, Union
+from typing import Any, TypeVar, Union
 
-from faststream import Context
 from faststream.middlewares import AckPolicy
 from faststream.rabbit import Channel, RabbitBroker
 from faststream.rabbit.publisher import RabbitPublisher
@@ -31,7 +30,7 @@ from chassis.messaging.consumer import (
     Subscription,
     database_probe,
 )
-from chassis.messaging.middleware import UOW, DeliveryMiddlewares
+from chassis.messaging.middleware import DeliveryMiddlewares, current_uow
 from chassis.messaging.recovery import Recovery
 from chassis.messaging.republish import republisher
 from chassis.messaging.sends import receive_description, send_publishers
@@ -118,19 +117,19 @@ class SubscriberIntake:
 
 
 def typed_handler(queue: str, subscription: Subscription[Any]) -> Callable[..., Awaitable[None]]:
-    """The FastStream handler of ``subscription``: the contract model in, the unit of work from the context.
+    """The FastStream handler of ``subscription``: the contract model in, the delivery's unit of work from
+    :func:`current_uow`.
 
     Its annotations are what FastStream validates against and what the AsyncAPI document shows.
     """
 
-    async def handler(message: Any, uow: Any) -> None:
-        await subscription.handle(message, uow)
+    async def handler(message: Any) -> None:
+        await subscription.handle(message, current_uow())
 
     handler.__name__ = f"consume_{queue.replace('.', '_')}"
     handler.__doc__ = f"{queue}: {', '.join(m.TYPE for m in subscription.messages)}"
     handler.__annotations__ = {
         "message": Union[subscription.messages],  # noqa: UP007 (a tuple of types, built at run time)
-        "uow": Annotated[Any, Context(UOW)],
         "return": None,
     }
     return handler
