@@ -283,24 +283,27 @@ class Admin:
         return run(self._held())
 
     async def _held(self) -> dict[str, int]:
-        held = {}
+        workers = {
+            process_name(self.config, service, "worker", replica): self.config.worker_url(service, replica)
+            for service in SERVICES
+            for replica in range(self.config.replicas)
+        }
         async with httpx.AsyncClient(timeout=5) as client:
-            for service in SERVICES:
-                for replica in range(self.config.replicas):
-                    worker = process_name(self.config, service, "worker", replica)
-                    try:
-                        response = await client.get(f"{self.config.worker_url(service, replica)}/metrics")
-                        response.raise_for_status()
-                    except httpx.ConnectError:
-                        # Not running: whatever it held, the broker gave back to a queue (counted there).
-                        held[worker] = 0
-                        continue
-                    except httpx.HTTPError:
-                        # Stopped (SIGSTOP) or failing: it may hold deliveries, so it cannot count as quiet.
-                        held[worker] = 1
-                        continue
-                    held[worker] = held_deliveries(response.text)
-        return held
+            counts = await asyncio.gather(*(self._held_by(client, url) for url in workers.values()))
+        return dict(zip(workers, counts, strict=True))
+
+    @staticmethod
+    async def _held_by(client: httpx.AsyncClient, worker_url: str) -> int:
+        try:
+            response = await client.get(f"{worker_url}/metrics")
+            response.raise_for_status()
+        except httpx.ConnectError:
+            # Not running: whatever it held, the broker gave back to a queue (counted there).
+            return 0
+        except httpx.HTTPError:
+            # Stopped (SIGSTOP) or failing: it may hold deliveries, so it cannot count as quiet.
+            return 1
+        return held_deliveries(response.text)
 
     def wait_quiet(
         self,
