@@ -73,8 +73,8 @@ class _EmbeddedServer(uvicorn.Server):
 
     uvicorn's main loop sleeps 0.1 s between ticks to refresh the Date header (once a second) and to look
     for ``should_exit``. Every wake-up of an idle process costs a few hundred µs of CPU here (leaving the
-    idle state costs more than the tick's work), so ten a second in each of the eight processes were most
-    of what the stack spends at rest. This loop ticks once a second and wakes at once on :meth:`exit`.
+    idle state costs more than the tick's work), so ten a second in each of the eight processes were about
+    half of what the stack spent at rest. This loop ticks once a second and wakes at once on :meth:`exit`.
     """
 
     def __init__(self, config: uvicorn.Config) -> None:

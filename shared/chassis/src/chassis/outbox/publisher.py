@@ -367,7 +367,7 @@ async def _within(seconds: float, publishes: Sequence[Awaitable[T]]) -> list[T |
     after ``seconds`` are cancelled and end in ``TimeoutError``.
 
     One deadline for the attempt, all of whose publishes start together (a batch is smaller than the limit
-    of publishes in flight), instead of a timer per publish: that timer was a sixth of the relay's CPU.
+    of publishes in flight), instead of a timer per publish (12-17% of a draining relay's samples).
     """
     tasks = [asyncio.ensure_future(publish) for publish in publishes]
     try:
