@@ -29,7 +29,7 @@ $(VENV)/.installed: requirements.lock $(UV) $(foreach p,$(PACKAGES),$(p)/pyproje
 
 setup: $(VENV)/.installed ## install every package and the tools into .venv from the lock
 
-lock: $(UV) ## re-resolve dependencies and write requirements.lock (names, versions, hashes only)
+lock: $(UV) ## resolve dependencies as of pyproject's exclude-newer and write the locks (names, versions, hashes only)
 	$(UV) lock --quiet
 	$(UV) export --quiet --frozen --all-groups --no-emit-workspace --no-emit-project --no-header -o requirements.lock
 	$(foreach s,$(SERVICES),$(UV) export --quiet --frozen --package folio-$(s) --no-dev --no-emit-workspace --no-header -o services/$(s)/requirements.lock;)
