@@ -13,6 +13,7 @@ from contracts.envelope import Envelope, new_id
 pytestmark = pytest.mark.integration
 
 
+@pytest.mark.saga_deadline(60)
 async def test_a_malformed_stock_reserved_is_parked_with_its_reason_and_changes_nothing(
     ordering, helpers
 ) -> None:
