@@ -13,10 +13,10 @@ own business and may move (``tests/.../test_public_surface.py`` holds services t
   :data:`chassis_metadata`, :func:`create_engine`, :func:`is_unreachable`.
 - **Migrations**: :func:`packaged_scripts`, :func:`run_migrations`, :func:`upgrade_to_head`,
   :func:`is_at_head`.
-- **HTTP**: :func:`create_api`, :func:`uow_dependency`, :func:`idempotent`, :func:`idempotency_key_header`,
-  :class:`IdempotencySlot`, :class:`Page`, :data:`Pagination`, :class:`RequestBody`, problems
-  (:class:`ProblemError`, :func:`validation_problem`, :func:`invalid_field`, :func:`conflict`,
-  :func:`forbidden`, :func:`not_found`).
+- **HTTP**: :func:`create_api`, :func:`uow_dependency` (and :func:`new_uow`), :func:`idempotent`,
+  :func:`idempotency_key_header`, :class:`IdempotencySlot`, :class:`Page`, :data:`Pagination`,
+  :class:`RequestBody`, problems (:class:`ProblemError`, :func:`validation_problem`, :func:`invalid_field`,
+  :func:`conflict`, :func:`forbidden`, :func:`not_found`).
 - **Callers**: :class:`Caller`, :data:`CurrentCaller`, :data:`AdminCaller`, :func:`mint_local_token`.
 - **Tracing**: :func:`continued_span`, :func:`current_traceparent`.
 - **Waiting for work** (a timer that sleeps until NOTIFY wakes it): :func:`listen`, :func:`wait_any`,
@@ -26,7 +26,7 @@ The tools (bootstrap, parked-message and token CLIs, mail sink) are ``folio_ops`
 ``testkit``.
 """
 
-from chassis.app import create_api, uow_dependency
+from chassis.app import create_api, new_uow, uow_dependency
 from chassis.auth import AdminCaller, Caller, CurrentCaller, mint_local_token
 from chassis.db import asyncpg_dsn, create_engine
 from chassis.definition import AppResources, Resources, ServiceDefinition
@@ -87,6 +87,7 @@ __all__ = [
     "is_unreachable",
     "listen",
     "mint_local_token",
+    "new_uow",
     "not_found",
     "outbox",
     "packaged_scripts",

@@ -15,7 +15,7 @@ from __future__ import annotations
 import asyncio
 import re
 import uuid
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import asynccontextmanager
 from typing import Annotated, TypeVar
 
@@ -139,7 +139,11 @@ def app_resources(request: Request) -> Resources:
     return resources
 
 
-def get_uow(request: Request) -> UnitOfWork:
+# The dependencies here are coroutines although they do not await: FastAPI runs a plain function dependency
+# in a worker thread, a hand-off that cost more than the function itself on every request.
+
+
+async def get_uow(request: Request) -> UnitOfWork:
     """A fresh (not yet entered) unit of work for this request: ``async with uow: ...``."""
     return app_resources(request).uow_factory()
 
@@ -147,13 +151,18 @@ def get_uow(request: Request) -> UnitOfWork:
 UnitOfWorkDep = Annotated[UnitOfWork, Depends(get_uow)]
 
 
-def uow_dependency(uow_type: type[U]) -> Callable[[Request], U]:
+def new_uow(request: Request, uow_type: type[U]) -> U:
+    """A fresh unit of work of the service's own type (a route that retries makes one per attempt)."""
+    uow = app_resources(request).uow_factory()
+    if not isinstance(uow, uow_type):
+        raise TypeError(f"the service's uow_factory builds {type(uow).__name__}, not {uow_type.__name__}")
+    return uow
+
+
+def uow_dependency(uow_type: type[U]) -> Callable[[Request], Awaitable[U]]:
     """A dependency giving the service's own unit-of-work type, for ``Annotated[MyUow, Depends(...)]``."""
 
-    def get_typed_uow(request: Request) -> U:
-        uow = get_uow(request)
-        if not isinstance(uow, uow_type):
-            raise TypeError(f"the service's uow_factory builds {type(uow).__name__}, not {uow_type.__name__}")
-        return uow
+    async def get_typed_uow(request: Request) -> U:
+        return new_uow(request, uow_type)
 
     return get_typed_uow

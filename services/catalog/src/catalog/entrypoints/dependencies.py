@@ -13,7 +13,7 @@ from chassis import uow_dependency
 Uow = Annotated[CatalogUnitOfWork, Depends(uow_dependency(CatalogUnitOfWork))]
 
 
-def catalog_settings(request: Request) -> CatalogSettings:
+async def catalog_settings(request: Request) -> CatalogSettings:
     settings = request.app.state.settings
     if not isinstance(settings, CatalogSettings):
         raise RuntimeError("the app was not built with CatalogSettings")

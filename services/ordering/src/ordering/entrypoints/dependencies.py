@@ -7,15 +7,15 @@ from typing import Annotated
 
 from fastapi import Depends, Request
 
-from chassis import uow_dependency
+from chassis import new_uow, uow_dependency
 from ordering.adapters.unit_of_work import OrderingUnitOfWork
 
 Uow = Annotated[OrderingUnitOfWork, Depends(uow_dependency(OrderingUnitOfWork))]
 UowFactory = Callable[[], OrderingUnitOfWork]
 
 
-def _uow_factory(request: Request) -> UowFactory:
-    return lambda: uow_dependency(OrderingUnitOfWork)(request)
+async def _uow_factory(request: Request) -> UowFactory:
+    return lambda: new_uow(request, OrderingUnitOfWork)
 
 
 Uows = Annotated[UowFactory, Depends(_uow_factory)]

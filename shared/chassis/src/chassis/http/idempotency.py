@@ -77,7 +77,7 @@ _LOCK_NAMESPACE = 0x1DE4
 _SKIPPED_HEADERS = frozenset({"content-length", "transfer-encoding", "connection", "date", "server"})
 
 
-def idempotency_key_header(
+async def idempotency_key_header(
     idempotency_key: Annotated[
         str | None,
         Header(
