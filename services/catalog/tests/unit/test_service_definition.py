@@ -3,8 +3,10 @@ import pytest
 from catalog.entrypoints.consumers import subscriptions
 from catalog.entrypoints.definition import MIGRATIONS_DIR, definition, routers
 from catalog.entrypoints.settings import CatalogSettings
+from chassis import create_api
 from contracts.registry import ALL_MESSAGES
 from contracts.topology import SENDS_COMMANDS, SUBSCRIPTIONS
+from testkit.routes import threaded_calls
 
 
 def test_the_worker_consumes_exactly_what_the_topology_lists_for_the_catalog() -> None:
@@ -42,3 +44,8 @@ def test_the_definition_publishes_what_the_topology_says_catalog_sends_and_runs_
     events = {m.TYPE for m in ALL_MESSAGES if m.KIND == "event" and m.OWNER == "catalog"}
     assert {m.TYPE for m in definition().publishes} == events | set(SENDS_COMMANDS["catalog"])
     assert definition().relay
+
+
+def test_no_route_of_the_catalog_api_runs_in_a_worker_thread() -> None:
+    settings = CatalogSettings(_env_file=None, auth_local_secret="a-test-secret-of-32-bytes-or-more")  # type: ignore[call-arg]
+    assert threaded_calls(create_api(definition(settings), settings)) == set()
