@@ -8,6 +8,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import time
+from dataclasses import dataclass
 from datetime import UTC, datetime
 
 from chassis import AppResources, asyncpg_dsn, is_unreachable, listen, wait_any
@@ -26,6 +27,39 @@ FAILURE_PAUSE_FACTOR = 5
 
 def utcnow() -> datetime:
     return datetime.now(UTC)
+
+
+@dataclass
+class RecoverySchedule:
+    """When a pass may look for rows stopped workers left ``sending`` (monotonic seconds).
+
+    Not before every pass has reached the database for a whole ``lease``: after an outage, a live worker
+    first records what it holds. Then once an ``interval``, not on every pass: a row is stuck only once a
+    whole lease has passed since its claim, so looking once an idle interval still resolves it within a
+    lease and an idle interval, for one transaction per interval instead of one per pass.
+    """
+
+    lease: float
+    interval: float
+    # Since when every pass reached the database; None after a failed one.
+    reachable_since: float | None = None
+    last_recovery: float | None = None
+
+    def due(self, now: float) -> bool:
+        if self.reachable_since is None or now - self.reachable_since < self.lease:
+            return False
+        return self.last_recovery is None or now - self.last_recovery >= self.interval
+
+    def failed(self) -> None:
+        self.reachable_since = None
+
+    def succeeded(self, now: float, *, recovered: bool, met_outage: bool) -> None:
+        # A pass that waited out an outage to record its outcomes ends with the database back: another
+        # worker's rows left `sending` meanwhile may still be being recorded by it.
+        if self.reachable_since is None or met_outage:
+            self.reachable_since = now
+        if recovered:
+            self.last_recovery = now
 
 
 async def send_notifications(resources: AppResources[NotificationSettings, NotificationUnitOfWork]) -> None:
@@ -71,13 +105,11 @@ async def _send_until_stopped(
         mailer.sessions,
     )
     lease = settings.sending_lease_seconds
-    # Since when every pass reached the database. Rows left `sending` are taken for a stopped worker's only
-    # once that has lasted a whole lease: after an outage, a live worker first records what it holds.
-    reachable_since: float | None = None
+    recovery = RecoverySchedule(lease, interval=settings.sender_idle_poll_interval_seconds)
     while not resources.stop.is_set():
         wake.clear()
         pause = settings.sender_poll_interval_seconds
-        recover = reachable_since is not None and time.monotonic() - reachable_since >= lease
+        recover = recovery.due(time.monotonic())
         try:
             result = await send_due(
                 uows,
@@ -89,14 +121,11 @@ async def _send_until_stopped(
                 outage=is_unreachable,
             )
         except Exception:
-            reachable_since = None
+            recovery.failed()
             log.exception("sending pass failed; trying again shortly")
             pause *= FAILURE_PAUSE_FACTOR
         else:
-            # A pass that waited out an outage to record its outcomes ends with the database back: another
-            # worker's rows left `sending` meanwhile may still be being recorded by it.
-            if reachable_since is None or result.met_outage:
-                reachable_since = time.monotonic()
+            recovery.succeeded(time.monotonic(), recovered=recover, met_outage=result.met_outage)
             metrics.record(result)
             if result.claimed:
                 log.info("sender pass: %d handed over, outcomes %s", result.claimed, list(result.outcomes))

@@ -51,8 +51,8 @@ class NotificationSettings(ServiceSettings):
     sending_lease_seconds: float = Field(default=120.0, gt=0)
 
     # Between passes the sender sleeps until the next pending notification is due or one is recorded
-    # (NOTIFY), at most the idle interval while it listens and the poll interval while it cannot. Stuck
-    # rows are therefore resolved within a lease and an idle interval.
+    # (NOTIFY), at most the idle interval while it listens and the poll interval while it cannot. It looks
+    # for stuck rows once an idle interval, so they are resolved within a lease and an idle interval.
     sender_poll_interval_seconds: float = Field(default=1.0, gt=0)
     sender_idle_poll_interval_seconds: float = Field(default=10.0, gt=0)
     sender_batch_size: int = Field(default=20, ge=1)
