@@ -16,7 +16,8 @@ own business and may move (``tests/.../test_public_surface.py`` holds services t
 - **HTTP**: :func:`create_api`, :func:`uow_dependency` (and :func:`new_uow`), :func:`idempotent`,
   :func:`idempotency_key_header`, :class:`IdempotencySlot`, :class:`Page`, :data:`Pagination`,
   :class:`RequestBody`, problems (:class:`ProblemError`, :func:`validation_problem`, :func:`invalid_field`,
-  :func:`conflict`, :func:`forbidden`, :func:`not_found`).
+  :func:`conflict`, :func:`forbidden`, :func:`not_found`), and a route's own refusal for capacity
+  (:func:`overloaded`, with the growing ``Retry-After`` of :class:`ShedRetryAfter`).
 - **Callers**: :class:`Caller`, :data:`CurrentCaller`, :data:`AdminCaller`, :func:`mint_local_token`.
 - **Tracing**: :func:`continued_span`, :func:`current_traceparent`.
 - **Waiting for work** (a timer that sleeps until NOTIFY wakes it): :func:`listen`, :func:`wait_any`,
@@ -41,6 +42,7 @@ from chassis.http.problems import (
     validation_problem,
 )
 from chassis.http.schemas import RequestBody
+from chassis.http.shedding import ShedRetryAfter, overloaded
 from chassis.lifecycle import sleep_unless_stopped
 from chassis.messaging.consumer import Subscription
 from chassis.messaging.unreachable import is_unreachable
@@ -70,6 +72,7 @@ __all__ = [
     "Resources",
     "ServiceDefinition",
     "ServiceSettings",
+    "ShedRetryAfter",
     "Subscription",
     "UnitOfWork",
     "asyncpg_dsn",
@@ -90,6 +93,7 @@ __all__ = [
     "new_uow",
     "not_found",
     "outbox",
+    "overloaded",
     "packaged_scripts",
     "run",
     "run_migrations",

@@ -29,7 +29,7 @@ from chassis.health import HealthChecks, database_check, health_router, migratio
 from chassis.http.guard import RequestGuard
 from chassis.http.openapi import document_api
 from chassis.http.problems import install_problem_handlers
-from chassis.http.shedding import LoadShedder, answer_pool_exhaustion
+from chassis.http.shedding import LoadShedder, ShedRetryAfter, answer_pool_exhaustion
 from chassis.lifecycle import open_resources
 from chassis.observability.logging import bound_request_id
 from chassis.observability.metrics import HttpMetricsMiddleware, metrics_router
@@ -118,7 +118,7 @@ def create_api(definition: ServiceDefinition[S, U], settings: S | None = None) -
         LoadShedder,
         max_in_flight=settings.http_max_in_flight,
         max_wait_seconds=settings.http_max_wait_seconds,
-        retry_after_seconds=settings.http_shed_retry_after_seconds,
+        retry_after=ShedRetryAfter.from_settings(settings),
     )
     app.include_router(health_router(info={"service": definition.name, "version": definition.version}))
     app.include_router(metrics_router())

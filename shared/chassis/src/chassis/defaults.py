@@ -30,9 +30,12 @@ VHOST = "folio"
 # Requests an API runs at once, how long one more may wait for a slot (s), and the Retry-After (s) of a
 # request shed past that wait: about the pool's connections (5 + 5) with as many waiting behind them, so
 # that a request past them is refused in a quarter of a second instead of queueing at the pool for 30 s.
+# The Retry-After grows while the shedding lasts, up to the max: well inside the half minute a client
+# retrying an order commonly allows itself (the load generator's 30 s).
 HTTP_MAX_IN_FLIGHT = 20
 HTTP_MAX_WAIT_SECONDS = 0.25
 HTTP_SHED_RETRY_AFTER_SECONDS = 1
+HTTP_SHED_RETRY_AFTER_MAX_SECONDS = 8
 # How long an API request waits for a pooled database connection before it is answered 503 (s): past the
 # in-flight bound at most about as many requests wait as there are connections, each holding one for some
 # milliseconds, so a second's wait means the database is not keeping up. Workers keep the pool's 30 s.

@@ -86,10 +86,12 @@ class ServiceSettings(BaseSettings):
     # Request bodies above this are refused with 413 before they are read.
     http_max_body_bytes: int = Field(default=1024 * 1024, ge=1)
     # Load shedding (chassis.http.shedding): past this many requests in flight, one waits this long for a
-    # slot, then is answered 503 with this Retry-After, before anything is done.
+    # slot, then is answered 503 with this Retry-After, before anything is done; the Retry-After grows by a
+    # second for every second the shedding lasts, up to the max.
     http_max_in_flight: int = Field(default=defaults.HTTP_MAX_IN_FLIGHT, ge=1)
     http_max_wait_seconds: float = Field(default=defaults.HTTP_MAX_WAIT_SECONDS, ge=0)
     http_shed_retry_after_seconds: int = Field(default=defaults.HTTP_SHED_RETRY_AFTER_SECONDS, ge=0)
+    http_shed_retry_after_max_seconds: int = Field(default=defaults.HTTP_SHED_RETRY_AFTER_MAX_SECONDS, ge=0)
     # An API request waits this long for a database connection, then is answered 503 with that Retry-After.
     http_pool_timeout_seconds: float = Field(default=defaults.HTTP_POOL_TIMEOUT_SECONDS, gt=0)
 
@@ -166,6 +168,14 @@ class ServiceSettings(BaseSettings):
             )
         if self.auth_jwks_url and not self.auth_issuer:
             raise ValueError("auth_jwks_url needs auth_issuer: tokens must come from one known issuer")
+        return self
+
+    @model_validator(mode="after")
+    def _retry_after_within_its_max(self) -> Self:
+        if self.http_shed_retry_after_max_seconds < self.http_shed_retry_after_seconds:
+            raise ValueError(
+                "http_shed_retry_after_max_seconds must not be below http_shed_retry_after_seconds"
+            )
         return self
 
     @classmethod

@@ -209,6 +209,23 @@ async def test_a_client_that_retries_a_shed_request_with_its_key_loses_nothing(h
     assert await harness.widgets() == ["first", "second"], "one effect each, none lost, none doubled"
 
 
+async def test_the_retry_after_grows_while_the_shedding_lasts(harness: Harness) -> None:
+    first = harness.add("first")
+    await asyncio.wait_for(harness.gate.entered.wait(), 10)
+    told = []
+    for name in ("second", "third"):
+        started = time.monotonic()
+        shed = await harness.add(name)
+        told.append(shed.headers["Retry-After"])
+        # Into the next second of the shedding, well within the 3 s the last one was told to wait.
+        await asyncio.sleep(max(0.0, started + 1.1 - time.monotonic()))
+    harness.gate.opened.set()
+    await first
+
+    assert told == ["3", "4"], "a second more for the second second of shedding"
+    assert await harness.widgets() == ["first"]
+
+
 async def test_the_openapi_documents_503_with_retry_after(harness: Harness) -> None:
     document = (await harness.client.get("/api/v1/openapi.json")).json()
 

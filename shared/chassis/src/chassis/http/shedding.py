@@ -20,6 +20,12 @@ as before. A client is its bearer token (the ``Authorization`` header as sent: c
 routes, so a forged one only ever gets its own share and then a 401), else its address (uvicorn takes it
 from ``X-Forwarded-For`` behind a trusted proxy). A client alone may still take every slot.
 
+How long to wait: the ``Retry-After`` of a shed request (503 or 429) is the configured one when shedding
+begins and grows by a second for every second it lasts, up to a cap (:class:`ShedRetryAfter`). With a
+fixed second, every shed order came back each second to be shed again, and under a sustained overload the
+refusals (and the client's retries) took the CPU the accepted orders needed; a growing pause keeps the
+clients that wait from outnumbering what the API can take.
+
 Probes and ``/metrics`` are never shed: an overloaded API is alive, and its readiness and figures are what
 an operator needs most then.
 """
@@ -27,6 +33,7 @@ an operator needs most then.
 from __future__ import annotations
 
 import asyncio
+import time
 from collections.abc import Awaitable, Callable
 
 import sqlalchemy.exc
@@ -36,6 +43,7 @@ from starlette.responses import Response
 from starlette.types import ASGIApp, Receive, Scope, Send
 
 from chassis.http.problems import ProblemError
+from chassis.settings import ServiceSettings
 
 UNSHED_PATHS = frozenset({"/metrics", "/health/live", "/health/ready"})
 OVERLOADED_TYPE = "https://folio.example/problems/overloaded"
@@ -52,12 +60,13 @@ OVER_FAIR_SHARE = Counter(
 )
 
 
-def overloaded(retry_after_seconds: int) -> ProblemError:
+def overloaded(retry_after_seconds: int, detail: str | None = None) -> ProblemError:
+    """The 503 of a request refused for the service's capacity; ``detail`` says why, when not the slots."""
     return ProblemError(
         503,
         "Service Unavailable",
-        "The service is at capacity and did not start this request; nothing was done. "
-        f"Try again after {retry_after_seconds} s (with the same Idempotency-Key, if any).",
+        (detail or "The service is at capacity and did not start this request; nothing was done.")
+        + f" Try again after {retry_after_seconds} s (with the same Idempotency-Key, if any).",
         type_=OVERLOADED_TYPE,
         headers={"Retry-After": str(retry_after_seconds)},
     )
@@ -106,16 +115,50 @@ def client_of(scope: Scope) -> bytes:
     return client[0].encode() if client else b""
 
 
+class ShedRetryAfter:
+    """The ``Retry-After`` for the next shed request: ``base`` seconds when shedding begins, a second more
+    for every second it has lasted, at most ``cap``. Shedding is over once no request was shed for as long
+    as the last one was told to wait (a second at least): by then every client told to wait has had its
+    turn."""
+
+    def __init__(self, base: int, cap: int, clock: Callable[[], float] = time.monotonic) -> None:
+        if base < 0 or cap < base:
+            raise ValueError("Retry-After must not be negative, nor its cap below it")
+        self.base = base
+        self.cap = cap
+        self._clock = clock
+        self._since: float | None = None  # when the current shedding began
+        self._last = 0.0  # when a request was last shed
+        self._told = base  # what it was told
+
+    @classmethod
+    def from_settings(cls, settings: ServiceSettings) -> ShedRetryAfter:
+        return cls(settings.http_shed_retry_after_seconds, settings.http_shed_retry_after_max_seconds)
+
+    def next(self) -> int:
+        now = self._clock()
+        if self._since is None or now - self._last > max(self._told, 1):
+            self._since = now
+        self._last = now
+        self._told = min(self.cap, self.base + int(now - self._since))
+        return self._told
+
+
 class LoadShedder:
     def __init__(
-        self, app: ASGIApp, *, max_in_flight: int, max_wait_seconds: float, retry_after_seconds: int
+        self,
+        app: ASGIApp,
+        *,
+        max_in_flight: int,
+        max_wait_seconds: float,
+        retry_after: ShedRetryAfter,
     ) -> None:
-        if max_in_flight < 1 or max_wait_seconds < 0 or retry_after_seconds < 0:
-            raise ValueError("max_in_flight must be positive, the wait and Retry-After not negative")
+        if max_in_flight < 1 or max_wait_seconds < 0:
+            raise ValueError("max_in_flight must be positive and the wait not negative")
         self.app = app
         self.max_in_flight = max_in_flight
         self.max_wait_seconds = max_wait_seconds
-        self.retry_after_seconds = retry_after_seconds
+        self.retry_after = retry_after
         self._slots = asyncio.Semaphore(max_in_flight)
         # Slots held, by client; only clients with a request in flight are here.
         self._held: dict[bytes, int] = {}
@@ -127,12 +170,12 @@ class LoadShedder:
         client = client_of(scope)
         if self._slots.locked() and self._over_fair_share(client):
             OVER_FAIR_SHARE.inc()
-            problem = over_fair_share(self.retry_after_seconds)
+            problem = over_fair_share(self.retry_after.next())
             await problem.to_response(instance=scope["path"])(scope, receive, send)
             return
         if not await self._take_slot():
             SHED.inc()
-            problem = overloaded(self.retry_after_seconds)
+            problem = overloaded(self.retry_after.next())
             await problem.to_response(instance=scope["path"])(scope, receive, send)
             return
         self._held[client] = self._held.get(client, 0) + 1
