@@ -328,6 +328,9 @@ async def ordering(
         database_max_overflow=3,
         log_json=False,
     )
+    overrides = request.node.get_closest_marker("ordering_settings")
+    if overrides:
+        settings = settings.model_copy(update=overrides.kwargs)
     catalog = FakeCatalog(amqp_url)
     await catalog.start()
     engine = create_engine(database_url, pool_size=3, max_overflow=2)

@@ -71,3 +71,11 @@ class SqlReads:
             for row in rows
         ]
         return items, int(total or 0)
+
+    async def orders_awaiting_stock(self) -> int:
+        # The partial index order_sagas_active holds these states: an index-only count.
+        awaiting = (SagaState.AWAITING_STOCK.value, SagaState.CANCEL_REQUESTED.value)
+        count = await self.session.scalar(
+            select(func.count()).select_from(sagas).where(sagas.c.state.in_(awaiting))
+        )
+        return int(count or 0)

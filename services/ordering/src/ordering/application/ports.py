@@ -63,6 +63,8 @@ class Reads(Protocol):
     async def summaries(
         self, *, customer_id: str | None, offset: int, limit: int
     ) -> tuple[Sequence[OrderSummary], int]: ...
+    async def orders_awaiting_stock(self) -> int:
+        """How many orders wait for the catalog's answer to their reservation (cancelled meanwhile or not)."""
 
 
 class OrderingUow(Protocol):

@@ -9,6 +9,7 @@ from contracts import catalog as catalog_commands
 from contracts import ordering as messages
 from ordering.adapters.saga_metrics import collect_sagas
 from ordering.adapters.unit_of_work import OrderingUnitOfWork, uow_factory
+from ordering.entrypoints.admission import OrderAdmission
 from ordering.entrypoints.consumers import subscriptions
 from ordering.entrypoints.deadlines import run_deadline_scanner
 from ordering.entrypoints.orders_api import orders_router
@@ -19,8 +20,8 @@ NAME = "ordering"
 MIGRATIONS_DIR = packaged_scripts("ordering")
 
 
-def routers() -> list[APIRouter]:
-    return [orders_router()]
+def routers(settings: OrderingSettings) -> list[APIRouter]:
+    return [orders_router(OrderAdmission.from_settings(settings))]
 
 
 def definition(
@@ -46,7 +47,7 @@ def definition(
             catalog_commands.ReleaseStock,
         ),
         relay=True,
-        routers=routers,
+        routers=lambda: routers(current()),
         subscriptions=subscriptions,
         background=[run_deadline_scanner],
         gauges=[collect_sagas],

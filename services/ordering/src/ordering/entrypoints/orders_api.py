@@ -27,6 +27,7 @@ from contracts.envelope import new_id
 from ordering.adapters.unit_of_work import OrderingUnitOfWork
 from ordering.application import commands, order_handlers, queries
 from ordering.application.errors import ConcurrencyConflict
+from ordering.entrypoints.admission import OrderAdmission
 from ordering.entrypoints.dependencies import Uow, UowFactory, Uows
 from ordering.entrypoints.problems import as_problems
 from ordering.entrypoints.schemas import (
@@ -69,7 +70,7 @@ async def _retrying(uows: UowFactory, attempt: Callable[[OrderingUnitOfWork], Aw
     raise AssertionError("unreachable")
 
 
-def orders_router() -> APIRouter:
+def orders_router(admission: OrderAdmission) -> APIRouter:
     router = APIRouter(prefix=PREFIX, tags=["orders"])
 
     @router.post(
@@ -102,10 +103,13 @@ def orders_router() -> APIRouter:
             async with uow, idempotent(request, caller, uow) as slot:
                 if slot.replay is not None:
                     return slot.replay
+                # After the replay: an order placed already is answered as placed, however far behind.
+                await admission.check(uow)
                 order = await order_handlers.place_order(command, uow)
                 accepted = OrderAccepted(id=order.id, status=order.status.value)
                 response = await slot.respond(202, accepted, headers={"Location": location(order.id)})
                 await uow.commit()
+                admission.admitted()
                 return response
 
     @router.get("", response_model=Page[OrderSummaryOut])
