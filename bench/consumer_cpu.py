@@ -12,8 +12,10 @@ every thread, user and system) per handled message, the SQL round trips per hand
 (``chassis.db_metrics``; the engine is the chassis' own, as a service's: its pool options and counter)
 and the messages handled per second. The broker is built as the runner builds it (its tracing and
 metrics middlewares, spans recorded by an SDK provider that exports nowhere, FastStream's per-message
-log lines below the logger's level). The broker's start (connection, topology) is inside the
-measurement, a fixed cost of a few milliseconds beside the drain. The median of the runs is printed last.
+log lines below the logger's level), on uvloop as the workers run (``--loop asyncio`` for asyncio's own
+loop, which the figures before the eleventh session were measured on). The broker's start (connection,
+topology) is inside the measurement, a fixed cost of a few milliseconds beside the drain. The median of the
+runs is printed last.
 """
 
 from __future__ import annotations
@@ -30,6 +32,7 @@ from typing import ClassVar
 
 import aio_pika
 import httpx
+import uvloop
 from opentelemetry import trace
 from opentelemetry.sdk.trace import TracerProvider
 from sqlalchemy import Column, Integer, MetaData, Table, Text, insert
@@ -228,7 +231,9 @@ def main() -> None:
     parser.add_argument("--messages", type=int, default=5000)
     parser.add_argument("--prefetch", type=int, default=16)
     parser.add_argument("--runs", type=int, default=3)
-    asyncio.run(bench(parser.parse_args()))
+    parser.add_argument("--loop", choices=("uvloop", "asyncio"), default="uvloop")
+    args = parser.parse_args()
+    (uvloop.run if args.loop == "uvloop" else asyncio.run)(bench(args))
 
 
 if __name__ == "__main__":
