@@ -6,6 +6,7 @@ from __future__ import annotations
 
 from uuid import uuid4
 
+import httpx
 import pytest
 
 pytestmark = [
@@ -22,9 +23,9 @@ async def test_past_the_orders_awaiting_stock_a_new_order_is_refused_and_its_ret
     ordering.catalog.decide = helpers.always("silent")
     body = {"lines": [{"book_id": str(uuid4()), "quantity": 1}]}
 
-    def post(key: str):  # type: ignore[no-untyped-def]
+    async def post(key: str) -> httpx.Response:
         headers = {**helpers.auth("alice"), "Idempotency-Key": key}
-        return ordering.client.post("/api/v1/orders", json=body, headers=headers)
+        return await ordering.client.post("/api/v1/orders", json=body, headers=headers)
 
     placed = [await post("first"), await post("second")]
     refused = await post("third")

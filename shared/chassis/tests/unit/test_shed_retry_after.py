@@ -22,6 +22,15 @@ def shedding(base: int = 1, cap: int = 8) -> tuple[ShedRetryAfter, Clock]:
     return ShedRetryAfter(base, cap, clock), clock
 
 
+def told_every(step: float, times: int, retry_after: ShedRetryAfter, clock: Clock) -> list[int]:
+    """What ``times`` requests shed ``step`` seconds apart are told."""
+    told = []
+    for _ in range(times):
+        told.append(retry_after.next())
+        clock.now += step
+    return told
+
+
 def test_shedding_that_begins_asks_for_the_configured_pause() -> None:
     retry_after, _ = shedding(base=2)
     assert [retry_after.next() for _ in range(5)] == [2, 2, 2, 2, 2]
@@ -29,22 +38,13 @@ def test_shedding_that_begins_asks_for_the_configured_pause() -> None:
 
 def test_the_pause_grows_by_a_second_for_every_second_the_shedding_lasts_up_to_the_cap() -> None:
     retry_after, clock = shedding(base=1, cap=4)
-    told = []
-    for _ in range(7):
-        told.append(retry_after.next())
-        clock.now += 0.5
-        retry_after.next()
-        clock.now += 0.5
-    assert told == [1, 2, 3, 4, 4, 4, 4]
+    assert told_every(0.5, 14, retry_after, clock) == [1, 1, 2, 2, 3, 3, 4, 4, 4, 4, 4, 4, 4, 4]
 
 
 def test_shedding_is_over_once_none_was_shed_for_as_long_as_the_last_was_told_to_wait() -> None:
     retry_after, clock = shedding(base=1, cap=20)
-    for _ in range(4):
-        retry_after.next()
-        clock.now += 1
-    assert retry_after.next() == 5
-    clock.now += 5  # the last one shed was told 5 s: it is just coming back
+    assert told_every(1, 5, retry_after, clock) == [1, 2, 3, 4, 5]
+    clock.now += 4  # the last one shed, 1 s ago, was told 5 s: it is just coming back
     assert retry_after.next() == 10, "still the same shedding, 9 s old"
     clock.now += 10.01
     assert retry_after.next() == 1
@@ -52,11 +52,7 @@ def test_shedding_is_over_once_none_was_shed_for_as_long_as_the_last_was_told_to
 
 def test_a_pause_of_zero_seconds_grows_too_and_shedding_ends_after_a_quiet_second() -> None:
     retry_after, clock = shedding(base=0, cap=3)
-    told = []
-    for _ in range(8):
-        told.append(retry_after.next())
-        clock.now += 0.5
-    assert told == [0, 0, 1, 1, 2, 2, 3, 3]
+    assert told_every(0.5, 8, retry_after, clock) == [0, 0, 1, 1, 2, 2, 3, 3]
     retry_after, clock = shedding(base=0, cap=3)
     retry_after.next()
     clock.now += 0.9
