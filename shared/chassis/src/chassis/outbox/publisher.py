@@ -352,13 +352,21 @@ class Publisher:
         self._close_reason = reason
 
     async def _drop_connection(self) -> None:
-        for channel in (self._channel, self._check_channel):
-            if channel is not None:
-                await _close_quietly(channel)
+        channels = [c for c in (self._channel, self._check_channel) if c is not None]
         self._channel = self._check_channel = None
         self._exchanges_seen.clear()
-        if self._connection is not None:
-            connection, self._connection = self._connection, None
+        connection, self._connection = self._connection, None
+        # Closing a channel waits for the broker's Close-Ok with no deadline of its own: a stalled broker
+        # never sends it, and the relay's close took 90 s (a worker's stop cancelled it after
+        # TASK_STOP_TIMEOUT, its socket left open). Closing the connection closes its channels too, and
+        # aiormq gives up on the connection's own Close-Ok after a couple of seconds.
+        try:
+            async with asyncio.timeout(self._publish_timeout):
+                for channel in channels:
+                    await _close_quietly(channel)
+        except TimeoutError:
+            log.warning("the broker did not answer the relay's channel close in %gs", self._publish_timeout)
+        if connection is not None:
             await _close_quietly(connection)
 
 
