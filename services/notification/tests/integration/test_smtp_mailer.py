@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import socket
 from collections.abc import AsyncIterator, Awaitable, Callable
 from datetime import UTC, datetime
 
@@ -182,3 +183,65 @@ async def test_concurrent_deliveries_share_at_most_max_sessions_smtp_sessions() 
 
     assert all(isinstance(outcome, Accepted) for outcome in outcomes)
     assert (len(sink.messages), sink.sessions_peak) == (5, 2)
+
+
+def ehlo_recorder(names: list[str]) -> Script:
+    """A server that takes every e-mail and writes down the name each session gave in EHLO."""
+
+    async def script(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        writer.write(b"220 scripted ESMTP\r\n")
+        while line := await reader.readline():
+            command, _, argument = line.strip().partition(b" ")
+            if command.upper() in (b"EHLO", b"HELO"):
+                names.append(argument.decode())
+                writer.write(b"250 scripted\r\n")
+            elif command.upper() in (b"MAIL", b"RCPT", b"RSET", b"NOOP"):
+                writer.write(b"250 ok\r\n")
+            elif command.upper() == b"DATA":
+                writer.write(b"354 go ahead\r\n")
+                await writer.drain()
+                await reader.readuntil(b"\r\n.\r\n")
+                writer.write(b"250 queued\r\n")
+            elif command.upper() == b"QUIT":
+                writer.write(b"221 bye\r\n")
+                await writer.drain()
+                writer.close()
+                return
+            await writer.drain()
+
+    return script
+
+
+async def test_every_session_greets_with_the_configured_name() -> None:
+    names: list[str] = []
+    async with scripted_server(ehlo_recorder(names)) as port:
+        sender = SmtpMailer(
+            SmtpConfig(port=port, command_timeout=1.0, deadline=2.0, local_hostname="mx.folio.test")
+        )
+
+        outcomes = [await sender.deliver(notification()) for _ in range(2)]
+
+    assert all(isinstance(outcome, Accepted) for outcome in outcomes), outcomes
+    assert names == ["mx.folio.test", "mx.folio.test"]
+
+
+async def test_without_a_configured_name_the_machines_name_is_looked_up_once(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    lookups: list[str] = []
+
+    def getfqdn(name: str = "") -> str:
+        lookups.append(name)
+        return "host.folio.test"
+
+    # aiosmtplib would otherwise look the name up in a thread for every session.
+    monkeypatch.setattr(socket, "getfqdn", getfqdn)
+    names: list[str] = []
+    async with scripted_server(ehlo_recorder(names)) as port:
+        sender = mailer(port)
+
+        outcomes = await asyncio.gather(*(sender.deliver(notification()) for _ in range(3)))
+
+    assert all(isinstance(outcome, Accepted) for outcome in outcomes), outcomes
+    assert names == ["host.folio.test"] * 3
+    assert len(lookups) == 1

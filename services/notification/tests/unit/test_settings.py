@@ -30,6 +30,7 @@ def test_smtp_settings_come_from_notification_prefixed_variables(monkeypatch: py
     monkeypatch.setenv("NOTIFICATION_SMTP_PASSWORD", "s3cret")
     monkeypatch.setenv("NOTIFICATION_GIVE_UP_AFTER_SECONDS", "7200")
     monkeypatch.setenv("NOTIFICATION_SMTP_MAX_SESSIONS", "2")
+    monkeypatch.setenv("NOTIFICATION_SMTP_LOCAL_HOSTNAME", "mx.folio.example")
 
     settings = NotificationSettings(_env_file=None)  # type: ignore[call-arg]
     config = settings.smtp_config()
@@ -38,6 +39,7 @@ def test_smtp_settings_come_from_notification_prefixed_variables(monkeypatch: py
     assert (config.username, config.password) == ("folio", "s3cret")
     assert settings.delivery_policy().give_up_after == timedelta(hours=2)
     assert config.max_sessions == 2
+    assert config.local_hostname == "mx.folio.example"
     assert "s3cret" not in repr(settings)
 
 
@@ -61,7 +63,13 @@ def test_the_delivery_policy_follows_the_backoff_and_lease_settings() -> None:
 def test_by_default_refusals_are_retried_for_a_day_over_at_most_four_sessions(
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
-    for name in ("BACKOFF_BASE_SECONDS", "BACKOFF_MAX_SECONDS", "GIVE_UP_AFTER_SECONDS", "SMTP_MAX_SESSIONS"):
+    for name in (
+        "BACKOFF_BASE_SECONDS",
+        "BACKOFF_MAX_SECONDS",
+        "GIVE_UP_AFTER_SECONDS",
+        "SMTP_MAX_SESSIONS",
+        "SMTP_LOCAL_HOSTNAME",
+    ):
         monkeypatch.delenv(f"NOTIFICATION_{name}", raising=False)
 
     settings = NotificationSettings(_env_file=None)  # type: ignore[call-arg]
@@ -70,6 +78,7 @@ def test_by_default_refusals_are_retried_for_a_day_over_at_most_four_sessions(
     assert (policy.backoff(1), policy.backoff(100)) == (timedelta(seconds=30), timedelta(hours=4))
     assert policy.give_up_after == timedelta(days=1)
     assert settings.smtp_config().max_sessions == 4
+    assert settings.smtp_config().local_hostname is None  # the machine's name, looked up once
 
 
 def test_a_lease_that_a_live_hand_off_could_outlast_is_refused() -> None:

@@ -18,6 +18,7 @@ import asyncio
 import contextlib
 import email.policy
 import logging
+import socket
 from dataclasses import dataclass
 from email.headerregistry import BaseHeader, HeaderRegistry
 from email.message import EmailMessage
@@ -62,6 +63,8 @@ class SmtpConfig:
     message_id_domain: str | None = None
     # SMTP sessions open at once in this process (each hand-off is one session).
     max_sessions: int = 4
+    # The name this client gives in EHLO; the machine's fully qualified name, looked up once, when unset.
+    local_hostname: str | None = None
 
     @property
     def sender_address(self) -> str:
@@ -139,16 +142,27 @@ class SmtpMailer:
         self.config = config
         self._tracer = tracer or _tracer
         self._sessions = asyncio.Semaphore(config.max_sessions)
+        self._local_hostname = config.local_hostname
+        self._naming = asyncio.Lock()
 
     @property
     def sessions(self) -> int:
         return self.config.max_sessions
 
-    def _client(self) -> SMTP:
+    async def _ehlo_name(self) -> str:
+        # aiosmtplib looks the name up for every session otherwise: a reverse lookup in a thread, each
+        # hand-off waiting on the resolver (seconds, when DNS is failing) inside its deadline.
+        async with self._naming:
+            if self._local_hostname is None:
+                self._local_hostname = await asyncio.to_thread(socket.getfqdn)
+            return self._local_hostname
+
+    def _client(self, local_hostname: str) -> SMTP:
         config = self.config
         return SMTP(
             hostname=config.host,
             port=config.port,
+            local_hostname=local_hostname,
             username=config.username,
             password=config.password,
             timeout=config.command_timeout,
@@ -186,7 +200,7 @@ class SmtpMailer:
         sender, recipient = self.config.sender_address, notification.recipient
         utf8 = not (sender + recipient).isascii()
         encoding = "utf-8" if utf8 else "ascii"
-        client = self._client()
+        client = self._client(await self._ehlo_name())
         in_data = False
         try:
             async with asyncio.timeout(self.config.deadline):

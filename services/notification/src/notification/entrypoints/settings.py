@@ -40,6 +40,8 @@ class NotificationSettings(ServiceSettings):
 
     # SMTP sessions open at once per worker process; a pass claims no more notifications than this.
     smtp_max_sessions: int = Field(default=4, ge=1)
+    # The name the worker gives in EHLO (some servers check it); the machine's, looked up once, when unset.
+    smtp_local_hostname: str | None = None
 
     # After a transient refusal: 30 s, 1 m, 2 m, ... doubling up to 4 h, each spread by up to 20 % either
     # way; given up once the pauses pass a day (a permanent 5xx refusal fails at once).
@@ -88,4 +90,5 @@ class NotificationSettings(ServiceSettings):
             sender=self.mail_from,
             message_id_domain=self.message_id_domain,
             max_sessions=self.smtp_max_sessions,
+            local_hostname=self.smtp_local_hostname,
         )
