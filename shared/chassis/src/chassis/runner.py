@@ -60,6 +60,8 @@ BROKER_LOGGER = "faststream.access.rabbit"
 GRACEFUL_TIMEOUT = 15.0
 # Time background tasks get to return after the stop event before they are cancelled.
 TASK_STOP_TIMEOUT = 10.0
+# The broker's whole stop: the deliveries in hand, then closing its consumers, channels and connection.
+BROKER_STOP_TIMEOUT = GRACEFUL_TIMEOUT + 5.0
 IDEMPOTENCY_PRUNE_INTERVAL = 600.0
 MIGRATE_DATABASE_DEADLINE = 120.0
 
@@ -261,8 +263,15 @@ async def run_worker(
         finally:
             stop.set()
             try:
-                # Stops consuming and waits (up to GRACEFUL_TIMEOUT) for the deliveries in hand.
-                await broker.stop()
+                # Stops consuming and waits (up to GRACEFUL_TIMEOUT) for the deliveries in hand. Cancelling a
+                # consumer and closing a channel wait for the broker's answer with no deadline of their own:
+                # on a broker that answers nothing the stop never returned, past any grace period.
+                async with asyncio.timeout(BROKER_STOP_TIMEOUT):
+                    await broker.stop()
+            except TimeoutError:
+                log.warning(
+                    "the broker did not answer the worker's stop in %.0fs; leaving it", BROKER_STOP_TIMEOUT
+                )
             except Exception:
                 log.warning("the broker did not close cleanly", exc_info=True)
             await _finish(tasks)

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import time
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from dataclasses import dataclass, field, replace
@@ -25,13 +26,14 @@ from chassis.db import create_engine, session_factory
 from chassis.definition import AppResources, ServiceDefinition
 from chassis.messaging.consumer import Subscription
 from chassis.migrations import upgrade_to_head
-from chassis.runner import run_worker
+from chassis.runner import BROKER_STOP_TIMEOUT, TASK_STOP_TIMEOUT, run_worker
 from chassis.settings import ServiceSettings
 from chassis.tables import inbox, outbox
 from chassis.uow import UnitOfWork, outbox_row
 from contracts.base import Command
 from contracts.catalog import BookCreated
 from contracts.examples import example
+from testkit.faults import replies_withheld
 from testkit.polling import eventually
 from testkit.ports import free_port
 from testkit.resources import management_client
@@ -242,6 +244,34 @@ async def test_a_worker_stopped_while_waiting_for_the_broker_returns_quietly(
     stop.set()
 
     await asyncio.wait_for(task, 10)
+
+
+async def test_a_worker_stops_within_its_grace_while_the_broker_answers_nothing(
+    database_url: str, amqp_url: str
+) -> None:
+    await upgrade_to_head(SCRIPTS, database_url)
+    await declare_catalog_events(amqp_url)
+    async with replies_withheld(amqp_url, 5672) as (url, silent):
+        settings = ServiceSettings(database_url=database_url, amqp_url=url, outbox_poll_interval=0.2)
+        definition = worker_definition(database_url, url, Handler())
+        stop, started = asyncio.Event(), asyncio.Event()
+        task = asyncio.create_task(
+            run_worker(definition, settings, stop, serve_probes=False, started=started)
+        )
+        await asyncio.wait(
+            {task, asyncio.create_task(started.wait())}, timeout=30, return_when="FIRST_COMPLETED"
+        )
+        assert started.is_set(), "the worker did not start consuming in 30s"
+        silent.set()
+        began = time.monotonic()
+        stop.set()
+
+        # Before, cancelling the consumer waited for a basic.cancel-ok that never came: no end at all.
+        await asyncio.wait_for(task, BROKER_STOP_TIMEOUT + TASK_STOP_TIMEOUT + 10)
+        took = time.monotonic() - began
+
+    # The worker's manifest gives it 45 s between SIGTERM and SIGKILL.
+    assert took < 45, f"the worker took {took:.0f}s to stop"
 
 
 async def test_background_tasks_run_with_the_resources_and_a_failing_one_stops_the_worker(
