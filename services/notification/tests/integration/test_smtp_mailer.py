@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import socket
+import time
 from collections.abc import AsyncIterator, Awaitable, Callable
 from datetime import UTC, datetime
 
@@ -245,3 +246,25 @@ async def test_without_a_configured_name_the_machines_name_is_looked_up_once(
     assert all(isinstance(outcome, Accepted) for outcome in outcomes), outcomes
     assert names == ["host.folio.test"] * 3
     assert len(lookups) == 1
+
+
+async def test_a_name_lookup_that_hangs_refuses_the_hand_off_within_its_deadline_to_be_retried(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    def hanging_getfqdn(name: str = "") -> str:
+        time.sleep(1.0)  # a resolver that does not answer in time
+        return "host.folio.test"
+
+    monkeypatch.setattr(socket, "getfqdn", hanging_getfqdn)
+    names: list[str] = []
+    async with scripted_server(ehlo_recorder(names)) as port:
+        sender = SmtpMailer(SmtpConfig(port=port, command_timeout=0.2, deadline=0.3))
+        began = time.monotonic()
+
+        outcome = await sender.deliver(notification())
+        took = time.monotonic() - began
+
+    assert isinstance(outcome, Refused)
+    assert not outcome.permanent
+    assert took < 0.9, f"the hand-off waited {took:.1f}s for the lookup"
+    assert names == []

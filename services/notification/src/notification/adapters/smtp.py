@@ -157,12 +157,11 @@ class SmtpMailer:
                 self._local_hostname = await asyncio.to_thread(socket.getfqdn)
             return self._local_hostname
 
-    def _client(self, local_hostname: str) -> SMTP:
+    def _client(self) -> SMTP:
         config = self.config
         return SMTP(
             hostname=config.host,
             port=config.port,
-            local_hostname=local_hostname,
             username=config.username,
             password=config.password,
             timeout=config.command_timeout,
@@ -200,11 +199,12 @@ class SmtpMailer:
         sender, recipient = self.config.sender_address, notification.recipient
         utf8 = not (sender + recipient).isascii()
         encoding = "utf-8" if utf8 else "ascii"
-        client = self._client(await self._ehlo_name())
+        client = self._client()
         in_data = False
         try:
             async with asyncio.timeout(self.config.deadline):
-                await client.connect()
+                # The first lookup inside the deadline too: a resolver that hangs refuses this hand-off only.
+                await client.connect(local_hostname=await self._ehlo_name())
                 if utf8:
                     if client.is_ehlo_or_helo_needed:
                         await client.ehlo()
