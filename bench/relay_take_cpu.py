@@ -18,7 +18,7 @@ from ceilings import message
 from sqlalchemy import insert
 
 from chassis.db import create_chassis_tables, create_engine
-from chassis.outbox.store import take_batch
+from chassis.outbox.store import driver_connection, take_batch
 from chassis.tables import outbox
 from chassis.uow import outbox_row
 from testkit.resources import fresh_database
@@ -29,16 +29,20 @@ async def run(args: argparse.Namespace) -> None:
         engine = create_engine(database_url, application_name="bench-take")
         try:
             await create_chassis_tables(engine)
-            async with engine.begin() as connection:
+            async with engine.begin() as loading:
                 rows = [outbox_row(message(seq), source="/bench") for seq in range(args.rows)]
-                await connection.execute(insert(outbox), rows)
+                await loading.execute(insert(outbox), rows)
             print(f"take_batch of {args.rows} due rows, {args.takes} takes per round (rolled back):")
             for round_ in range(1, args.rounds + 1):
                 cpu, wall = time.process_time(), time.perf_counter()
                 for _ in range(args.takes):
-                    async with engine.connect() as connection, connection.begin():
+                    async with engine.connect() as pooled:
+                        connection = await driver_connection(pooled)
+                        locking = connection.transaction()
+                        await locking.start()
                         taken = await take_batch(connection, args.rows)
-                        await connection.rollback()
+                        # Rolled back: the same rows are due again for the next take.
+                        await locking.rollback()
                 assert len(taken) == args.rows, f"took {len(taken)} of {args.rows}"
                 cpu_ms = (time.process_time() - cpu) / args.takes * 1e3
                 wall_ms = (time.perf_counter() - wall) / args.takes * 1e3

@@ -14,8 +14,9 @@ import os
 import signal
 import sys
 
+import asyncpg
 from sqlalchemy import func, select
-from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
+from sqlalchemy.ext.asyncio import AsyncEngine
 
 from chassis.db import create_engine
 from chassis.outbox import OutboxRelay, RelayOptions
@@ -24,7 +25,7 @@ from chassis.tables import outbox
 
 
 class DiesBeforeMarking(OutboxRelay):
-    async def _record(self, connection: AsyncConnection, result: BatchResult) -> None:
+    async def _record(self, connection: asyncpg.Connection, result: BatchResult) -> None:
         if result.confirmed:
             print(f"confirmed {len(result.confirmed)}; dying before the mark", flush=True)
             os.kill(os.getpid(), signal.SIGKILL)

@@ -1,4 +1,5 @@
-"""The engine's round-trip counter (``folio_sql_round_trips``) counts what a unit of work sends PostgreSQL."""
+"""The engine's round-trip counter (``folio_sql_round_trips``) counts what a unit of work sends PostgreSQL,
+and what the outbox relay sends on the driver directly."""
 
 from __future__ import annotations
 
@@ -7,14 +8,19 @@ import uuid
 import asyncpg
 import pytest
 from prometheus_client import REGISTRY
-from sqlalchemy import text
+from sqlalchemy import insert, text
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from chassis.db import asyncpg_dsn, create_engine, session_factory
 from chassis.db_metrics import CONNECTS
 from chassis.inbox import claim
-from chassis.uow import UnitOfWork
+from chassis.outbox import OutboxRelay
+from chassis.tables import outbox
+from chassis.uow import UnitOfWork, outbox_row
+from contracts.catalog import BookCreated
+from contracts.examples import example
 from testkit.polling import eventually
+from testkit.queues import BoundQueue
 
 pytestmark = pytest.mark.integration
 
@@ -87,3 +93,19 @@ async def test_a_pooled_connection_whose_backend_was_terminated_is_replaced_befo
         assert CONNECTS._value.get() - connects == 1
     finally:
         await engine.dispose()
+
+
+async def test_a_relay_pass_on_the_driver_is_counted_as_the_engines_count(
+    chassis_engine: AsyncEngine, amqp_url: str
+) -> None:
+    row = outbox_row(example(BookCreated), source="test")
+    async with chassis_engine.begin() as connection:
+        await connection.execute(insert(outbox), [{**row, "exchange": "test.events"}])
+    async with BoundQueue(amqp_url, "test.events"), OutboxRelay(chassis_engine, amqp_url) as relay:
+        before = counted()
+        assert await relay.publish_pending() == 1
+        # Taken and marked in one transaction; then the pass that finds nothing left (BEGIN, take, COMMIT).
+        assert grown(before) == {"begin": 1, "statement": 2, "commit": 1}
+        before = counted()
+        assert await relay.publish_pending() == 0
+        assert grown(before) == {"begin": 1, "statement": 1, "commit": 1}

@@ -16,7 +16,7 @@ import aio_pika
 import asyncpg
 import pytest
 from sqlalchemy import func, insert, select
-from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
+from sqlalchemy.ext.asyncio import AsyncEngine
 
 from chassis.db import asyncpg_dsn, create_engine, session_factory
 from chassis.outbox import OutboxRelay, RelayOptions
@@ -338,7 +338,7 @@ class HeldBeforeMarking(OutboxRelay):
         self.holding = asyncio.Event()
         self.release = asyncio.Event()
 
-    async def _record(self, connection: AsyncConnection, result: BatchResult) -> set[int]:
+    async def _record(self, connection: asyncpg.Connection, result: BatchResult) -> set[int]:
         self.holding.set()
         await self.release.wait()
         return await super()._record(connection, result)

@@ -16,8 +16,9 @@ import asyncio
 import logging
 import time
 
+import asyncpg
 from opentelemetry import trace
-from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
+from sqlalchemy.ext.asyncio import AsyncEngine
 
 from chassis.db import asyncpg_dsn
 from chassis.outbox import metrics
@@ -25,7 +26,14 @@ from chassis.outbox.listener import listen
 from chassis.outbox.options import RelayOptions, retry_delay
 from chassis.outbox.pruning import prune_inbox, prune_outbox
 from chassis.outbox.publisher import BatchResult, BrokerUnavailable, Publisher
-from chassis.outbox.store import Failure, mark_failed, mark_published, take_batch
+from chassis.outbox.store import (
+    Failure,
+    driver_connection,
+    mark_failed,
+    mark_published,
+    take_batch,
+    transaction,
+)
 from chassis.outbox.waiting import wait_any
 
 log = logging.getLogger(__name__)
@@ -139,12 +147,14 @@ class OutboxRelay:
         # Connect before locking rows: no transaction should wait on a broker that is not there.
         await self._publisher.connect()
         with tracer.start_as_current_span("outbox.publish_batch") as span:
-            async with self.engine.connect() as connection, connection.begin():
-                rows = await take_batch(connection, self.options.batch_size)
-                if not rows:
-                    return 0, 0
-                result = await self._publisher.publish(rows)
-                given_up = await self._record(connection, result)
+            async with self.engine.connect() as pooled:
+                connection = await driver_connection(pooled)
+                async with transaction(connection):
+                    rows = await take_batch(connection, self.options.batch_size)
+                    if not rows:
+                        return 0, 0
+                    result = await self._publisher.publish(rows)
+                    given_up = await self._record(connection, result)
             span.set_attribute("outbox.taken", len(rows))
             span.set_attribute("outbox.published", len(result.confirmed))
             span.set_attribute("outbox.failed", len(result.failed) + len(result.interrupted))
@@ -153,7 +163,7 @@ class OutboxRelay:
             raise BrokerUnavailable(f"connection lost with {len(result.interrupted)} publishes unconfirmed")
         return len(rows), len(result.confirmed)
 
-    async def _record(self, connection: AsyncConnection, result: BatchResult) -> set[int]:
+    async def _record(self, connection: asyncpg.Connection, result: BatchResult) -> set[int]:
         """Mark the batch's outcome in its transaction (which commits right after).
 
         Returns the ids of the rows given up on now.
