@@ -17,17 +17,22 @@ import subprocess
 import tempfile
 import time
 from dataclasses import dataclass
+from datetime import UTC, datetime
 from typing import ClassVar
+from uuid import uuid4
 
 import aio_pika
 import aiormq
 import asyncpg
 
+from chassis.outbox.publisher import properties
+from chassis.outbox.store import PendingRow
 from chassis.uow import outbox_row
 from contracts.base import Event
 from testkit.resources import fresh_database
 
 RAW_EXCHANGE = "bench.raw"
+RAW_QUEUE = "bench.raw"
 
 
 class BookPriced(Event):
@@ -54,36 +59,43 @@ def message(seq: int) -> BookPriced:
 
 
 async def raw_publish_rate(amqp_url: str, count: int, in_flight: int) -> float:
-    """Confirmed publishes per second of the same payload, straight from aiormq (under aio-pika).
+    """Confirmed publishes per second of the same message, straight from aiormq (under aio-pika).
 
-    The same publish the relay makes (``wait=False``: queued for the connection's writer, the confirm
-    awaited), so that no client-side cost the relay avoids is counted against the broker.
+    The same publish the relay makes: its properties (``publisher.properties``, built per message as the
+    relay builds them) and ``wait=False`` (queued for the connection's writer, the confirm awaited), so that
+    neither a client-side cost the relay avoids nor a property it sends and this would not is counted
+    against the broker.
     """
     row = outbox_row(message(0), source="bench")
+    created_at = datetime.now(UTC)
     connection = await aio_pika.connect(amqp_url)
     try:
         channel = await connection.channel(publisher_confirms=True)
         exchange = await channel.declare_exchange(RAW_EXCHANGE, aio_pika.ExchangeType.TOPIC, durable=True)
-        queue = await channel.declare_queue("bench.raw", durable=True)
+        queue = await channel.declare_queue(RAW_QUEUE, durable=True)
         await queue.bind(exchange, "#")
         underlay = await channel.get_underlay_channel()
         assert isinstance(underlay, aiormq.Channel)
         limit = asyncio.Semaphore(in_flight)
 
         async def publish_one(seq: int) -> None:
-            properties = aiormq.spec.Basic.Properties(
+            pending = PendingRow(
+                id=seq,
+                message_id=uuid4(),
+                exchange=RAW_EXCHANGE,
+                routing_key=row["routing_key"],
+                type=row["type"],
+                body=row["body"],
                 headers=row["headers"],
-                content_type="application/json",
-                delivery_mode=2,
-                message_id=f"raw-{seq}",
-                message_type=row["type"],
+                created_at=created_at,
+                attempts=0,
             )
             async with limit:
                 await underlay.basic_publish(
-                    row["body"],
+                    pending.body,
                     exchange=RAW_EXCHANGE,
-                    routing_key=row["routing_key"],
-                    properties=properties,
+                    routing_key=pending.routing_key,
+                    properties=properties(pending, pending.headers),
                     wait=False,
                 )
 

@@ -4,8 +4,11 @@
 
 In a throwaway database and vhost (both removed afterwards) it measures, in one run:
 
-1. the broker's raw confirmed-publish rate: aio-pika publishing the same payload with confirms kept in flight
-   together, no database involved: the ceiling any relay on this broker can reach;
+1. the broker's raw confirmed-publish rate: aiormq publishing the same payload with confirms kept in flight
+   together, no database involved: the ceiling any relay on this broker can reach. It runs in a process of
+   its own and its messages are consumed as the relay's are, so that both are measured under the same load
+   (a raw rate with nobody consuming, beside a drain whose every message the broker also delivers, held
+   the relay to a stricter standard than the broker);
 2. the relay draining a backlog (rows committed while it was stopped): its capacity. With ``--history N``
    (several values allowed) the outbox first holds N rows already published (retained history, loaded
    with ``generate_series`` and VACUUMed), and is ANALYZEd with the backlog in it, as autovacuum would have
@@ -16,7 +19,7 @@ In a throwaway database and vhost (both removed afterwards) it measures, in one 
    a consumer's receipt, p50 and p99. The commit time is the row's ``created_at`` (its transaction's start,
    a millisecond or so before the commit), so the latencies are slightly pessimistic.
 
-The relay and the producers run in processes of their own; the consumer and the raw publisher in this one.
+The relay, the raw publisher and the producers run in processes of their own; the consumer in this one.
 The raw publisher and its message live in ``ceilings.py``, shared with ``system_bench.py`` (`make bench`).
 """
 
@@ -30,12 +33,13 @@ import signal
 import statistics
 import sys
 import time
+from collections.abc import Callable
 from dataclasses import asdict, dataclass
 
 import aio_pika
 import uvloop
 from aio_pika.abc import AbstractIncomingMessage
-from ceilings import message, raw_publish_rate
+from ceilings import RAW_EXCHANGE, RAW_QUEUE, message, raw_publish_rate
 from sqlalchemy import func, insert, select, text
 from sqlalchemy.ext.asyncio import AsyncEngine
 
@@ -108,6 +112,23 @@ async def start_relay(
     )
 
 
+async def serve_raw(amqp_url: str, count: int, max_in_flight: int) -> None:
+    """The raw publisher's own process, as the relay has one; prints its rate as JSON."""
+    print(json.dumps({"per_s": await raw_publish_rate(amqp_url, count, max_in_flight)}))
+
+
+async def raw_rate(amqp_url: str, count: int, max_in_flight: int) -> float:
+    """The broker's raw confirmed-publish rate, from a process of its own (see ``serve_raw``)."""
+    options = ["--raw-messages", str(count), "--max-in-flight", str(max_in_flight)]
+    process = await asyncio.create_subprocess_exec(
+        sys.executable, SCRIPT, "--serve-raw", amqp_url, *options, stdout=asyncio.subprocess.PIPE
+    )
+    output, _ = await process.communicate()
+    if process.returncode != 0:
+        raise RuntimeError(f"raw publisher failed ({process.returncode})")
+    return float(json.loads(output.decode().strip().splitlines()[-1])["per_s"])
+
+
 def cpu_seconds(pid: int) -> float:
     """User + system CPU seconds a process has used so far (Linux /proc)."""
     with open(f"/proc/{pid}/stat") as stat:
@@ -131,6 +152,9 @@ class Consumer:
     def __init__(self) -> None:
         self.received: dict[str, float] = {}
         self.deliveries = 0
+        # What the raw publisher sent, handled as the relay's messages are (the same work per delivery).
+        self.raw_received: dict[str, float] = {}
+        self.raw_deliveries = 0
 
     async def start(self, amqp_url: str) -> None:
         self.connection = await aio_pika.connect(amqp_url)
@@ -140,15 +164,31 @@ class Consumer:
         queue = await channel.declare_queue("bench.consumer", durable=True)
         await queue.bind(exchange, "#")
         await queue.consume(self._on_message, no_ack=True)
+        # The raw publisher's messages are delivered too: the broker and this process work as in a drain.
+        raw_exchange = await channel.declare_exchange(RAW_EXCHANGE, aio_pika.ExchangeType.TOPIC, durable=True)
+        raw_queue = await channel.declare_queue(RAW_QUEUE, durable=True)
+        await raw_queue.bind(raw_exchange, "#")
+        await raw_queue.consume(self._on_raw_message, no_ack=True)
 
     async def _on_message(self, delivered: AbstractIncomingMessage) -> None:
         self.deliveries += 1
         self.received.setdefault(str(delivered.message_id), time.time())
 
+    async def _on_raw_message(self, delivered: AbstractIncomingMessage) -> None:
+        self.raw_deliveries += 1
+        self.raw_received.setdefault(str(delivered.message_id), time.time())
+
     async def wait_for(self, count: int, within: float) -> None:
+        await self._wait_until(lambda: len(self.received) >= count, within)
+
+    async def wait_for_raw(self, count: int, within: float) -> None:
+        await self._wait_until(lambda: len(self.raw_received) >= count, within)
+
+    @staticmethod
+    async def _wait_until(done: Callable[[], bool], within: float) -> None:
         deadline = time.monotonic() + within
         while True:
-            if len(self.received) >= count or time.monotonic() > deadline:
+            if done() or time.monotonic() > deadline:
                 return
             await asyncio.sleep(0.05)
 
@@ -375,7 +415,10 @@ async def measure_ceiling(
 ) -> RelayCeiling:
     """The broker's raw rate, then one drain of ``rows`` per history, back to back."""
     print(f"relay ceiling: raw broker, {raw_messages} confirmed publishes ...", file=sys.stderr)
-    raw = await raw_publish_rate(amqp_url, raw_messages, max_in_flight)
+    consumer.raw_received.clear()
+    raw = await raw_rate(amqp_url, raw_messages, max_in_flight)
+    # The drain starts once the raw messages are delivered, not while the broker still delivers them.
+    await consumer.wait_for_raw(raw_messages, within=60)
     drains = {}
     for history in histories:
         print(f"relay ceiling: backlog of {rows} rows beside {history:,} published ...", file=sys.stderr)
@@ -594,6 +637,7 @@ def parse(argv: list[str]) -> argparse.Namespace:
         "--serve-relay", nargs=2, metavar=("DATABASE_URL", "AMQP_URL"), help=argparse.SUPPRESS
     )
     parser.add_argument("--serve-producer", metavar="DATABASE_URL", help=argparse.SUPPRESS)
+    parser.add_argument("--serve-raw", metavar="AMQP_URL", help=argparse.SUPPRESS)
     return parser.parse_args(argv)
 
 
@@ -605,6 +649,9 @@ def main(argv: list[str] | None = None) -> None:
         return
     if args.serve_producer:
         uvloop.run(serve_producer(args.serve_producer, args))
+        return
+    if args.serve_raw:
+        uvloop.run(serve_raw(args.serve_raw, args.raw_messages, args.max_in_flight))
         return
     # Every process on uvloop, as every role runs: the relay and the raw publisher it is compared with.
     report = uvloop.run(bench(args))
