@@ -61,7 +61,7 @@ test-integration: setup ## integration tests against the real PostgreSQL and Rab
 test: lint deploy-check ## everything CI runs: lint, unit, contract, integration and end-to-end tests
 	scripts/test_tools.sh
 	$(PY) -m contracts.schemas check
-	$(VENV)/bin/pytest -q -p no:cacheprovider shared services tools/ops tests
+	$(VENV)/bin/pytest -q -p no:cacheprovider --durations=20 shared services tools/ops tests
 
 infra: setup ## start local servers where stopped, then each service's databases, roles, broker users, queues (idempotent)
 	scripts/local_servers.sh
