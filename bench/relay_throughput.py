@@ -154,7 +154,6 @@ class Consumer:
         self.deliveries = 0
         # What the raw publisher sent, handled as the relay's messages are (the same work per delivery).
         self.raw_received: dict[str, float] = {}
-        self.raw_deliveries = 0
 
     async def start(self, amqp_url: str) -> None:
         self.connection = await aio_pika.connect(amqp_url)
@@ -175,7 +174,6 @@ class Consumer:
         self.received.setdefault(str(delivered.message_id), time.time())
 
     async def _on_raw_message(self, delivered: AbstractIncomingMessage) -> None:
-        self.raw_deliveries += 1
         self.raw_received.setdefault(str(delivered.message_id), time.time())
 
     async def wait_for(self, count: int, within: float) -> None:
