@@ -2,12 +2,14 @@
 
 Round trips, not CPU, are what a worker's delivery mostly costs (each is a socket write, a wait and a
 parse), and this server has no pg_stat_statements: so each engine counts its own, by kind, through
-SQLAlchemy's events on the sync engine. ``statement`` is one execute (an executemany too); ``begin``,
-``commit`` and ``rollback`` are the transaction's own (asyncpg sends BEGIN with a transaction's first
-statement, so a transaction that runs none sends none: SQLAlchemy does not begin one either); ``ping`` is
-pool_pre_ping's check of a connection taken from the pool, which asyncpg makes as BEGIN, an empty query
-and ROLLBACK, so three. Not counted: asyncpg's prepare of a statement its per-connection cache does not
-hold yet (once per connection and statement), and connecting, which :data:`CONNECTS` counts apart.
+SQLAlchemy's events on the sync engine (the outbox relay, whose statements run on the pooled connection's
+driver, counts its own through the same counters: ``chassis.outbox.store``). ``statement`` is one execute
+(an executemany too); ``begin``, ``commit`` and ``rollback`` are the transaction's own (asyncpg sends BEGIN
+with a transaction's first statement, so a transaction that runs none sends none: SQLAlchemy does not begin
+one either); ``ping`` is pool_pre_ping's check of a connection taken from the pool, which asyncpg makes as
+BEGIN, an empty query and ROLLBACK, so three. Not counted: asyncpg's prepare of a statement its
+per-connection cache does not hold yet (once per connection and statement), and connecting, which
+:data:`CONNECTS` counts apart.
 """
 
 from __future__ import annotations
@@ -35,15 +37,18 @@ PING_ROUND_TRIPS = 3
 _FRESH = "folio_fresh"
 
 
+# One child per kind; the outbox relay, which runs its statements on the driver, counts through these too.
+STATEMENTS, BEGINS, COMMITS, ROLLBACKS, PINGS = (
+    SQL_ROUND_TRIPS.labels(kind) for kind in ("statement", "begin", "commit", "rollback", "ping")
+)
+
+
 def count_round_trips(engine: AsyncEngine) -> None:
     """Count ``engine``'s round trips in :data:`SQL_ROUND_TRIPS` (call once per engine)."""
     sync_engine = engine.sync_engine
-    statement, begin, commit, rollback, ping = (
-        SQL_ROUND_TRIPS.labels(kind) for kind in ("statement", "begin", "commit", "rollback", "ping")
-    )
 
     def on_statement(*_: Any) -> None:
-        statement.inc()
+        STATEMENTS.inc()
 
     def on_connect(_connection: Any, record: Any) -> None:
         CONNECTS.inc()
@@ -51,12 +56,12 @@ def count_round_trips(engine: AsyncEngine) -> None:
 
     def on_checkout(_connection: Any, record: Any, _proxy: Any) -> None:
         if not record.info.pop(_FRESH, False):
-            ping.inc(PING_ROUND_TRIPS)
+            PINGS.inc(PING_ROUND_TRIPS)
 
     event.listen(sync_engine, "before_cursor_execute", on_statement)
-    event.listen(sync_engine, "begin", lambda _: begin.inc())
-    event.listen(sync_engine, "commit", lambda _: commit.inc())
-    event.listen(sync_engine, "rollback", lambda _: rollback.inc())
+    event.listen(sync_engine, "begin", lambda _: BEGINS.inc())
+    event.listen(sync_engine, "commit", lambda _: COMMITS.inc())
+    event.listen(sync_engine, "rollback", lambda _: ROLLBACKS.inc())
     event.listen(sync_engine.pool, "connect", on_connect)
     if sync_engine.pool._pre_ping:
         event.listen(sync_engine.pool, "checkout", on_checkout)

@@ -28,7 +28,7 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 from sqlalchemy.sql import ClauseElement
 from sqlalchemy.sql.compiler import SQLCompiler
 
-from chassis.db_metrics import SQL_ROUND_TRIPS
+from chassis import db_metrics
 from chassis.tables import OUTBOX_CHANNEL, outbox
 
 
@@ -141,13 +141,10 @@ class _OnDriver:
             compiled = cast("SQLCompiler", self._statement.compile(dialect=dialect))
             self._compiled = str(compiled), tuple(compiled.positiontup or ())
         sql, names = self._compiled
-        _STATEMENTS.inc()
+        db_metrics.STATEMENTS.inc()
         return await connection.fetch(sql, *(params[name] for name in names))
 
 
-_STATEMENTS, _BEGINS, _COMMITS, _ROLLBACKS = (
-    SQL_ROUND_TRIPS.labels(kind) for kind in ("statement", "begin", "commit", "rollback")
-)
 _TAKE_ON_DRIVER = _OnDriver(_TAKE)
 _MARK_PUBLISHED_ON_DRIVER = _OnDriver(_MARK_PUBLISHED)
 _MARK_FAILED_ON_DRIVER = _OnDriver(_MARK_FAILED)
@@ -162,14 +159,14 @@ async def driver_connection(connection: AsyncConnection) -> asyncpg.Connection:
 @asynccontextmanager
 async def transaction(connection: asyncpg.Connection) -> AsyncIterator[None]:
     """A transaction on the driver, committed unless the block raises; its round trips counted."""
-    _BEGINS.inc()
+    db_metrics.BEGINS.inc()
     try:
         async with connection.transaction():
             yield
     except BaseException:
-        _ROLLBACKS.inc()
+        db_metrics.ROLLBACKS.inc()
         raise
-    _COMMITS.inc()
+    db_metrics.COMMITS.inc()
 
 
 async def take_batch(connection: asyncpg.Connection, limit: int) -> list[PendingRow]:
