@@ -132,9 +132,9 @@ async def in_memory_worker(
         names = [retry_queue_name(queue, n) for n in range(1, len(retry.delays) + 1)]
         for name in [*names, parking_queue_name(queue)]:
             received = republished[name] = []
-            # Bodies as they are: a parked one need not be JSON.
+            # The delivery itself (a parked body need not be JSON): the service broker injects nothing.
             recorder = broker.subscriber(
-                RabbitQueue(name, routing_key=name), internal_exchange(service), decoder=_body
+                RabbitQueue(name, routing_key=name), internal_exchange(service), decoder=_delivery
             )
             recorder(_recorder(received))
 
@@ -149,13 +149,13 @@ async def in_memory_worker(
             yield InMemoryWorker(service, testing, republished, sessions)
 
 
-async def _body(message: Any, original: Any) -> bytes:
-    body: bytes = message.body
-    return body
+async def _delivery(message: Any, original: Any) -> RabbitMessage:
+    delivery: RabbitMessage = message
+    return delivery
 
 
 def _recorder(received: list[RabbitMessage]) -> Any:
-    async def record(body: bytes, message: RabbitMessage) -> None:
+    async def record(message: RabbitMessage) -> None:
         received.append(message)
 
     return record

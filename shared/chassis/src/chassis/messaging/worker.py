@@ -2,7 +2,10 @@
 
 Each subscription's queue has a typed FastStream subscriber: its handler takes the contract model (the
 union of the subscription's messages) and the unit of work, and calls the subscription's ``handle``. The
-subscriber's parser and decoder read the envelope and the model (``chassis.messaging.codec``); the broker's
+subscriber's parser and decoder read the envelope and the model (``chassis.messaging.codec``), which is the
+one validation of a delivery: the broker does not apply fast_depends to its handlers, whose annotation only
+documents the queue in the AsyncAPI document (a second validation against the union ran each model's
+checks again, for every delivery, to no effect). The broker's
 delivery middleware (``chassis.messaging.middleware``) wraps every handler in its queue's ``Consumer``,
 which acks only once the message is handled, retried or parked (``AckPolicy.MANUAL``). All consumers share
 one :class:`Recovery` of the database, and each can pause its queue's intake. What the service sends is on
@@ -120,7 +123,7 @@ def typed_handler(queue: str, subscription: Subscription[Any]) -> Callable[..., 
     """The FastStream handler of ``subscription``: the contract model in, the delivery's unit of work from
     :func:`current_uow`.
 
-    Its annotations are what FastStream validates against and what the AsyncAPI document shows.
+    Its annotation is what the AsyncAPI document shows; the codec has validated the model it is given.
     """
 
     async def handler(message: Any) -> None:
@@ -179,6 +182,7 @@ def build_broker(
         recovery=recovery,
         default_channel=Channel(prefetch_count=prefetch, publisher_confirms=True),
         middlewares=middlewares,
+        apply_types=False,
         **broker_options,
     )
     broker.sends = send_publishers(broker, service, publishes)
