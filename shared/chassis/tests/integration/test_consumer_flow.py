@@ -182,8 +182,9 @@ async def harness(request: pytest.FixtureRequest, database_url: str, amqp_url: s
 async def test_a_delivery_is_handled_on_the_event_loop_without_a_worker_thread(
     harness: Harness, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    # A synchronous dependency of the handler (FastStream's ``Context`` parameter was one) makes
-    # fast_depends hop to a worker thread for every delivery.
+    # A synchronous dependency of the handler (FastStream's ``Context`` parameter was one) made
+    # fast_depends hop to a worker thread for every delivery; the broker applies no fast_depends now, and
+    # nothing else on the path may send a delivery's work to a thread either.
     hops: list[object] = []
 
     async def no_thread(func: object, *args: object, **kwargs: object) -> object:
