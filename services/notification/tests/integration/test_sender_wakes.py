@@ -1,6 +1,7 @@
 """The sender sleeps between passes and still sends on time, against the real PostgreSQL and an SMTP sink:
 an e-mail recorded while it sleeps goes out at once (NOTIFY), and one due later goes out when it is due,
-although both of its polls are longer than the test."""
+although both of its polls are longer than the test. It keeps its SMTP session while it sleeps, and ends it
+when it stops."""
 
 from __future__ import annotations
 
@@ -53,3 +54,17 @@ async def test_an_email_due_later_goes_out_when_it_comes_due(
         await eventually(db.senders_idle)
     sent_at = (await db.notifications())[0]["sent_at"]
     assert sent_at >= due_at, "sent when due, not before"
+
+
+async def test_a_stopping_worker_leaves_no_smtp_session_open(
+    start_worker, bus, sink: SmtpSink, db, eventually
+) -> None:
+    async with start_worker(**ASLEEP):
+        await one_email_sent(bus, sink, db, eventually)
+        kept_open = sink.handler.sessions_open
+
+    async def none_open() -> bool:
+        return sink.handler.sessions_open == 0
+
+    await eventually(none_open, within=3)
+    assert kept_open == 1

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import email
+import email.policy
 import socket
 import time
 from collections.abc import AsyncIterator, Awaitable, Callable
@@ -216,9 +218,15 @@ def ehlo_recorder(names: list[str]) -> Script:
 async def test_every_session_greets_with_the_configured_name() -> None:
     names: list[str] = []
     async with scripted_server(ehlo_recorder(names)) as port:
-        sender = SmtpMailer(
-            SmtpConfig(port=port, command_timeout=1.0, deadline=2.0, local_hostname="mx.folio.test")
+        # One session per e-mail, so that there are two sessions to greet.
+        config = SmtpConfig(
+            port=port,
+            command_timeout=1.0,
+            deadline=2.0,
+            local_hostname="mx.folio.test",
+            messages_per_session=1,
         )
+        sender = SmtpMailer(config)
 
         outcomes = [await sender.deliver(notification()) for _ in range(2)]
 
@@ -268,3 +276,256 @@ async def test_a_name_lookup_that_hangs_refuses_the_hand_off_within_its_deadline
     assert not outcome.permanent
     assert took < 0.9, f"the hand-off waited {took:.1f}s for the lookup"
     assert names == []
+
+
+# What a well-behaved server answers; "." is the end of a message's body.
+REPLIES = {
+    "EHLO": b"250-scripted\r\n250 SMTPUTF8",
+    "HELO": b"250 scripted",
+    "MAIL": b"250 ok",
+    "RCPT": b"250 ok",
+    "DATA": b"354 go ahead",
+    ".": b"250 queued",
+    "RSET": b"250 ok",
+    "NOOP": b"250 ok",
+    "QUIT": b"221 bye",
+}
+# (connection, command, its nth time on that connection), all counted from 0 and 1 respectively.
+Turn = tuple[int, str, int]
+
+
+class TranscribingServer:
+    """A scripted server that writes down what each connection said and keeps the bodies it takes.
+
+    ``replies`` changes the answer at one turn (None: hang up instead of answering); a 421 reply is followed
+    by hanging up, as servers do. ``idle_timeout``: like a real server, drop a client silent that long.
+    """
+
+    def __init__(self, replies: dict[Turn, bytes | None] | None = None, idle_timeout: float | None = None):
+        self.replies = replies or {}
+        self.idle_timeout = idle_timeout
+        self.sessions: list[list[str]] = []
+        self.bodies: list[bytes] = []
+        self.open = 0
+
+    async def __call__(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        number, said = len(self.sessions), list[str]()
+        self.sessions.append(said)
+        self.open += 1
+
+        async def answer(command: str) -> bool:
+            said.append(command)
+            reply = self.replies.get(
+                (number, command, said.count(command)), REPLIES.get(command, b"500 what")
+            )
+            if reply is None:
+                return False
+            writer.write(reply + b"\r\n")
+            await writer.drain()
+            return command != "QUIT" and not reply.startswith(b"421")
+
+        try:
+            writer.write(b"220 scripted ESMTP\r\n")
+            while line := await asyncio.wait_for(reader.readline(), self.idle_timeout):
+                command = line.split(b" ", 1)[0].strip().upper().decode()
+                if not await answer(command):
+                    break
+                if command == "DATA":
+                    self.bodies.append(await reader.readuntil(b"\r\n.\r\n"))
+                    if not await answer("."):
+                        break
+        except TimeoutError:
+            said.append("(dropped idle)")
+            writer.write(b"421 4.4.2 scripted: idle too long, closing\r\n")
+        except (ConnectionError, asyncio.IncompleteReadError):
+            pass
+        finally:
+            self.open -= 1
+            writer.close()
+
+    async def none_open(self) -> bool:
+        """Whether every connection is closed (waiting a moment for the last to be seen closing)."""
+        for _ in range(50):
+            if self.open == 0:
+                return True
+            await asyncio.sleep(0.02)
+        return False
+
+
+A_MESSAGE = ["MAIL", "RCPT", "DATA", "."]
+
+
+def arrived(body: bytes) -> email.message.EmailMessage:
+    """The e-mail as the server took it (dot-stuffing undone)."""
+    parsed = email.message_from_bytes(body.replace(b"\r\n..", b"\r\n."), policy=email.policy.default)
+    assert isinstance(parsed, email.message.EmailMessage)
+    return parsed
+
+
+async def test_emails_sent_one_after_another_go_over_one_session_and_arrive_whole() -> None:
+    server = TranscribingServer()
+    async with scripted_server(server) as port:
+        sender = mailer(port)
+        sent = [notification() for _ in range(3)]
+
+        outcomes = [await sender.deliver(n) for n in sent]
+        await sender.close()
+
+    assert all(isinstance(outcome, Accepted) for outcome in outcomes), outcomes
+    assert server.sessions == [["EHLO", *A_MESSAGE * 3, "QUIT"]]
+    mails = [arrived(body) for body in server.bodies]
+    assert [mail["Message-ID"] for mail in mails] == [f"<notification.{n.id}@folio.example>" for n in sent]
+    for mail in mails:
+        plain = mail.get_body(preferencelist=("plain",))
+        assert plain is not None
+        assert plain.get_content().replace("\r\n", "\n") == DOTTED_TEXT
+
+
+async def test_a_pooled_session_the_server_dropped_while_idle_does_not_refuse_the_next_email() -> None:
+    server = TranscribingServer(idle_timeout=0.2)
+    async with scripted_server(server) as port:
+        sender = mailer(port)
+
+        first = await sender.deliver(notification())
+        await asyncio.sleep(0.5)  # the server drops the kept session meanwhile
+        second = await sender.deliver(notification())
+        await sender.close()
+
+    assert (first, second) == (Accepted("250 queued"), Accepted("250 queued"))
+    assert server.sessions == [["EHLO", *A_MESSAGE, "(dropped idle)"], ["EHLO", *A_MESSAGE, "QUIT"]]
+
+
+async def test_a_pooled_session_lost_as_the_next_email_begins_is_retried_at_once_on_a_fresh_one() -> None:
+    # The server hangs up as the second MAIL arrives: the race a pooled session can lose.
+    server = TranscribingServer({(0, "MAIL", 2): None})
+    async with scripted_server(server) as port:
+        sender = mailer(port)
+
+        first = await sender.deliver(notification())
+        second = await sender.deliver(notification())
+
+    assert (first, second) == (Accepted("250 queued"), Accepted("250 queued"))
+    assert server.sessions == [["EHLO", *A_MESSAGE, "MAIL"], ["EHLO", *A_MESSAGE]]
+    assert len(server.bodies) == 2
+
+
+async def test_a_421_on_mail_of_a_reused_session_is_retried_once_on_a_fresh_one() -> None:
+    server = TranscribingServer({(0, "MAIL", 2): b"421 4.4.2 closing: too many messages on this connection"})
+    async with scripted_server(server) as port:
+        sender = mailer(port)
+
+        outcomes = [await sender.deliver(notification()) for _ in range(2)]
+
+    assert outcomes == [Accepted("250 queued"), Accepted("250 queued")]
+    assert server.sessions == [["EHLO", *A_MESSAGE, "MAIL"], ["EHLO", *A_MESSAGE]]
+
+
+async def test_a_421_again_on_the_fresh_session_is_not_retried_again_but_refused_for_later() -> None:
+    closing = b"421 4.3.2 shutting down"
+    server = TranscribingServer({(0, "MAIL", 2): closing, (1, "MAIL", 1): closing})
+    async with scripted_server(server) as port:
+        sender = mailer(port)
+
+        first = await sender.deliver(notification())
+        second = await sender.deliver(notification())
+
+    assert first == Accepted("250 queued")
+    assert second == Refused("421 4.3.2 shutting down", 421, permanent=False)
+    assert server.sessions == [["EHLO", *A_MESSAGE, "MAIL"], ["EHLO", "MAIL"]]
+
+
+async def test_an_error_reply_before_data_on_a_reused_session_is_refused_as_on_a_fresh_one() -> None:
+    server = TranscribingServer({(0, "RCPT", 2): b"450 4.2.1 mailbox busy"})
+    async with scripted_server(server) as port:
+        sender = mailer(port)
+
+        first = await sender.deliver(notification())
+        second = await sender.deliver(notification())
+        third = await sender.deliver(notification())
+
+    assert (first, third) == (Accepted("250 queued"), Accepted("250 queued"))
+    assert second == Refused("450 4.2.1 mailbox busy", 450, permanent=False)
+    # Not reused after the refusal: no half-finished transaction is ever carried on.
+    assert server.sessions == [["EHLO", *A_MESSAGE, "MAIL", "RCPT", "QUIT"], ["EHLO", *A_MESSAGE]]
+
+
+async def test_a_connection_lost_during_data_on_a_reused_session_is_unknown_and_never_retried() -> None:
+    server = TranscribingServer({(0, ".", 2): None})  # hangs up once the second body is in
+    async with scripted_server(server) as port:
+        sender = mailer(port)
+
+        first = await sender.deliver(notification())
+        second = await sender.deliver(notification())
+
+    assert first == Accepted("250 queued")
+    assert isinstance(second, Unknown)
+    assert second.reason.startswith("delivery unknown")
+    assert server.sessions == [["EHLO", *A_MESSAGE * 2]]
+
+
+async def test_a_session_idle_past_session_idle_is_not_reused_but_quit() -> None:
+    server = TranscribingServer()
+    async with scripted_server(server) as port:
+        sender = mailer(port, session_idle=0.2)
+
+        first = await sender.deliver(notification())
+        kept_open = server.open
+        await asyncio.sleep(0.4)
+        second = await sender.deliver(notification())
+        await sender.close()
+
+    assert (first, second) == (Accepted("250 queued"), Accepted("250 queued"))
+    assert kept_open == 1
+    assert server.sessions == [["EHLO", *A_MESSAGE, "QUIT"], ["EHLO", *A_MESSAGE, "QUIT"]]
+
+
+@pytest.mark.parametrize(
+    ("per_session", "sessions"),
+    [
+        (1, [["EHLO", *A_MESSAGE, "QUIT"]] * 3),
+        (2, [["EHLO", *A_MESSAGE * 2, "QUIT"], ["EHLO", *A_MESSAGE, "QUIT"]]),
+    ],
+)
+async def test_a_session_carries_at_most_messages_per_session_emails(
+    per_session: int, sessions: list[list[str]]
+) -> None:
+    server = TranscribingServer()
+    async with scripted_server(server) as port:
+        sender = mailer(port, messages_per_session=per_session)
+
+        outcomes = [await sender.deliver(notification()) for _ in range(3)]
+        await sender.close()
+
+    assert all(isinstance(outcome, Accepted) for outcome in outcomes), outcomes
+    assert server.sessions == sessions
+
+
+async def test_close_quits_every_idle_session_and_leaves_no_connection_open() -> None:
+    server = TranscribingServer()
+    async with scripted_server(server) as port:
+        sender = mailer(port, max_sessions=2)
+        outcomes = await asyncio.gather(*(sender.deliver(notification()) for _ in range(2)))
+        open_before = server.open
+
+        await sender.close()
+
+        assert await server.none_open()
+    assert all(isinstance(outcome, Accepted) for outcome in outcomes), outcomes
+    assert open_before == 2
+    assert server.sessions == [["EHLO", *A_MESSAGE, "QUIT"]] * 2
+
+
+async def test_a_non_ascii_address_goes_out_with_smtputf8_on_a_reused_session_too() -> None:
+    async with SmtpSink(smtputf8=True) as sink:
+        sender = mailer(sink.port)
+
+        first = await sender.deliver(notification("ada@example.com"))
+        kept_open = sink.handler.sessions_open
+        second = await sender.deliver(notification("josé.müller@exämple.com"))
+        await sender.close()
+
+    assert isinstance(first, Accepted)
+    assert isinstance(second, Accepted)
+    # The first session stayed open and no second one was: the second e-mail went over the first.
+    assert (kept_open, sink.sessions_peak) == (1, 1)
+    assert [mail.rcpt_tos for mail in sink.messages] == [("ada@example.com",), ("josé.müller@exämple.com",)]

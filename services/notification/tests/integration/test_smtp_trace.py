@@ -122,3 +122,19 @@ async def test_a_row_without_trace_context_is_sent_under_a_root_span_marked_fail
     assert span.parent is None
     assert span.status.status_code is StatusCode.ERROR
     assert dict(span.attributes or {})["folio.notification.outcome"] == "refused"
+
+
+async def test_the_smtp_send_span_says_whether_the_session_was_reused(
+    spans: tuple[TracerProvider, InMemorySpanExporter],
+) -> None:
+    provider, exporter = spans
+    async with SmtpSink() as sink:
+        mailer = SmtpMailer(SmtpConfig(port=sink.port), tracer=provider.get_tracer("smtp"))
+        for _ in range(2):
+            await mailer.deliver(claimable(None))
+        await mailer.close()
+
+    reused = [
+        dict(span.attributes or {})["folio.smtp.session_reused"] for span in exporter.get_finished_spans()
+    ]
+    assert reused == [False, True]

@@ -89,3 +89,32 @@ def test_a_lease_that_a_live_hand_off_could_outlast_is_refused() -> None:
 def test_a_hand_off_deadline_longer_than_the_workers_stop_grace_is_refused() -> None:
     with pytest.raises(ValidationError, match="smtp_deadline_seconds"):
         NotificationSettings(smtp_deadline_seconds=30, sending_lease_seconds=600, _env_file=None)  # type: ignore[call-arg]
+
+
+def test_by_default_a_session_is_reused_while_idle_under_30_seconds_for_up_to_100_emails(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    for name in ("SMTP_SESSION_IDLE_SECONDS", "SMTP_MESSAGES_PER_SESSION"):
+        monkeypatch.delenv(f"NOTIFICATION_{name}", raising=False)
+
+    config = NotificationSettings(_env_file=None).smtp_config()  # type: ignore[call-arg]
+
+    assert (config.session_idle, config.messages_per_session) == (30.0, 100)
+
+
+def test_session_reuse_comes_from_notification_prefixed_variables(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("NOTIFICATION_SMTP_SESSION_IDLE_SECONDS", "4.5")
+    monkeypatch.setenv("NOTIFICATION_SMTP_MESSAGES_PER_SESSION", "1")
+
+    config = NotificationSettings(_env_file=None).smtp_config()  # type: ignore[call-arg]
+
+    assert (config.session_idle, config.messages_per_session) == (4.5, 1)
+
+
+@pytest.mark.parametrize(
+    ("setting", "value"),
+    [("smtp_session_idle_seconds", 0), ("smtp_session_idle_seconds", -1), ("smtp_messages_per_session", 0)],
+)
+def test_a_session_never_idle_or_carrying_no_email_is_refused(setting: str, value: float) -> None:
+    with pytest.raises(ValidationError, match=setting):
+        NotificationSettings(**{setting: value}, _env_file=None)  # type: ignore[arg-type]

@@ -96,7 +96,6 @@ async def _send_until_stopped(
 ) -> None:
     settings = resources.settings
     mailer = SmtpMailer(settings.smtp_config())
-    uows = resources.uow_factory
     log.info(
         "sender started: SMTP %s:%d (%s), at most %d sessions",
         settings.smtp_host,
@@ -104,6 +103,21 @@ async def _send_until_stopped(
         settings.smtp_tls,
         mailer.sessions,
     )
+    try:
+        await _run_passes(resources, mailer, wake, listening)
+    finally:
+        # The pooled sessions are QUIT, so that a stopping worker leaves no SMTP connection behind.
+        await mailer.close()
+
+
+async def _run_passes(
+    resources: AppResources[NotificationSettings, NotificationUnitOfWork],
+    mailer: SmtpMailer,
+    wake: asyncio.Event,
+    listening: asyncio.Event,
+) -> None:
+    settings = resources.settings
+    uows = resources.uow_factory
     lease = settings.sending_lease_seconds
     recovery = RecoverySchedule(lease, interval=settings.sender_idle_poll_interval_seconds)
     while not resources.stop.is_set():

@@ -3,7 +3,9 @@
 ``NOTIFICATION_SMTP_HOST``, ``_SMTP_PORT``, ``_SMTP_TLS`` (``none``, ``starttls``, ``tls``),
 ``_SMTP_USERNAME``, ``_SMTP_PASSWORD`` and ``_MAIL_FROM`` say where and as whom mail goes;
 ``_BACKOFF_BASE_SECONDS``, ``_BACKOFF_MAX_SECONDS``, ``_BACKOFF_JITTER`` and ``_GIVE_UP_AFTER_SECONDS`` how
-patiently transient refusals are retried; ``_SMTP_MAX_SESSIONS`` how many SMTP sessions run at once.
+patiently transient refusals are retried; ``_SMTP_MAX_SESSIONS`` how many SMTP sessions are open at once;
+``_SMTP_SESSION_IDLE_SECONDS`` and ``_SMTP_MESSAGES_PER_SESSION`` how long idle and for how many e-mails a
+session is reused.
 """
 
 from __future__ import annotations
@@ -40,6 +42,10 @@ class NotificationSettings(ServiceSettings):
 
     # SMTP sessions open at once per worker process; a pass claims no more notifications than this.
     smtp_max_sessions: int = Field(default=4, ge=1)
+    # A session is reused for the next e-mails until it has been idle this long or carried this many
+    # (1: a session per e-mail); servers drop idle clients, and relays cap the messages per connection.
+    smtp_session_idle_seconds: float = Field(default=30.0, gt=0)
+    smtp_messages_per_session: int = Field(default=100, ge=1)
     # The name the worker gives in EHLO (some servers check it); the machine's, looked up once, when unset.
     smtp_local_hostname: str | None = None
 
@@ -90,5 +96,7 @@ class NotificationSettings(ServiceSettings):
             sender=self.mail_from,
             message_id_domain=self.message_id_domain,
             max_sessions=self.smtp_max_sessions,
+            session_idle=self.smtp_session_idle_seconds,
+            messages_per_session=self.smtp_messages_per_session,
             local_hostname=self.smtp_local_hostname,
         )
