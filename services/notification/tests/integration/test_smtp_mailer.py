@@ -1,4 +1,5 @@
-"""The mailer against real SMTP servers: what counts as accepted, refused (safe to retry) or unknown."""
+"""The mailer against real SMTP servers: what counts as accepted, refused (safe to retry) or unknown; sessions
+kept and reused; STARTTLS."""
 
 from __future__ import annotations
 
@@ -7,11 +8,16 @@ import contextlib
 import email
 import email.policy
 import socket
+import ssl
+import subprocess
 import time
 from collections.abc import AsyncIterator, Awaitable, Callable
 from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
 
 import pytest
+from aiosmtpd.smtp import SMTP, Envelope, Session
 
 from contracts.envelope import new_id
 from folio_ops.mail_sink import SmtpSink
@@ -529,3 +535,103 @@ async def test_a_non_ascii_address_goes_out_with_smtputf8_on_a_reused_session_to
     # The first session stayed open and no second one was: the second e-mail went over the first.
     assert (kept_open, sink.sessions_peak) == (1, 1)
     assert [mail.rcpt_tos for mail in sink.messages] == [("ada@example.com",), ("josé.müller@exämple.com",)]
+
+
+# STARTTLS, as a submission server on port 587 takes mail: a real server (aiosmtpd) with a certificate made
+# for the test.
+class Keeping:
+    """aiosmtpd's handler: keeps each message, and whether its session had been upgraded to TLS."""
+
+    def __init__(self) -> None:
+        self.received: list[tuple[bytes, bool]] = []
+
+    async def handle_DATA(self, server: SMTP, session: Session, envelope: Envelope) -> str:
+        content = envelope.content if isinstance(envelope.content, bytes) else b""
+        self.received.append((content, session.ssl is not None))
+        return "250 2.0.0 kept"
+
+
+@pytest.fixture(scope="module")
+def certificate(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, Path]:
+    """A self-signed certificate for 127.0.0.1, which no system trusts."""
+    directory = tmp_path_factory.mktemp("smtp-tls")
+    cert, key = directory / "cert.pem", directory / "key.pem"
+    subprocess.run(
+        [
+            *("openssl", "req", "-x509", "-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:prime256v1"),
+            *("-nodes", "-keyout", str(key), "-out", str(cert), "-days", "1", "-subj", "/CN=127.0.0.1"),
+            *("-addext", "subjectAltName=IP:127.0.0.1"),
+        ],
+        check=True,
+        capture_output=True,
+    )
+    return cert, key
+
+
+@contextlib.asynccontextmanager
+async def starttls_server(certificate: tuple[Path, Path]) -> AsyncIterator[tuple[int, Keeping]]:
+    """An SMTP server that takes mail only after STARTTLS, as a submission server on port 587 does."""
+    context = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+    context.load_cert_chain(*certificate)
+    handler = Keeping()
+    loop = asyncio.get_running_loop()
+    server = await loop.create_server(
+        lambda: SMTP(handler, tls_context=context, require_starttls=True, hostname="tls.folio.test"),
+        "127.0.0.1",
+        0,
+    )
+    try:
+        yield server.sockets[0].getsockname()[1], handler
+    finally:
+        server.close()
+        await server.wait_closed()
+
+
+def counting(monkeypatch: pytest.MonkeyPatch) -> list[object]:
+    """Counts the client TLS contexts made (the real ones: only the count is taken)."""
+    made: list[object] = []
+    real: Callable[..., ssl.SSLContext] = ssl.create_default_context
+
+    def create_default_context(*args: Any, **kwargs: Any) -> ssl.SSLContext:
+        made.append(args)
+        return real(*args, **kwargs)
+
+    monkeypatch.setattr(ssl, "create_default_context", create_default_context)
+    return made
+
+
+async def test_sessions_over_starttls_share_one_tls_context_made_once(
+    certificate: tuple[Path, Path], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    made = counting(monkeypatch)
+    async with starttls_server(certificate) as (port, server):
+        # A session per e-mail: three TLS handshakes, each of which would load the CA store again.
+        config = SmtpConfig(
+            port=port,
+            tls="starttls",
+            validate_certs=False,
+            messages_per_session=1,
+            local_hostname="folio.test",
+        )
+        mailer = SmtpMailer(config)
+        outcomes = [await mailer.deliver(notification()) for _ in range(3)]
+        await mailer.close()
+
+    assert all(isinstance(outcome, Accepted) for outcome in outcomes), outcomes
+    assert [over_tls for _, over_tls in server.received] == [True, True, True]
+    assert len(made) == 1
+
+
+async def test_a_certificate_no_one_trusts_is_refused_where_certificates_are_validated(
+    certificate: tuple[Path, Path],
+) -> None:
+    async with starttls_server(certificate) as (port, server):
+        config = SmtpConfig(port=port, tls="starttls", validate_certs=True, local_hostname="folio.test")
+        mailer = SmtpMailer(config)
+        outcome = await mailer.deliver(notification())
+        await mailer.close()
+
+    assert isinstance(outcome, Refused), outcome
+    assert not outcome.permanent
+    assert "certificate verify failed" in outcome.reason
+    assert server.received == []
