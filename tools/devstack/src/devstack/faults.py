@@ -222,14 +222,17 @@ class SmtpSwitch:
     """A TCP switch in front of the stack's mail sink: the notification workers talk to ``port``.
 
     ``forward()`` (the default) passes every session on to the sink; ``down()`` stops listening
-    (connection refused, as with the mail server stopped; sessions in flight finish, as a server stopping
-    gracefully lets them, so no hand-off is cut during DATA); ``throttle()`` answers
-    each session itself, greeting and EHLO as a server would and ``421`` at MAIL FROM, then hangs up (a
-    server that throttles). The sink keeps running throughout, so it still lists every e-mail it accepted.
-    Runs its own event loop in a thread: ``start()``, ``stop()``.
+    (connection refused, as with the mail server stopped; sessions in flight finish their message, as a
+    server stopping gracefully lets them, so no hand-off is cut during DATA, and are closed with ``421`` at
+    their next MAIL FROM); ``throttle()`` answers
+    each new session itself, greeting and EHLO as a server would and ``421`` at MAIL FROM, then hangs up, and
+    answers the next MAIL FROM of a session it is forwarding the same way (a server that throttles: per
+    message, so a client's kept session meets it too). The sink keeps running throughout, so it still lists
+    every e-mail it accepted. Runs its own event loop in a thread: ``start()``, ``stop()``.
     """
 
     THROTTLED = b"421 4.7.0 Too many messages from you, try again later\r\n"
+    SHUTTING_DOWN = b"421 4.3.2 Service shutting down, closing transmission channel\r\n"
 
     def __init__(self, upstream_port: int, *, host: str = "127.0.0.1", port: int = 0) -> None:
         self.host = host
@@ -323,7 +326,24 @@ class SmtpSwitch:
                     await target.drain()
                 target.close()
 
-            await asyncio.gather(copy(reader, upstream_writer), copy(upstream_reader, writer))
+            async def commands() -> None:
+                # Line by line, to see where a message begins; a body's lines are not commands.
+                in_body = False
+                while line := await reader.readline():
+                    verb = line[:4].upper()
+                    if not in_body and verb == b"MAIL" and self.mode != "forward":
+                        if self.mode == "throttle":
+                            self.throttled += 1
+                        writer.write(self.THROTTLED if self.mode == "throttle" else self.SHUTTING_DOWN)
+                        await writer.drain()
+                        upstream_writer.transport.abort()
+                        return
+                    upstream_writer.write(line)
+                    await upstream_writer.drain()
+                    in_body = line != b".\r\n" if in_body else verb == b"DATA"
+                upstream_writer.close()
+
+            await asyncio.gather(commands(), copy(upstream_reader, writer))
         finally:
             self._sessions.discard(upstream_writer)
             upstream_writer.transport.abort()
