@@ -5,8 +5,8 @@
 Each service's handler runs as its consumer or sender runs it, in a throwaway migrated database (removed
 afterwards), with no broker: catalog's reserve_stock (two lines) and ordering's handle_reply (StockReserved)
 and notification's recording each behind an inbox claim in one unit of work; ordering's place_order without
-its HTTP route; one sender pass for one e-mail (a mailer that accepts at once) followed by the read of when
-the next one is due. For each it prints the statements of one call, as SQLAlchemy sends them (an executemany
+its HTTP route; one sender pass for one e-mail (a mailer that accepts at once; its claim also reads when the
+next one is due). For each it prints the statements of one call, as SQLAlchemy sends them (an executemany
 is one), the pool checkouts, BEGINs, COMMITs and ROLLBACKs (each a round trip too; a checkout pings), and the
 CPU time of this process per call (``time.process_time``) over ``--calls`` calls.
 """
@@ -41,7 +41,7 @@ from contracts.envelope import new_id
 from notification.adapters.unit_of_work import uow_factory as notification_uows
 from notification.application.commands import RecordNotification
 from notification.application.recording_handlers import record_notification
-from notification.application.sending_handlers import seconds_to_next_due, send_due
+from notification.application.sending_handlers import send_due
 from notification.domain.content import EmailContent
 from notification.domain.delivery import Accepted, DeliveryPolicy
 from notification.domain.notification import Notification
@@ -235,7 +235,6 @@ async def notification(calls: int) -> None:
             async def run(_: None) -> None:
                 result = await send_due(uows, AcceptingMailer(), clock=clock, batch=4, recover=recover)
                 assert result.claimed == 1, result
-                await seconds_to_next_due(uows, longest=10, now=clock())
 
             return run
 
@@ -244,7 +243,7 @@ async def notification(calls: int) -> None:
             pass
         # The worker's sender recovers stuck rows once an idle interval (RecoverySchedule), not every pass.
         for recover, which in ((False, "as most run"), (True, "with the recovery")):
-            what = f"notification sender pass, one e-mail (+ next due), {which}"
+            what = f"notification sender pass, one e-mail, {which}"
             await measure(what, trips, recorded, one_pass(recover), calls)
 
 

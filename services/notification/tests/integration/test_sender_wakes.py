@@ -1,7 +1,7 @@
 """The sender sleeps between passes and still sends on time, against the real PostgreSQL and an SMTP sink:
-an e-mail recorded while it sleeps goes out at once (NOTIFY), and one due later goes out when it is due,
-although both of its polls are longer than the test. It keeps its SMTP session while it sleeps, and ends it
-when it stops."""
+an e-mail recorded while it sleeps goes out at once (NOTIFY), and one due later (another worker's backoff, or
+its own) goes out when it is due, although both of its polls are longer than the test. It keeps its SMTP
+session while it sleeps, and ends it when it stops."""
 
 from __future__ import annotations
 
@@ -54,6 +54,21 @@ async def test_an_email_due_later_goes_out_when_it_comes_due(
         await eventually(db.senders_idle)
     sent_at = (await db.notifications())[0]["sent_at"]
     assert sent_at >= due_at, "sent when due, not before"
+
+
+async def test_an_email_the_server_refused_goes_out_again_when_its_backoff_ends(
+    start_worker, bus, sink: SmtpSink, db, eventually
+) -> None:
+    # No NOTIFY announces a backoff's end: the pass that put the e-mail back pending knows when it is due.
+    sink.refuse_next(1)
+    backoff = {"backoff_base_seconds": 1.0, "backoff_max_seconds": 1.0, "give_up_after_seconds": 60.0}
+    async with start_worker(**ASLEEP, **backoff):
+        await bus.publish(example(OrderConfirmed))
+        await sink.wait_for(1, within=15)
+        await eventually(db.senders_idle)
+    (sent,) = await db.notifications()
+    assert sent["status"] == "sent"
+    assert sent["attempts"] == 2
 
 
 async def test_a_stopping_worker_leaves_no_smtp_session_open(

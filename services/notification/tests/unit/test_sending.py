@@ -74,8 +74,9 @@ class FakeNotifications:
         return [copy.deepcopy(n) for n in due[:limit]]
 
     async def next_due(self) -> datetime | None:
-        pending = [n.next_attempt_at for n in self._table.rows.values() if n.status is Status.PENDING]
-        return min(pending, default=None)
+        # As a transaction reads: its own writes over what is committed.
+        rows = {**self._table.rows, **self._staged}.values()
+        return min((n.next_attempt_at for n in rows if n.status is Status.PENDING), default=None)
 
     async def lock_stuck(self, claimed_before: datetime, limit: int) -> Sequence[Notification]:
         stuck = [
@@ -178,6 +179,27 @@ async def test_a_refused_notification_waits_out_its_backoff_before_the_next_atte
     assert (too_soon.claimed, later.claimed) == (0, 1)
     assert table.rows[notification.id].status is Status.SENT
     assert table.rows[notification.id].attempts == 2
+
+
+async def test_a_pass_says_when_the_next_notification_is_due_from_its_claim_and_its_own_backoffs() -> None:
+    table = Table()
+    refused, sent = recorded(table), recorded(table)
+    later = recorded(table, at=NOW + timedelta(minutes=10))
+    # The later one is due after the refused one's backoff (1 s), so the backoff is what comes next.
+    mailer = FakeMailer(Refused("451 later", 451), Accepted())
+
+    first = await send_due(lambda: FakeUow(table), mailer, clock=lambda: NOW, batch=10)
+    retried = await send_due(
+        lambda: FakeUow(table), mailer, clock=lambda: NOW + timedelta(seconds=1), batch=10
+    )
+    idle = await send_due(lambda: FakeUow(table), mailer, clock=lambda: NOW + timedelta(minutes=10), batch=10)
+    done = await send_due(lambda: FakeUow(table), mailer, clock=lambda: NOW + timedelta(minutes=10), batch=10)
+
+    assert mailer.handed_over == [refused.id, sent.id, refused.id, later.id]
+    assert first.next_due == NOW + timedelta(seconds=1)
+    # Read by the claim, which left only the later one pending.
+    assert (retried.claimed, retried.next_due) == (1, later.next_attempt_at)
+    assert (idle.claimed, done.claimed, done.next_due) == (1, 0, None)
 
 
 async def test_a_pass_claims_no_more_than_the_mailer_has_sessions_so_none_waits_sending() -> None:

@@ -114,16 +114,21 @@ async def resolve_stuck(command: ResolveStuck, uow: NotificationUow) -> list[Not
     return stuck
 
 
-async def seconds_to_next_due(uows: Callable[[], NotificationUow], *, longest: float, now: datetime) -> float:
-    """How long the sender may sleep: until the nearest pending notification is due, at most ``longest``.
-
-    Read-only (nothing is committed): an idle sender costs one indexed read per sleep.
+async def claim_due_and_next(
+    command: ClaimDue, uow: NotificationUow
+) -> tuple[list[Notification], datetime | None]:
+    """:func:`claim_due`, and when the nearest notification it left ``pending`` is due (past or not; None if
+    none is): read in the claim's own transaction, so that the sender's sleep costs no transaction of its own.
     """
-    async with uows() as uow:
-        nearest = await uow.notifications.next_due()
-    if nearest is None:
+    claimed = await claim_due(command, uow)
+    return claimed, await uow.notifications.next_due()
+
+
+def seconds_until(due: datetime | None, *, longest: float, now: datetime) -> float:
+    """How long the sender may sleep: until ``due`` (the nearest pending one), at most ``longest``."""
+    if due is None:
         return longest
-    return min(longest, max(0.0, (nearest - now).total_seconds()))
+    return min(longest, max(0.0, (due - now).total_seconds()))
 
 
 async def committed(
@@ -146,6 +151,10 @@ class PassResult:
     # The pass waited out a database outage (recording an outcome): its caller has not seen the database
     # answer since the pass began, and must count a whole lease from now before taking rows for abandoned.
     met_outage: bool = False
+    # When the nearest pending notification is due (past or not), as the claim read it, or sooner where this
+    # pass put one back to wait out a backoff; None when none is pending. Rows recorded since announce
+    # themselves (NOTIFY), and another worker's backoffs are that worker's to wait for.
+    next_due: datetime | None = None
 
 
 async def send_due(
@@ -183,7 +192,7 @@ async def send_due(
         stuck = await asyncio.wait_for(resolving, timeout=recover_within)
     claim = ClaimDue(clock(), min(batch, mailer.sessions))
     try:
-        claimed = await committed(uows, partial(claim_due, claim))
+        claimed, next_due = await committed(uows, partial(claim_due_and_next, claim))
     except Exception:
         withdrawn = await _patiently(
             lambda: committed(uows, partial(withdraw_claim, WithdrawClaim(claim.claim_id, clock()))),
@@ -194,9 +203,9 @@ async def send_due(
             log.warning("claim %s committed unheard; %d notification(s) put back", claim.claim_id, withdrawn)
         raise
     if not claimed:
-        return PassResult(0, (), len(stuck))
+        return PassResult(0, (), len(stuck), next_due=next_due)
 
-    async def hand_over(notification: Notification) -> Status | None:
+    async def hand_over(notification: Notification) -> Notification | None:
         # Each outcome is recorded as soon as its own hand-off ends: a worker killed mid-batch then leaves
         # only the e-mails still in flight `sending` (reported unknown), not every e-mail of the batch.
         try:
@@ -209,13 +218,16 @@ async def send_due(
             noting,
             what=f"recording notification {notification.id} ({outcome})",
         )
-        return settled.status if settled is not None else None
+        return settled
 
     # Concurrently, so every claimed row is handed over at once and none waits out the lease in a queue.
-    statuses = await asyncio.gather(*(hand_over(n) for n in claimed))
-    outcomes = tuple(s for s in statuses if s is not None)
+    settled = [s for s in await asyncio.gather(*(hand_over(n) for n in claimed)) if s is not None]
+    # The claim read what it left pending; what this pass put back pending (a backoff) it knows itself.
+    due = [s.next_attempt_at for s in settled if s.status is Status.PENDING]
+    next_due = min([*due, next_due] if next_due is not None else due, default=None)
     full = len(claimed) >= claim.limit
-    return PassResult(len(claimed), outcomes, len(stuck), full=full, met_outage=met_outage)
+    outcomes = tuple(s.status for s in settled)
+    return PassResult(len(claimed), outcomes, len(stuck), full=full, met_outage=met_outage, next_due=next_due)
 
 
 async def _patiently(

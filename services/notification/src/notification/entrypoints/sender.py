@@ -15,7 +15,7 @@ from chassis import AppResources, asyncpg_dsn, is_unreachable, listen, wait_any
 from notification.adapters.smtp import SmtpMailer
 from notification.adapters.tables import NOTIFICATION_CHANNEL
 from notification.adapters.unit_of_work import NotificationUnitOfWork
-from notification.application.sending_handlers import seconds_to_next_due, send_due
+from notification.application.sending_handlers import PassResult, seconds_until, send_due
 from notification.entrypoints import metrics
 from notification.entrypoints.settings import NotificationSettings
 
@@ -145,24 +145,14 @@ async def _run_passes(
                 log.info("sender pass: %d handed over, outcomes %s", result.claimed, list(result.outcomes))
             if result.full:
                 continue
-            pause = await _idle_pause(resources, listening, claimed=result.claimed)
+            pause = _idle_pause(settings, listening, result)
         await wait_any(resources.stop, wake, at_most=pause)
 
 
-async def _idle_pause(
-    resources: AppResources[NotificationSettings, NotificationUnitOfWork],
-    listening: asyncio.Event,
-    *,
-    claimed: int,
-) -> float:
+def _idle_pause(settings: NotificationSettings, listening: asyncio.Event, result: PassResult) -> float:
     """After a good pass: until the next row is due, at most the idle interval (the poll one if deaf)."""
-    settings = resources.settings
     poll = settings.sender_poll_interval_seconds
     longest = max(poll, settings.sender_idle_poll_interval_seconds) if listening.is_set() else poll
-    try:
-        pause = await seconds_to_next_due(resources.uow_factory, longest=longest, now=utcnow())
-    except Exception:
-        log.warning("reading when the next notification is due failed", exc_info=True)
-        return poll
+    pause = seconds_until(result.next_due, longest=longest, now=utcnow())
     # A row due that this pass did not claim is another worker's (locked) or just came due: no spinning.
-    return pause if claimed or pause > 0 else poll
+    return pause if result.claimed or pause > 0 else poll
