@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import ssl
 import threading
 import time
 import uuid
@@ -185,6 +186,24 @@ async def test_unknown_key_ids_refetch_at_most_once_per_interval(
     # The first fetch opened the first 30 s window; each later window allows one refresh, however many
     # random key ids arrive in it.
     assert issuer.hits == 1 + 2
+
+
+async def test_refreshes_share_one_tls_context_made_once(
+    verifier: TokenVerifier, issuer: Issuer, clock: Clock, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    made: list[object] = []
+    real = ssl.create_default_context
+
+    def create_default_context(*args: Any, **kwargs: Any) -> ssl.SSLContext:
+        made.append(args)
+        return real(*args, **kwargs)
+
+    monkeypatch.setattr(ssl, "create_default_context", create_default_context)
+    for _ in range(3):
+        await verifier.verify_async(issuer.token(kid=issuer.rotate()))
+        clock.now += 31
+    assert issuer.hits == 3
+    assert len(made) == 1
 
 
 async def test_a_rotated_key_is_learnt_on_first_sight(
