@@ -221,12 +221,14 @@ async def send_due(
         return settled
 
     # Concurrently, so every claimed row is handed over at once and none waits out the lease in a queue.
-    settled = [s for s in await asyncio.gather(*(hand_over(n) for n in claimed)) if s is not None]
+    recorded = [n for n in await asyncio.gather(*(hand_over(n) for n in claimed)) if n is not None]
     # The claim read what it left pending; what this pass put back pending (a backoff) it knows itself.
-    due = [s.next_attempt_at for s in settled if s.status is Status.PENDING]
-    next_due = min([*due, next_due] if next_due is not None else due, default=None)
+    due = [n.next_attempt_at for n in recorded if n.status is Status.PENDING]
+    if next_due is not None:
+        due.append(next_due)
+    next_due = min(due, default=None)
     full = len(claimed) >= claim.limit
-    outcomes = tuple(s.status for s in settled)
+    outcomes = tuple(n.status for n in recorded)
     return PassResult(len(claimed), outcomes, len(stuck), full=full, met_outage=met_outage, next_due=next_due)
 
 
